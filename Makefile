@@ -1,0 +1,68 @@
+# paycore entry points. CI calls the same targets (see .ci/run).
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+BIN := node_modules/.bin
+export NPM_CONFIG_UPDATE_NOTIFIER := false
+export NPM_CONFIG_FUND := false
+export NPM_CONFIG_AUDIT := false
+
+MOCHA := $(BIN)/mocha --require tsx/cjs --exit
+UNIT_TESTS := 'packages/*/src/**/*.test.ts' 'services/*/src/**/*.test.ts'
+SERVICE_TESTS := 'packages/*/test/**/*.test.ts' 'services/*/test/**/*.test.ts'
+E2E_TESTS := 'test/**/*.test.ts'
+
+.PHONY: help setup gen build lint fmt test test-unit test-service test-e2e up down demo bench clean
+
+help: ## list targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
+
+setup: ## install dependencies exactly as locked (npm ci)
+	npm ci --no-audit --no-fund
+
+node_modules/.package-lock.json: package-lock.json
+	npm ci --no-audit --no-fund
+
+gen: node_modules/.package-lock.json ## generate TypeScript from proto (offline, buf + local ts-proto)
+	rm -rf packages/proto/src/gen packages/platform/test/gen
+	$(BIN)/buf generate --template buf.gen.yaml --path proto
+	$(BIN)/buf generate --template buf.gen.test.yaml --path packages/platform/test/proto
+
+build: gen ## type-check everything (services run TypeScript through tsx; see docs/adr/0001)
+	$(BIN)/tsc -p tsconfig.json
+
+lint: gen ## buf lint, eslint (zero warnings) and prettier
+	$(BIN)/buf lint
+	$(BIN)/eslint --max-warnings 0 .
+	$(BIN)/prettier --check .
+
+fmt: ## format the code
+	$(BIN)/prettier --write .
+
+test: setup build lint ## everything CI checks: install, generate, type-check, lint, unit, service and end-to-end tests
+	scripts/infra.sh ensure
+	$(MAKE) --no-print-directory test-unit test-service test-e2e
+
+test-unit: ## pure unit tests (no Postgres or NATS)
+	$(MOCHA) $(UNIT_TESTS)
+
+test-service: ## service and package tests against real Postgres and NATS
+	$(MOCHA) --timeout 120000 $(SERVICE_TESTS)
+
+test-e2e: ## cross-service tests, every service a real process
+	@if compgen -G 'test/**/*.test.ts' > /dev/null || ls test/*.test.ts >/dev/null 2>&1; then $(MOCHA) --timeout 300000 $(E2E_TESTS); else echo "no end-to-end tests yet"; fi
+
+up: gen ## start Postgres, NATS and every service in the background (.run/)
+	scripts/up.sh
+
+down: ## stop what `make up` started, and nothing else
+	scripts/down.sh
+
+demo: up ## run a scripted payment day against the running platform
+	$(BIN)/tsx scripts/demo.ts
+
+bench: gen ## benchmarks that print figures (not tests)
+	scripts/infra.sh ensure
+	@for b in services/*/bench/*.bench.ts packages/*/bench/*.bench.ts; do [ -f "$$b" ] && $(BIN)/tsx "$$b"; done; true
+
+clean: ## remove generated code and run state
+	rm -rf packages/proto/src/gen packages/platform/test/gen .run
