@@ -24,8 +24,8 @@ node_modules/.package-lock.json: package-lock.json
 
 gen: node_modules/.package-lock.json ## generate TypeScript from proto (offline, buf + local ts-proto)
 	rm -rf packages/proto/src/gen packages/platform/test/gen
-	$(BIN)/buf generate --template buf.gen.yaml --path proto
-	$(BIN)/buf generate --template buf.gen.test.yaml --path packages/platform/test/proto
+	$(BIN)/buf generate --template buf.gen.yaml --path proto/paycore --path proto/google --path proto/grpc
+	$(BIN)/buf generate --template buf.gen.test.yaml --path packages/platform/test/proto/paycore
 
 build: gen ## type-check everything (services run TypeScript through tsx; see docs/adr/0001)
 	$(BIN)/tsc -p tsconfig.json
@@ -64,5 +64,5 @@ bench: gen ## benchmarks that print figures (not tests)
 	scripts/infra.sh ensure
 	@for b in services/*/bench/*.bench.ts packages/*/bench/*.bench.ts; do [ -f "$$b" ] && $(BIN)/tsx "$$b"; done; true
 
-clean: ## remove generated code and run state
+clean: down ## stop what make up started, remove generated code and run state
 	rm -rf packages/proto/src/gen packages/platform/test/gen .run

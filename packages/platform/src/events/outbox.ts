@@ -1,0 +1,70 @@
+/**
+ * Writing an event is an INSERT in the caller's transaction: the event exists
+ * if and only if the state change that it reports committed. Publishing is
+ * the relay's job (relay.ts).
+ *
+ * The row captures, at write time, the trace context and business code of
+ * the code path that produced the event, so the trace continues across the
+ * relay even though the relay runs later, in another process.
+ */
+import type { EntityManager } from 'typeorm';
+import { quoteSchema } from '../db/identifiers';
+import { assertValidHeaders, captureContextHeaders, type EventHeaders } from './headers';
+
+export interface OutboxEvent {
+  readonly subject: string;
+  /** The encoded protobuf message. */
+  readonly payload: Uint8Array;
+  /** Extra headers; they override captured ones of the same name. */
+  readonly headers?: EventHeaders;
+  /**
+   * Schema of the outbox table. When absent the table is found through the
+   * session search_path, which createDataSource sets to the service schema.
+   */
+  readonly schema?: string;
+}
+
+export interface OutboxRow {
+  /** The outbox sequence (bigint as decimal text; Postgres bigserial). */
+  readonly id: string;
+  /** Becomes `Nats-Msg-Id`: JetStream drops a republish of it within the duplicate window. */
+  readonly msgId: string;
+}
+
+/** Events larger than this belong in a table with a reference in the event. */
+export const OUTBOX_PAYLOAD_BYTES_MAX = 512 * 1024;
+const SUBJECT_PATTERN = /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/;
+
+export class InvalidOutboxEventError extends Error {
+  override readonly name = 'InvalidOutboxEventError';
+}
+
+/** Inserts the event in the transaction of `manager`; call it inside inTransaction. */
+export async function writeOutbox(manager: EntityManager, event: OutboxEvent): Promise<OutboxRow> {
+  if (!SUBJECT_PATTERN.test(event.subject) || event.subject.length > 255) {
+    throw new InvalidOutboxEventError(
+      `subject ${JSON.stringify(event.subject)} is not a concrete NATS subject`,
+    );
+  }
+  if (event.payload.byteLength > OUTBOX_PAYLOAD_BYTES_MAX) {
+    throw new InvalidOutboxEventError(
+      `payload of ${event.payload.byteLength} bytes exceeds ${OUTBOX_PAYLOAD_BYTES_MAX}`,
+    );
+  }
+  // A write outside a transaction would make the event independent of the
+  // state change: exactly the bug an outbox exists to prevent.
+  if (!manager.queryRunner?.isTransactionActive) {
+    throw new InvalidOutboxEventError('writeOutbox must run inside a transaction (use inTransaction)');
+  }
+  const headers: EventHeaders = { ...captureContextHeaders(), ...event.headers };
+  assertValidHeaders(headers);
+  const table = event.schema !== undefined ? `${quoteSchema(event.schema)}.outbox` : 'outbox';
+  const payload = Buffer.from(event.payload.buffer, event.payload.byteOffset, event.payload.byteLength);
+  const rows = await manager.query<{ id: string; msg_id: string }[]>(
+    `INSERT INTO ${table} (subject, payload, headers) VALUES ($1, $2, $3::jsonb) RETURNING id::text AS id, msg_id::text AS msg_id`,
+    [event.subject, payload, JSON.stringify(headers)],
+  );
+  const row = rows[0];
+  if (!row) throw new Error('outbox insert returned no row');
+  return { id: row.id, msgId: row.msg_id };
+}

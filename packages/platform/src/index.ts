@@ -1,0 +1,18 @@
+/**
+ * @paycore/platform — the service kit. Import `@paycore/platform/telemetry`
+ * first in a service's main.ts (before this module), so instrumentation can
+ * patch drivers as they load.
+ */
+export * from './config';
+export * from './logger';
+export * from './errors';
+export * from './auth';
+export * from './metrics';
+export * from './http';
+export * from './tls';
+export * from './grpc/server';
+export * from './grpc/client';
+export * from './grpc/health';
+export * from './db';
+export * from './events';
+export * from './service';

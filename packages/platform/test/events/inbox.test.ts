@@ -1,0 +1,324 @@
+/**
+ * InboxConsumer behaviour against a real NATS (a server of the test's own)
+ * and a per-run database:
+ * - a handler that throws is nak'ed, redelivered after the backoff, and its
+ *   effect lands exactly once when it finally succeeds (failed attempts roll
+ *   back their writes);
+ * - a poison message is dead-lettered with its payload after maxDeliver
+ *   attempts, terminated (no further attempts), and does not block the
+ *   messages behind it;
+ * - an event stored twice (republished after JetStream's duplicate window)
+ *   runs the handler once: the inbox skips the second copy;
+ * - with several filter subjects (one server filter on NATS 2.9) messages of
+ *   other subjects are acked without running the handler;
+ * - a failure that says Postgres is unavailable (SQLSTATE class 08) is
+ *   retried past maxDeliver and never dead-letters a good message;
+ * - the relay's in-process runOnce() publishes what writeOutbox wrote, and
+ *   the message id the consumer sees is the outbox msg_id;
+ * - purgeInbox deletes only this consumer's rows past retention.
+ */
+import { expect } from 'chai';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { headers as natsHeaders } from '@nats-io/transport-node';
+import type { DataSource } from 'typeorm';
+import {
+  createTestDatabase,
+  startNatsServer,
+  testPrefix,
+  type NatsServerHandle,
+  type TestDatabase,
+} from '@paycore/testing';
+import { createDataSource, inTransaction, runMigrations } from '../../src/db';
+import {
+  connectNats,
+  ensureStream,
+  EventNaming,
+  InboxConsumer,
+  OutboxRelay,
+  writeOutbox,
+  type InboxConsumerOptions,
+  type InboxMessage,
+  type NatsHandles,
+} from '../../src/events';
+import { countRows, until } from './helpers';
+
+const SCHEMA = 'inbox_test';
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+describe('InboxConsumer', function () {
+  this.timeout(60_000);
+  let database: TestDatabase;
+  let natsServer: NatsServerHandle;
+  let dataSource: DataSource;
+  let nats: NatsHandles;
+  let naming: EventNaming;
+  const consumers: InboxConsumer[] = [];
+
+  before(async () => {
+    database = await createTestDatabase();
+    natsServer = await startNatsServer();
+    dataSource = createDataSource({
+      url: database.url,
+      schema: SCHEMA,
+      applicationName: 'inbox-test',
+      poolSizeMax: 4,
+    });
+    await dataSource.initialize();
+    await runMigrations(dataSource, { schema: SCHEMA });
+    await dataSource.query(`CREATE TABLE ${SCHEMA}.effect (msg_id text PRIMARY KEY, body text NOT NULL)`);
+    nats = await connectNats({ servers: natsServer.url, name: 'inbox-test', reconnectTimeWaitMs: 100 });
+    naming = new EventNaming(testPrefix());
+  });
+  afterEach(async () => {
+    await Promise.all(consumers.splice(0).map((c) => c.stop()));
+  });
+  after(async () => {
+    await nats?.nc.close();
+    await dataSource?.destroy();
+    await natsServer?.cleanup();
+    await database?.drop();
+  });
+
+  async function setUp(
+    context: string,
+    handler: InboxConsumerOptions['handler'],
+    overrides: Partial<InboxConsumerOptions> = {},
+    duplicateWindowMs = 60_000,
+  ): Promise<{
+    consumer: InboxConsumer;
+    publish: (event: string, msgId: string, body: string) => Promise<void>;
+  }> {
+    const stream = naming.stream(context);
+    await ensureStream(nats.jsm, {
+      name: stream,
+      subjects: [naming.contextSubjects(context)],
+      duplicateWindowMs,
+    });
+    const consumer = new InboxConsumer({
+      dataSource,
+      schema: SCHEMA,
+      js: nats.js,
+      jsm: nats.jsm,
+      stream,
+      durable: naming.durable(context, 'test'),
+      filterSubjects: [naming.contextSubjects(context)],
+      handler,
+      ackWaitMs: 5_000,
+      fetchExpiresMs: 1_000,
+      backoffMs: [100, 200],
+      ...overrides,
+    });
+    consumers.push(consumer);
+    await consumer.start();
+    const publish = async (event: string, msgId: string, body: string): Promise<void> => {
+      await nats.js.publish(naming.subject(context, event), encoder.encode(body), { msgID: msgId });
+    };
+    return { consumer, publish };
+  }
+
+  const effectInsert = (
+    message: InboxMessage,
+    manager: Parameters<InboxConsumerOptions['handler']>[1],
+  ): Promise<unknown> =>
+    manager.query('INSERT INTO effect (msg_id, body) VALUES ($1, $2)', [
+      message.msgId,
+      decoder.decode(message.data),
+    ]);
+
+  it('redelivers after a failing handler and applies the effect exactly once', async () => {
+    const deliveries: number[] = [];
+    const { consumer, publish } = await setUp('flaky', async (message, manager) => {
+      deliveries.push(message.deliveryCount);
+      await effectInsert(message, manager); // Written, then rolled back on the failures below.
+      if (message.deliveryCount < 3) throw new Error(`transient failure ${message.deliveryCount}`);
+    });
+    await publish('thing_happened', 'flaky-1', 'hello');
+    await until('handled', () => consumer.stats().handled === 1, 10_000);
+    expect(deliveries).to.deep.equal([1, 2, 3]);
+    expect(consumer.stats().failures).to.equal(2);
+    expect(await countRows(dataSource, "SELECT count(*) AS n FROM effect WHERE msg_id = 'flaky-1'")).to.equal(
+      1,
+    );
+    expect(await countRows(dataSource, "SELECT count(*) AS n FROM inbox WHERE msg_id = 'flaky-1'")).to.equal(
+      1,
+    );
+    await sleep(500);
+    expect(deliveries, 'no delivery after the ack').to.have.length(3);
+  });
+
+  it('dead-letters a poison message after maxDeliver attempts and keeps consuming', async () => {
+    const attempts: string[] = [];
+    const { consumer, publish } = await setUp(
+      'poison',
+      async (message, manager) => {
+        attempts.push(message.msgId);
+        if (decoder.decode(message.data) === 'poison') throw new Error('cannot parse this');
+        await effectInsert(message, manager);
+      },
+      { maxDeliver: 3 },
+    );
+    await publish('thing_happened', 'poison-1', 'poison');
+    await publish('thing_happened', 'good-1', 'fine');
+    await until(
+      'dead-lettered and good one handled',
+      () => consumer.stats().deadLettered === 1 && consumer.stats().handled === 1,
+      10_000,
+    );
+    const rows = await dataSource.query<
+      { msg_id: string; delivery_count: number; error: string; payload: Buffer; subject: string }[]
+    >('SELECT msg_id, delivery_count, error, payload, subject FROM inbox_dead_letter WHERE msg_id = $1', [
+      'poison-1',
+    ]);
+    expect(rows).to.have.length(1);
+    expect(rows[0]!.delivery_count).to.equal(3);
+    expect(rows[0]!.error).to.contain('cannot parse this');
+    expect(rows[0]!.payload.toString('utf8')).to.equal('poison');
+    expect(rows[0]!.subject).to.equal(naming.subject('poison', 'thing_happened'));
+    await sleep(600); // Longer than every backoff: a non-terminated message would be back by now.
+    expect(attempts.filter((id) => id === 'poison-1')).to.have.length(3);
+    expect(await countRows(dataSource, "SELECT count(*) AS n FROM inbox WHERE msg_id = 'poison-1'")).to.equal(
+      0,
+    );
+    expect(await countRows(dataSource, "SELECT count(*) AS n FROM effect WHERE msg_id = 'good-1'")).to.equal(
+      1,
+    );
+  });
+
+  it('retries a Postgres-unavailable failure past maxDeliver instead of dead-lettering', async () => {
+    const deliveries: number[] = [];
+    const { consumer, publish } = await setUp(
+      'outage',
+      async (message, manager) => {
+        deliveries.push(message.deliveryCount);
+        if (message.deliveryCount <= 4) {
+          throw Object.assign(new Error('terminating connection due to administrator command'), {
+            code: '08006',
+          });
+        }
+        await effectInsert(message, manager);
+      },
+      { maxDeliver: 2, backoffMs: [50] },
+    );
+    await publish('thing_happened', 'outage-1', 'survives');
+    await until('handled', () => consumer.stats().handled === 1, 10_000);
+    expect(deliveries).to.deep.equal([1, 2, 3, 4, 5]);
+    expect(consumer.stats()).to.include({ transientFailures: 4, failures: 0, deadLettered: 0 });
+    expect(
+      await countRows(dataSource, "SELECT count(*) AS n FROM effect WHERE msg_id = 'outage-1'"),
+    ).to.equal(1);
+  });
+
+  it('skips a second stored copy of the same event through the inbox', async () => {
+    let calls = 0;
+    const { consumer, publish } = await setUp(
+      'republished',
+      async (message, manager) => {
+        calls++;
+        await effectInsert(message, manager);
+      },
+      {},
+      100, // A tiny duplicate window, so JetStream stores the republish.
+    );
+    await publish('thing_happened', 'again-1', 'once');
+    await sleep(400);
+    await publish('thing_happened', 'again-1', 'once');
+    await until(
+      'both copies seen',
+      () => consumer.stats().handled + consumer.stats().duplicates === 2,
+      10_000,
+    );
+    expect((await nats.jsm.streams.info(naming.stream('republished'))).state.messages).to.equal(2);
+    expect(calls).to.equal(1);
+    expect(consumer.stats().duplicates).to.equal(1);
+  });
+
+  it('acks without handling the subjects outside several filter subjects', async () => {
+    const seen: string[] = [];
+    const { consumer, publish } = await setUp(
+      'multi',
+      async (message) => {
+        seen.push(message.subject);
+        await Promise.resolve();
+      },
+      { filterSubjects: [naming.subject('multi', 'first'), naming.subject('multi', 'second')] },
+    );
+    await publish('first', 'multi-1', 'a');
+    await publish('third', 'multi-2', 'c');
+    await publish('second', 'multi-3', 'b');
+    await until(
+      'three messages seen',
+      () => consumer.stats().handled + consumer.stats().filteredOut === 3,
+      10_000,
+    );
+    expect(seen).to.deep.equal([naming.subject('multi', 'first'), naming.subject('multi', 'second')]);
+    expect(consumer.stats().filteredOut).to.equal(1);
+  });
+
+  it('uses the msg id header for dedupe and falls back to the stream sequence', async () => {
+    const ids: string[] = [];
+    const { consumer } = await setUp('ids', async (message) => {
+      ids.push(message.msgId);
+      await Promise.resolve();
+    });
+    const h = natsHeaders();
+    h.set('X-Test', '1');
+    await nats.js.publish(naming.subject('ids', 'no_id'), encoder.encode('x'), { headers: h });
+    await until('handled', () => consumer.stats().handled === 1, 10_000);
+    expect(ids[0]).to.match(/^seq:\d+$/);
+  });
+
+  it('receives what writeOutbox wrote and OutboxRelay.runOnce published, with the outbox msg_id', async () => {
+    const received: InboxMessage[] = [];
+    const { consumer } = await setUp('relayed', async (message) => {
+      received.push(message);
+      await Promise.resolve();
+    });
+    const row = await inTransaction(
+      dataSource,
+      (manager) =>
+        writeOutbox(manager, {
+          subject: naming.subject('relayed', 'thing_happened'),
+          payload: encoder.encode('via outbox'),
+          headers: { 'X-Extra': 'yes' },
+        }),
+      { isolation: 'READ COMMITTED' },
+    );
+    const relay = new OutboxRelay({ dataSource, schema: SCHEMA, js: nats.js, publishTimeoutMs: 5_000 });
+    const outcome = await relay.runOnce();
+    expect(outcome).to.include({ selected: 1, published: 1, failed: 0 });
+    await until('handled', () => consumer.stats().handled === 1, 10_000);
+    expect(received[0]!.msgId).to.equal(row.msgId);
+    expect(decoder.decode(received[0]!.data)).to.equal('via outbox');
+    expect(received[0]!.headers['X-Extra']).to.equal('yes');
+    expect((await relay.runOnce()).selected, 'nothing left to relay').to.equal(0);
+  });
+
+  it('purges only its own inbox rows past retention', async () => {
+    await dataSource.query(
+      `INSERT INTO inbox (consumer, msg_id, subject, handled_at) VALUES
+         ('purge_me', 'old', 's', now() - interval '2 hours'),
+         ('purge_me', 'new', 's', now()),
+         ('someone_else', 'old', 's', now() - interval '2 hours')`,
+    );
+    const consumer = new InboxConsumer({
+      dataSource,
+      schema: SCHEMA,
+      js: nats.js,
+      jsm: nats.jsm,
+      stream: 'UNUSED',
+      durable: 'purge_me',
+      filterSubjects: ['unused'],
+      handler: () => Promise.resolve(),
+      inboxRetentionMs: 3_600_000,
+    });
+    expect(await consumer.purgeInbox()).to.equal(1);
+    const rows = await dataSource.query<{ consumer: string; msg_id: string }[]>(
+      "SELECT consumer, msg_id FROM inbox WHERE consumer IN ('purge_me', 'someone_else') ORDER BY consumer, msg_id",
+    );
+    expect(rows).to.deep.equal([
+      { consumer: 'purge_me', msg_id: 'new' },
+      { consumer: 'someone_else', msg_id: 'old' },
+    ]);
+  });
+});
