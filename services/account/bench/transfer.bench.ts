@@ -1,0 +1,181 @@
+/**
+ * Transfer throughput over gRPC (a benchmark, not a test). Starts the account
+ * service as a real process on a fresh database and drives Transfer with N
+ * concurrent clients for a fixed time per scenario:
+ *   uniform      random pairs over 1,000 accounts
+ *   hot-realtime every transfer credits one hot account, REALTIME
+ *   hot-buffered the same with the hot account BUFFERED
+ * each once with the batcher and once as a baseline with one transaction per
+ * transfer (ACCOUNT_BATCH_SIZE_MAX=1), in the same run on the same machine.
+ * Prints a table and one JSON line per scenario.
+ * Env: BENCH_CLIENTS (default 128), BENCH_SECONDS (default 6).
+ */
+import { unary } from '@paycore/platform';
+import {
+  OwnerType,
+  PostingMode,
+  Side,
+  type AccountServiceClient,
+} from '@paycore/proto/paycore/account/v1/account_service';
+import { createTestDatabase } from '@paycore/testing';
+import { clientFor, createTokenMinter, startServiceProcess } from '../test/process';
+
+const BIZ = '10010102050000000000';
+const CLIENTS = Number(process.env['BENCH_CLIENTS'] ?? '128');
+const SECONDS = Number(process.env['BENCH_SECONDS'] ?? '6');
+const ACCOUNTS = 1_000;
+
+interface Result {
+  scenario: string;
+  mode: string;
+  clients: number;
+  transfers: number;
+  transfers_per_s: number;
+  p50_ms: number;
+  p99_ms: number;
+  errors: number;
+}
+
+function percentile(sorted: readonly number[], p: number): number {
+  if (sorted.length === 0) return 0;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0;
+}
+
+async function openAccounts(
+  client: AccountServiceClient,
+  prefix: string,
+): Promise<{ bank: string; wallets: string[]; hot: string }> {
+  const open = async (n: string, side: Side): Promise<string> =>
+    (
+      await unary(client.openAccount.bind(client), {
+        requestId: `${prefix}-open-${n}`,
+        bizContext: { code: BIZ },
+        ownerType: OwnerType.OWNER_TYPE_INTERNAL,
+        ownerId: 'bench',
+        subjectCode: side === Side.SIDE_DEBIT ? '122101' : '224101',
+        currency: 'CNY',
+        normalSide: side,
+        allowOverdraft: true,
+      })
+    ).account?.accountId ?? '';
+  const bank = await open('bank', Side.SIDE_DEBIT);
+  const hot = await open('hot', Side.SIDE_CREDIT);
+  const wallets: string[] = [];
+  for (let i = 0; i < ACCOUNTS; i += 50) {
+    wallets.push(
+      ...(await Promise.all(Array.from({ length: 50 }, (_, j) => open(String(i + j), Side.SIDE_CREDIT)))),
+    );
+  }
+  return { bank, wallets, hot };
+}
+
+async function drive(
+  client: AccountServiceClient,
+  scenario: string,
+  mode: string,
+  pick: (n: number) => [string, string],
+): Promise<Result> {
+  const latencies: number[] = [];
+  let errors = 0;
+  let sent = 0;
+  const deadline = Date.now() + SECONDS * 1000;
+  const started = Date.now();
+  await Promise.all(
+    Array.from({ length: CLIENTS }, async () => {
+      while (Date.now() < deadline) {
+        const n = sent++;
+        const [from, to] = pick(n);
+        const t0 = performance.now();
+        try {
+          await unary(client.transfer.bind(client), {
+            requestId: `${scenario}-${mode}-${n}`,
+            bizContext: { code: BIZ },
+            legs: [
+              { accountId: from, side: Side.SIDE_DEBIT, amount: { amountMinor: 1n, currency: 'CNY' } },
+              { accountId: to, side: Side.SIDE_CREDIT, amount: { amountMinor: 1n, currency: 'CNY' } },
+            ],
+            memo: '',
+          });
+          latencies.push(performance.now() - t0);
+        } catch {
+          errors++;
+        }
+      }
+    }),
+  );
+  const seconds = (Date.now() - started) / 1000;
+  latencies.sort((a, b) => a - b);
+  return {
+    scenario,
+    mode,
+    clients: CLIENTS,
+    transfers: latencies.length,
+    transfers_per_s: Math.round(latencies.length / seconds),
+    p50_ms: Number(percentile(latencies, 50).toFixed(1)),
+    p99_ms: Number(percentile(latencies, 99).toFixed(1)),
+    errors,
+  };
+}
+
+async function runMode(mode: 'batched' | 'baseline'): Promise<Result[]> {
+  const db = await createTestDatabase();
+  const minter = await createTokenMinter();
+  const env: Record<string, string> =
+    mode === 'baseline'
+      ? {
+          ACCOUNT_BATCH_SIZE_MAX: '1',
+          ACCOUNT_BATCH_CONCURRENCY: '15',
+          DATABASE_POOL_SIZE_MAX: '16',
+          LOG_LEVEL: 'warn',
+        }
+      : { LOG_LEVEL: 'warn', ACCOUNT_FLUSH_TICK_MS: '20' };
+  const service = await startServiceProcess(db.url, minter, { ...env, LOG_LEVEL: 'info' });
+  try {
+    const client = await clientFor(service.address, minter);
+    const { wallets, hot } = await openAccounts(client, mode);
+    const random = (): string => wallets[Math.floor(Math.random() * wallets.length)] ?? '';
+    const results: Result[] = [];
+    results.push(
+      await drive(client, 'uniform', mode, () => {
+        const a = random();
+        let b = random();
+        while (b === a) b = random();
+        return [a, b];
+      }),
+    );
+    results.push(await drive(client, 'hot-realtime', mode, () => [random(), hot]));
+    await unary(client.setPostingMode.bind(client), {
+      requestId: `${mode}-buffer`,
+      bizContext: { code: BIZ },
+      accountId: hot,
+      postingMode: PostingMode.POSTING_MODE_BUFFERED,
+      flushInterval: { seconds: 0n, nanos: 50_000_000 },
+      flushBatchMax: 10_000,
+    });
+    results.push(await drive(client, 'hot-buffered', mode, () => [random(), hot]));
+    return results;
+  } finally {
+    service.child.kill('SIGTERM');
+    await service.child.exited;
+    await db.drop();
+  }
+}
+
+async function main(): Promise<void> {
+  const results = [...(await runMode('baseline')), ...(await runMode('batched'))];
+  const header = ['scenario', 'mode', 'clients', 'transfers', 'transfers/s', 'p50 ms', 'p99 ms', 'errors'];
+  const rows = results.map((r) =>
+    [r.scenario, r.mode, r.clients, r.transfers, r.transfers_per_s, r.p50_ms, r.p99_ms, r.errors].map(String),
+  );
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => (row[i] ?? '').length)));
+  const line = (cells: readonly string[]): string =>
+    cells.map((c, i) => c.padStart(widths[i] ?? 0)).join('  ');
+  process.stdout.write(`\naccount Transfer over gRPC, ${SECONDS} s per scenario\n${line(header)}\n`);
+  for (const row of rows) process.stdout.write(`${line(row)}\n`);
+  for (const r of results) process.stdout.write(`${JSON.stringify({ bench: 'account.transfer', ...r })}\n`);
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`bench failed: ${String(err)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,52 @@
+/**
+ * Settings of the account service, on top of the platform's common ones.
+ * Every limit is explicit; defaults follow DESIGN.md (calendar Asia/Shanghai,
+ * cut-over 00:00; buffered defaults from the Alipay practice: 300 s, 2,000).
+ */
+import { int, optional, str } from '@paycore/platform';
+
+export const accountConfigSchema = {
+  ACCOUNT_TIME_ZONE: str({ default: 'Asia/Shanghai', description: 'IANA zone of the accounting calendar' }),
+  ACCOUNT_CUTOVER_MINUTES: int({
+    min: 0,
+    max: 1439,
+    default: 0,
+    description: 'local minutes after midnight at which the accounting date advances',
+  }),
+  ACCOUNT_BATCH_SIZE_MAX: int({
+    min: 1,
+    max: 2_000,
+    default: 256,
+    description: 'transfers per database transaction',
+  }),
+  ACCOUNT_BATCH_CONCURRENCY: int({ min: 1, max: 32, default: 3, description: 'batches in flight at once' }),
+  ACCOUNT_BATCH_QUEUE_MAX: int({
+    min: 1,
+    max: 1_000_000,
+    default: 20_000,
+    description: 'transfers waiting before UNAVAILABLE',
+  }),
+  ACCOUNT_BATCH_LINGER_MS: int({
+    min: 0,
+    max: 100,
+    default: 0,
+    description: 'wait for more transfers before a non-full batch',
+  }),
+  ACCOUNT_FLUSH_TICK_MS: int({
+    min: 1,
+    max: 60_000,
+    default: 100,
+    description: 'how often the flusher looks for due BUFFERED accounts',
+  }),
+  ACCOUNT_EXPIRY_TICK_MS: int({
+    min: 10,
+    max: 60_000,
+    default: 1_000,
+    description: 'how often expired tries are released',
+  }),
+  ACCOUNT_FLUSH_INTERVAL_MS_DEFAULT: int({ min: 1, max: 3_600_000, default: 300_000 }),
+  ACCOUNT_FLUSH_BATCH_MAX_DEFAULT: int({ min: 1, max: 10_000, default: 2_000 }),
+  ACCOUNT_SUBJECTS: optional(
+    'comma-separated subject codes of the chart; the shipped default chart when unset',
+  ),
+} as const;

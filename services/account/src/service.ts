@@ -1,0 +1,57 @@
+/**
+ * The account service on the platform kit: store, use cases, gRPC handlers
+ * and the background workers, wired once. main.ts runs it as a process;
+ * tests and the bench can run it in-process with runService(accountSpec).
+ */
+import { join } from 'node:path';
+import { ensureStream, EventNaming, type ServiceSpec, type Worker } from '@paycore/platform';
+import { AccountServiceService } from '@paycore/proto/paycore/account/v1/account_service';
+import { AccountService } from './application/account-service';
+import { AccountEvents, headersFor } from './adapters/pg/events';
+import { PgAccountStore } from './adapters/pg/store';
+import { accountHandlers, accountScopes } from './adapters/grpc/handlers';
+import { validateCalendar } from './domain/calendar';
+import { Chart, DEFAULT_SUBJECTS } from './domain/chart';
+import { accountConfigSchema } from './config';
+
+export const accountSpec: ServiceSpec<typeof accountConfigSchema> = {
+  name: 'account',
+  schema: 'account',
+  migrationsDir: join(__dirname, '..', 'migrations'),
+  useNats: true,
+  configSchema: accountConfigSchema,
+  async setup({ config, dataSource, nats, grpc, catalogue, logger }): Promise<readonly Worker[]> {
+    if (dataSource === undefined || nats === undefined)
+      throw new Error('the account service needs Postgres and NATS');
+    const naming = new EventNaming(config.NATS_PREFIX);
+    await ensureStream(nats.jsm, {
+      name: naming.stream('account'),
+      subjects: [naming.contextSubjects('account')],
+    });
+    const calendar = validateCalendar({
+      timeZone: config.ACCOUNT_TIME_ZONE,
+      cutoverMinutes: config.ACCOUNT_CUTOVER_MINUTES,
+    });
+    const subjects = config.ACCOUNT_SUBJECTS?.split(',').map((s) => s.trim()) ?? DEFAULT_SUBJECTS;
+    const store = new PgAccountStore({ dataSource, events: new AccountEvents(config.NATS_PREFIX), calendar });
+    const service = new AccountService({
+      store,
+      chart: new Chart(subjects),
+      catalogue,
+      captureHeaders: (bizCode) => headersFor(bizCode),
+      batcher: {
+        batchSizeMax: config.ACCOUNT_BATCH_SIZE_MAX,
+        concurrencyMax: config.ACCOUNT_BATCH_CONCURRENCY,
+        queueLengthMax: config.ACCOUNT_BATCH_QUEUE_MAX,
+        lingerMs: config.ACCOUNT_BATCH_LINGER_MS,
+      },
+      flushTickMs: config.ACCOUNT_FLUSH_TICK_MS,
+      expiryTickMs: config.ACCOUNT_EXPIRY_TICK_MS,
+      defaultFlushIntervalMs: config.ACCOUNT_FLUSH_INTERVAL_MS_DEFAULT,
+      defaultFlushBatchMax: config.ACCOUNT_FLUSH_BATCH_MAX_DEFAULT,
+    });
+    grpc.addService(AccountServiceService, accountHandlers(service), accountScopes);
+    logger.info({ calendar, batch_size_max: config.ACCOUNT_BATCH_SIZE_MAX }, 'account service configured');
+    return [{ name: 'account-workers', start: () => service.start(), stop: () => service.stop() }];
+  },
+};
