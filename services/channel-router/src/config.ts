@@ -1,0 +1,49 @@
+/**
+ * Settings of channel-router beyond the platform's common ones. Durations in
+ * ms, sizes in rows. CHANNEL_CREDENTIALS_KEY is a secret: it is read here and
+ * handed to the sealer, never logged.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { int, oneOf, optional, str } from '@paycore/platform';
+
+export const channelConfigSchema = {
+  /** base64 of 32 bytes; AES-256-GCM key for channel credentials at rest. */
+  CHANNEL_CREDENTIALS_KEY: optional('base64 of 32 random bytes (openssl rand -base64 32)'),
+  /** The sandbox (or channel gateway) base URL used by the seed; see sandboxUrl(). */
+  SANDBOX_URL: optional('http(s) base URL of channel-sandbox'),
+  /** "1": load the demo registry from the sandbox's /sandbox/keys at start-up. */
+  CHANNEL_SEED_FROM_SANDBOX: str({ default: '0', pattern: /^[01]$/ }),
+  /** Base URL channels call back on; default http://127.0.0.1:<HTTP_PORT>. */
+  CHANNEL_CALLBACK_BASE_URL: optional('http(s) URL the channels reach this service at'),
+  CHANNEL_CALL_TIMEOUT_MS: int({ min: 100, max: 60_000, default: 10_000 }),
+  CHANNEL_SYNC_FIRST_DELAY_MS: int({ min: 10, max: 3_600_000, default: 5_000 }),
+  CHANNEL_SYNC_DELAY_MAX_MS: int({ min: 10, max: 86_400_000, default: 600_000 }),
+  CHANNEL_SYNC_TICK_MS: int({ min: 10, max: 60_000, default: 1_000 }),
+  CHANNEL_SYNC_BATCH_MAX: int({ min: 1, max: 1_000, default: 100 }),
+  CHANNEL_SYNC_CONCURRENCY: int({ min: 1, max: 64, default: 8 }),
+  CHANNEL_SYNC_LEASE_MS: int({ min: 1_000, max: 600_000, default: 30_000 }),
+  CHANNEL_BREAKER_WINDOW_MS: int({ min: 1_000, max: 3_600_000, default: 60_000 }),
+  CHANNEL_BREAKER_MIN_CALLS: int({ min: 1, max: 10_000, default: 10 }),
+  CHANNEL_BREAKER_FAILURE_PERCENT: int({ min: 1, max: 100, default: 50 }),
+  CHANNEL_BREAKER_OPEN_MS: int({ min: 100, max: 3_600_000, default: 30_000 }),
+  CHANNEL_DEFAULT_STRATEGY: oneOf(['PRIORITY', 'LOWEST_COST', 'WEIGHTED'] as const, { default: 'PRIORITY' }),
+};
+
+export const SANDBOX_DEFAULT_URL = 'http://127.0.0.1:8090';
+
+/** SANDBOX_URL, else the sandbox's HTTP endpoint next to ENDPOINTS_FILE (make up writes http-endpoints.json), else the default. */
+export function sandboxUrl(explicit: string | undefined, endpointsFile: string | undefined): string {
+  if (explicit !== undefined) return explicit.replace(/\/$/, '');
+  if (endpointsFile !== undefined) {
+    const httpFile = join(dirname(endpointsFile), 'http-endpoints.json');
+    if (existsSync(httpFile)) {
+      const parsed: unknown = JSON.parse(readFileSync(httpFile, 'utf8'));
+      if (typeof parsed === 'object' && parsed !== null) {
+        const address = (parsed as Record<string, unknown>)['channel-sandbox'];
+        if (typeof address === 'string' && /^[^\s:]+:\d{1,5}$/.test(address)) return `http://${address}`;
+      }
+    }
+  }
+  return SANDBOX_DEFAULT_URL;
+}
