@@ -237,6 +237,10 @@ export class AccountService {
     const filter = `${ownerType}/${ownerId}`;
     const limit = pageSizeOf(pageSize);
     const after = readToken(pageToken, filter);
+    // Account ids are UUIDs; anything else in a token was not issued by us.
+    if (after !== '' && !/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(after)) {
+      throw new InvalidPageTokenError('the page token is malformed', { field: 'page.page_token' });
+    }
     const found = await this.options.store.listAccounts(ownerType, ownerId, after, limit + 1);
     return pageOf(found, limit, filter, (a) => a.id);
   }
