@@ -11,7 +11,7 @@ UNIT_TESTS := 'packages/*/src/**/*.test.ts' 'services/*/src/**/*.test.ts'
 SERVICE_TESTS := 'packages/*/test/**/*.test.ts' 'services/*/test/**/*.test.ts'
 E2E_TESTS := 'test/**/*.test.ts'
 
-.PHONY: help setup gen build lint fmt test test-unit test-service test-e2e up down demo bench clean
+.PHONY: help setup gen build lint breaking fmt test test-unit test-service test-e2e up down demo bench clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -30,10 +30,16 @@ gen: node_modules/.package-lock.json ## generate TypeScript from proto (offline,
 build: gen ## type-check everything (services run TypeScript through tsx; see docs/adr/0001)
 	$(BIN)/tsc -p tsconfig.json
 
-lint: gen ## buf lint, eslint (zero warnings) and prettier
+lint: gen ## buf lint, buf breaking against main, eslint (zero warnings) and prettier
 	$(BIN)/buf lint
+	$(MAKE) --no-print-directory breaking
 	$(BIN)/eslint --max-warnings 0 .
 	$(BIN)/prettier --check .
+
+breaking: ## buf breaking: the protos must stay wire- and source-compatible with main (BUF_AGAINST_REF=<branch> overrides)
+	@if git rev-parse --verify --quiet $${BUF_AGAINST_REF:-main} >/dev/null; then \
+	  $(BIN)/buf breaking --against ".git#branch=$${BUF_AGAINST_REF:-main}"; \
+	else echo "buf breaking: no '$${BUF_AGAINST_REF:-main}' branch here; skipped"; fi
 
 fmt: ## format the code
 	$(BIN)/prettier --write .

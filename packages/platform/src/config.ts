@@ -178,7 +178,9 @@ export const serviceConfigSchema = {
   GRPC_TLS_KEY_FILE: optional(),
   BIZ_CATALOGUE_FILE: optional('path of the context-code catalogue; defaults to config/biz-catalogue.json'),
   ENDPOINTS_FILE: optional('JSON map of service name to host:port, written by make up'),
-  SERVICE_TOKEN_FILE: optional('bearer token (a file) this service sends when it calls other paycore services'),
+  SERVICE_TOKEN_FILE: optional(
+    'bearer token (a file) this service sends when it calls other paycore services',
+  ),
   LOG_LEVEL: oneOf(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const, {
     default: 'info',
   }),
