@@ -6,7 +6,7 @@ export NPM_CONFIG_UPDATE_NOTIFIER := false
 export NPM_CONFIG_FUND := false
 export NPM_CONFIG_AUDIT := false
 
-MOCHA := $(BIN)/mocha --require tsx/cjs --exit
+MOCHA := $(BIN)/mocha --require tsx/cjs --require packages/testing/src/mocha-root-hooks.ts --exit
 UNIT_TESTS := 'packages/*/src/**/*.test.ts' 'services/*/src/**/*.test.ts'
 SERVICE_TESTS := 'packages/*/test/**/*.test.ts' 'services/*/test/**/*.test.ts'
 E2E_TESTS := 'test/**/*.test.ts'

@@ -5,3 +5,4 @@ export * from './database';
 export * from './nats-server';
 export * from './tcp-proxy';
 export * from './process';
+export * from './nats-cleanup';

@@ -5,6 +5,7 @@
  * streams, consumers and their acknowledged state survive as they would in
  * production.
  */
+import { rememberTestPrefix } from './nats-cleanup';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
@@ -49,7 +50,9 @@ function natsServerBinary(): string {
 
 /** A per-run prefix for stream names and subjects, e.g. `T3F9A1C` (see EventNaming). */
 export function testPrefix(): string {
-  return `T${randomBytes(3).toString('hex').toUpperCase()}`;
+  const prefix = `T${randomBytes(4).toString('hex').toUpperCase()}`;
+  rememberTestPrefix(prefix);
+  return prefix;
 }
 
 /** Resolves when the port answers with the NATS INFO banner. */

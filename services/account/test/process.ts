@@ -4,10 +4,16 @@
  * and the benchmark.
  */
 import { join } from 'node:path';
-import { randomBytes } from 'node:crypto';
 import { createClient } from '@paycore/platform';
 import { AccountServiceClient } from '@paycore/proto/paycore/account/v1/account_service';
-import { createTokenMinter, freePort, spawnNode, type ChildHandle, type TokenMinter } from '@paycore/testing';
+import {
+  createTokenMinter,
+  freePort,
+  spawnNode,
+  testPrefix,
+  type ChildHandle,
+  type TokenMinter,
+} from '@paycore/testing';
 
 export const MAIN_TS = join(__dirname, '..', 'src', 'main.ts');
 
@@ -20,7 +26,7 @@ export async function startServiceProcess(
   databaseUrl: string,
   minter: TokenMinter,
   env: Readonly<Record<string, string>> = {},
-  natsPrefix = `T${randomBytes(4).toString('hex')}`,
+  natsPrefix = testPrefix(),
 ): Promise<ServiceProcess> {
   const grpcPort = await freePort();
   const child = spawnNode(MAIN_TS, {

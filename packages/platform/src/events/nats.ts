@@ -70,7 +70,11 @@ export interface EnsureStreamOptions {
   readonly maxAgeMs?: number;
   /** Window in which a repeated Nats-Msg-Id is dropped as a duplicate. Default 2 minutes. */
   readonly duplicateWindowMs?: number;
-  /** Size bound of the stream; -1 = none. Default 1 GiB. */
+  /**
+   * Size bound of the stream; -1 = none (the default: retention is by age).
+   * A byte bound on a file stream is reserved from the server's JetStream
+   * storage when the stream is created, so bound only what must be bounded.
+   */
   readonly maxBytes?: number;
 }
 
@@ -94,7 +98,7 @@ export async function ensureStream(jsm: JetStreamManager, options: EnsureStreamO
     discard: DiscardPolicy.Old,
     max_age: maxAgeMs * MS_TO_NANOS,
     duplicate_window: duplicateWindowMs * MS_TO_NANOS,
-    max_bytes: options.maxBytes ?? 1024 * 1024 * 1024,
+    max_bytes: options.maxBytes ?? -1,
     num_replicas: 1,
   };
   const exists = await jsm.streams.info(options.name).then(
