@@ -43,6 +43,16 @@ describe('logger', () => {
     expect(JSON.stringify(line)).not.to.contain('4111111111111111');
   });
 
+  it('keeps the message and stack of logged errors', () => {
+    const { lines, destination } = capture();
+    const log = createLogger({ service: 't', destination });
+    log.error({ err: new RangeError('card 4111111111111111 refused') }, 'failed');
+    const err = lines[0]?.['err'] as Record<string, unknown>;
+    expect(err['type']).to.equal('RangeError');
+    expect(err['message']).to.equal('card 411111******1111 refused');
+    expect(err['stack']).to.be.a('string');
+  });
+
   it('adds biz_code from the current context', () => {
     const { lines, destination } = capture();
     const log = createLogger({ service: 't', destination });

@@ -60,6 +60,15 @@ function luhnValid(digits: string): boolean {
 
 function maskStrings(value: unknown, depth: number): unknown {
   if (typeof value === 'string') return maskCardNumbers(value);
+  // Errors keep their class (the err serializer runs after this formatter and names it) and get
+  // masked copies of their own properties (message and stack are own but not enumerable).
+  if (value instanceof Error) {
+    const copy = Object.create(Object.getPrototypeOf(value) as object) as Record<string, unknown>;
+    for (const key of Object.getOwnPropertyNames(value)) {
+      copy[key] = maskStrings((value as unknown as Record<string, unknown>)[key], depth - 1);
+    }
+    return copy;
+  }
   if (depth <= 0 || value === null || typeof value !== 'object' || Array.isArray(value)) return value;
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(value)) out[k] = maskStrings(v, depth - 1);
