@@ -7,23 +7,16 @@
  * imports gRPC. Programmer errors are not here: they are assertions.
  */
 
-export type AccountGrpcCode = 'INVALID_ARGUMENT' | 'FAILED_PRECONDITION' | 'NOT_FOUND' | 'ALREADY_EXISTS';
+import { DomainError, type DomainGrpcCode } from '@paycore/errors';
 
-/** Common shape; subclasses fix reason and grpcCode. */
-export abstract class AccountError extends Error {
-  abstract readonly reason: string;
-  abstract readonly grpcCode: AccountGrpcCode;
-  /** The request field at fault, when there is one (e.g. "legs[2].amount"). */
-  readonly field?: string;
-  /** Extra facts for the caller's ErrorInfo; values are strings on the wire. */
-  readonly metadata: Readonly<Record<string, string>>;
+export type AccountGrpcCode = Extract<
+  DomainGrpcCode,
+  'INVALID_ARGUMENT' | 'FAILED_PRECONDITION' | 'NOT_FOUND' | 'ALREADY_EXISTS'
+>;
 
-  constructor(message: string, extra: { field?: string; metadata?: Record<string, string> } = {}) {
-    super(message);
-    this.name = new.target.name;
-    if (extra.field !== undefined) this.field = extra.field;
-    this.metadata = extra.metadata ?? {};
-  }
+/** Common base of the account service's errors; subclasses fix reason and grpcCode. */
+export abstract class AccountError extends DomainError {
+  abstract override readonly grpcCode: AccountGrpcCode;
 }
 
 export class InvalidFieldError extends AccountError {

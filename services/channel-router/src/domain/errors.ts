@@ -3,18 +3,18 @@
  * `reason` and the gRPC status the platform kit maps it to. Channel outcomes
  * (declined, unknown) are not errors: they are transaction states.
  */
-/** The gRPC status names this service's errors map to (the platform kit reads them structurally). */
-type GrpcCodeName =
-  'NOT_FOUND' | 'FAILED_PRECONDITION' | 'ALREADY_EXISTS' | 'INVALID_ARGUMENT' | 'UNAVAILABLE';
+import { DomainError, type DomainGrpcCode } from '@paycore/errors';
 
-abstract class ChannelRouterError extends Error {
-  abstract readonly reason: string;
-  abstract readonly grpcCode: GrpcCodeName;
-  readonly field?: string;
+/** The gRPC status names this service's errors map to (the platform kit reads them structurally). */
+type GrpcCodeName = Extract<
+  DomainGrpcCode,
+  'NOT_FOUND' | 'FAILED_PRECONDITION' | 'ALREADY_EXISTS' | 'INVALID_ARGUMENT' | 'UNAVAILABLE'
+>;
+
+abstract class ChannelRouterError extends DomainError {
+  abstract override readonly grpcCode: GrpcCodeName;
   constructor(message: string, field?: string) {
-    super(message);
-    this.name = new.target.name;
-    if (field !== undefined) this.field = field;
+    super(message, field !== undefined ? { field } : {});
   }
 }
 

@@ -7,22 +7,16 @@
  * gRPC. Programmer errors are not here: they are assertions.
  */
 
-export type LedgerGrpcCode = 'INVALID_ARGUMENT' | 'FAILED_PRECONDITION' | 'NOT_FOUND' | 'ALREADY_EXISTS';
+import { DomainError, type DomainGrpcCode } from '@paycore/errors';
 
-export abstract class LedgerError extends Error {
-  abstract readonly reason: string;
-  abstract readonly grpcCode: LedgerGrpcCode;
-  /** The request field at fault, when there is one (e.g. "lines[2].subject_code"). */
-  readonly field?: string;
-  /** Extra facts for the caller's ErrorInfo; values are strings on the wire. */
-  readonly metadata: Readonly<Record<string, string>>;
+export type LedgerGrpcCode = Extract<
+  DomainGrpcCode,
+  'INVALID_ARGUMENT' | 'FAILED_PRECONDITION' | 'NOT_FOUND' | 'ALREADY_EXISTS'
+>;
 
-  constructor(message: string, extra: { field?: string; metadata?: Record<string, string> } = {}) {
-    super(message);
-    this.name = new.target.name;
-    if (extra.field !== undefined) this.field = extra.field;
-    this.metadata = extra.metadata ?? {};
-  }
+/** Common base of the ledger service's errors; subclasses fix reason and grpcCode. */
+export abstract class LedgerError extends DomainError {
+  abstract override readonly grpcCode: LedgerGrpcCode;
 }
 
 export class InvalidFieldError extends LedgerError {
