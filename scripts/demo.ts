@@ -1,0 +1,787 @@
+/**
+ * `make demo`: a scripted payment day against the platform `make up` started,
+ * through the public gRPC APIs only (addresses from .run/endpoints.json, the
+ * development token from .run/dev-token):
+ *
+ *   merchants registered -> payers topped up (Alipay, WeChat) -> channel
+ *   payments through both sandbox protocols -> a combined payment (balance +
+ *   coupon + WeChat) -> escrow with confirmation -> refunds (partial and full)
+ *   -> a declined payment -> a dropped channel notification recovered by
+ *   status sync -> a withdrawal -> day sealing and ledger close.
+ *
+ * It prints a readable report (orders by state, merchant balances,
+ * notification deliveries, the trial balance, the trace id of one payment)
+ * and exits non-zero if any expectation fails.
+ *
+ * The channel sandbox stands in for Alipay, WeChat Pay and the bank. When
+ * `make up` runs one (`channel-sandbox` in .run/http-endpoints.json) the demo
+ * uses it; otherwise it starts one inside this process. Either way it loads
+ * the sandbox's merchant credentials into channel-router's registry first
+ * (UpsertChannelNumber, SetChannelCredentials, UpsertPayChannelRoute), so a
+ * re-run always points the registry at the live sandbox. Ids carry a run
+ * prefix, so the demo can run again against the same platform.
+ *
+ * Environment: PAYCORE_RUN_DIR (default .run), DEMO_SANDBOX_TIME_SCALE
+ * (default 60: channel retry schedules and bank settling run 60 times faster).
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { startTelemetry } from '@paycore/platform/telemetry';
+import { context as otelContext, trace } from '@opentelemetry/api';
+import { createClient, createLogger, errorReason, unary } from '@paycore/platform';
+import { startSandbox, type RunningSandbox } from '@paycore/channel-sandbox';
+import { AccountServiceClient } from '@paycore/proto/paycore/account/v1/account_service';
+import {
+  BizMode,
+  CashierServiceClient,
+  OrderState,
+  PartKind,
+  PaymentState,
+  RefundState,
+  WithdrawalState,
+  type PaymentOrder,
+  type PaymentPart,
+  type PayResponse,
+} from '@paycore/proto/paycore/cashier/v1/cashier_service';
+import { ChannelServiceClient } from '@paycore/proto/paycore/channel/v1/channel_service';
+import { ChannelAction, ChannelProtocol, ChannelStatus } from '@paycore/proto/paycore/channel/v1/types';
+import { BalanceDirection, LedgerServiceClient } from '@paycore/proto/paycore/ledger/v1/ledger_service';
+import { verifyNotification } from '@paycore/cashier';
+
+startTelemetry({
+  serviceName: 'paycore-demo',
+  otlpEndpoint: process.env['OTEL_EXPORTER_OTLP_ENDPOINT'] ?? '',
+});
+
+const ROOT = path.resolve(__dirname, '..');
+const RUN_DIR = path.resolve(process.env['PAYCORE_RUN_DIR'] ?? path.join(ROOT, '.run'));
+const REQUIRED_SERVICES = ['account', 'ledger', 'channel-router', 'cashier'] as const;
+const CALL_DEADLINE_MS = 30_000;
+const WAIT_MS_MAX = 60_000;
+const SEAL_DAYS_MAX = 400;
+const NOTIFY_KEY = `demo-notify-key-${randomBytes(8).toString('hex')}`;
+const RUN = randomBytes(3).toString('hex');
+const tracer = trace.getTracer('paycore-demo');
+
+// ---------------------------------------------------------------- plumbing
+
+interface Expectation {
+  readonly what: string;
+  readonly ok: boolean;
+  readonly detail: string;
+}
+const expectations: Expectation[] = [];
+
+function expectThat(what: string, ok: boolean, detail = ''): boolean {
+  expectations.push({ what, ok, detail });
+  process.stdout.write(`  ${ok ? 'ok  ' : 'FAIL'} ${what}${detail !== '' ? ` (${detail})` : ''}\n`);
+  return ok;
+}
+
+function section(title: string): void {
+  process.stdout.write(`\n== ${title}\n`);
+}
+
+function readJson(file: string): Record<string, string> {
+  return JSON.parse(readFileSync(file, 'utf8')) as Record<string, string>;
+}
+
+const yuan = (minor: bigint): string => {
+  const sign = minor < 0n ? '-' : '';
+  const abs = minor < 0n ? -minor : minor;
+  return `${sign}${abs / 100n}.${(abs % 100n).toString().padStart(2, '0')}`;
+};
+const cny = (amountMinor: bigint) => ({ amountMinor, currency: 'CNY' });
+const id = (prefix: string): string => `${prefix}-${RUN}-${randomBytes(3).toString('hex')}`;
+
+function chinaToday(): string {
+  return new Date(Date.now() + 8 * 3_600_000).toISOString().slice(0, 10);
+}
+function addDays(date: string, days: number): string {
+  return new Date(Date.parse(`${date}T00:00:00Z`) + days * 86_400_000).toISOString().slice(0, 10);
+}
+
+async function waitFor<T>(
+  what: string,
+  fn: () => Promise<T | undefined>,
+  timeoutMs = WAIT_MS_MAX,
+): Promise<T | undefined> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await fn();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) {
+      process.stdout.write(`  .... gave up waiting for ${what} after ${timeoutMs} ms\n`);
+      return undefined;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
+function part(kind: PartKind, amountMinor: bigint, extra: Partial<PaymentPart> = {}): PaymentPart {
+  return {
+    kind,
+    amount: cny(amountMinor),
+    payChannel: '',
+    couponId: '',
+    bizCode: '',
+    refunded: undefined,
+    channelTxnId: '',
+    channelNo: '',
+    ...extra,
+  };
+}
+
+// ------------------------------------------------------------ the webhook
+
+interface Delivery {
+  readonly orderId: string;
+  readonly signatureValid: boolean;
+}
+
+function startWebhook(deliveries: Delivery[]): Promise<{ server: Server; url: string }> {
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('end', () => {
+      const body = Buffer.concat(chunks).toString('utf8');
+      let orderId = '';
+      try {
+        const parsed = (JSON.parse(body) as { order_id?: unknown }).order_id;
+        orderId = typeof parsed === 'string' ? parsed : '';
+      } catch {
+        orderId = '';
+      }
+      const signatureValid = verifyNotification(
+        NOTIFY_KEY,
+        Number(req.headers['x-paycore-timestamp']),
+        body,
+        String(req.headers['x-paycore-signature'] ?? ''),
+      );
+      deliveries.push({ orderId, signatureValid });
+      res.writeHead(200, { 'content-type': 'text/plain' }).end('success');
+    });
+  });
+  return new Promise((resolve) => {
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address !== null ? address.port : 0;
+      resolve({ server, url: `http://127.0.0.1:${port}/paycore/notify` });
+    });
+  });
+}
+
+// ---------------------------------------------------------------- the day
+
+interface Clients {
+  readonly cashier: CashierServiceClient;
+  readonly account: AccountServiceClient;
+  readonly ledger: LedgerServiceClient;
+  readonly channel: ChannelServiceClient;
+}
+
+interface KeysDocument {
+  alipay: { gateway_url: string; app_id: string; alipay_public_key: string; merchant_private_key: string };
+  wechat: { base_url: string; appid: string; mch_id: string; api_key: string };
+  bank: { base_url: string; mch_id: string; key: string };
+}
+
+/** Points channel-router's registry at this sandbox (the same registry as channel-router's own seed). */
+async function seedRegistry(c: Clients, sandboxUrl: string): Promise<void> {
+  const keys = (await (
+    await fetch(`${sandboxUrl}/sandbox/keys`, { signal: AbortSignal.timeout(5_000) })
+  ).json()) as KeysDocument;
+  const numbers = [
+    {
+      channelNo: '100001',
+      name: 'Alipay direct',
+      protocol: ChannelProtocol.CHANNEL_PROTOCOL_ALIPAY,
+      baseUrl: keys.alipay.gateway_url,
+      closeAfterSeconds: 7_200n,
+      credentials: {
+        app_id: keys.alipay.app_id,
+        merchant_private_key: keys.alipay.merchant_private_key,
+        alipay_public_key: keys.alipay.alipay_public_key,
+      },
+    },
+    {
+      channelNo: '200001',
+      name: 'WeChat direct',
+      protocol: ChannelProtocol.CHANNEL_PROTOCOL_WECHAT,
+      baseUrl: keys.wechat.base_url,
+      closeAfterSeconds: 7_200n,
+      credentials: { appid: keys.wechat.appid, mch_id: keys.wechat.mch_id, api_key: keys.wechat.api_key },
+    },
+    {
+      channelNo: '300001',
+      name: 'bank A',
+      protocol: ChannelProtocol.CHANNEL_PROTOCOL_BANK,
+      baseUrl: keys.bank.base_url,
+      closeAfterSeconds: 86_400n,
+      credentials: { mch_id: keys.bank.mch_id, key: keys.bank.key },
+    },
+  ];
+  for (const n of numbers) {
+    await unary(c.channel.upsertChannelNumber.bind(c.channel), {
+      channelNumber: {
+        channelNo: n.channelNo,
+        name: n.name,
+        protocol: n.protocol,
+        status: ChannelStatus.CHANNEL_STATUS_ENABLED,
+        baseUrl: n.baseUrl,
+        closeAfterSeconds: n.closeAfterSeconds,
+        hasCredentials: false,
+      },
+    });
+    await unary(c.channel.setChannelCredentials.bind(c.channel), {
+      channelNo: n.channelNo,
+      credentials: n.credentials,
+    });
+  }
+  const pay = [
+    ChannelAction.CHANNEL_ACTION_PAY,
+    ChannelAction.CHANNEL_ACTION_QUERY,
+    ChannelAction.CHANNEL_ACTION_CLOSE,
+    ChannelAction.CHANNEL_ACTION_REFUND,
+    ChannelAction.CHANNEL_ACTION_BILL,
+  ];
+  const routes: [string, string, string, ChannelAction[]][] = [
+    ['1001', '100001', '0.006', pay],
+    ['1002', '100001', '0.006', pay],
+    ['2001', '200001', '0.006', pay],
+    ['2002', '200001', '0.006', pay],
+    ['4001', '300001', '0', [ChannelAction.CHANNEL_ACTION_PAYOUT, ChannelAction.CHANNEL_ACTION_QUERY]],
+  ];
+  for (const [payChannel, channelNo, feeRate, actions] of routes) {
+    await unary(c.channel.upsertPayChannelRoute.bind(c.channel), {
+      route: {
+        payChannel,
+        channelNo,
+        feeRate,
+        roundingMode: 'ROUND_HALF_UP',
+        minAmount: cny(1n),
+        maxAmount: cny(5_000_000n),
+        dailyCap: cny(0n),
+        weight: 1,
+        priority: 10,
+        status: ChannelStatus.CHANNEL_STATUS_ENABLED,
+        maintenanceWindows: [],
+        supportedActions: actions,
+      },
+    });
+  }
+}
+
+class Day {
+  readonly orders = new Map<string, { label: string; merchantId: string }>();
+  traceId = '';
+
+  constructor(
+    private readonly c: Clients,
+    private readonly sandboxUrl: string,
+    private readonly notifyUrl: string,
+  ) {}
+
+  async registerMerchant(label: string): Promise<string> {
+    const merchantId = id(label);
+    await unary(this.c.cashier.registerMerchant.bind(this.c.cashier), {
+      requestId: id('reg'),
+      merchantId,
+      name: `${label} (demo ${RUN})`,
+      notifyKey: NOTIFY_KEY,
+      riskLimits: {
+        perTransactionMaxMinor: 1_000_000n,
+        merchantDailyMaxMinor: 0n,
+        payerDailyMaxMinor: 0n,
+        payerPaymentsPerMinuteMax: 0,
+      },
+    });
+    return merchantId;
+  }
+
+  async sandboxPay(
+    protocol: 'alipay' | 'wechat',
+    txnId: string,
+    outcome: 'success' | 'failed' = 'success',
+  ): Promise<void> {
+    const res = await fetch(`${this.sandboxUrl}/sandbox/pay`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ channel: protocol, out_trade_no: txnId, outcome }),
+    });
+    if (res.status !== 200) throw new Error(`sandbox pay ${txnId}: ${res.status} ${await res.text()}`);
+  }
+
+  async topUp(
+    payerId: string,
+    amountMinor: bigint,
+    payChannel: string,
+    protocol: 'alipay' | 'wechat',
+  ): Promise<boolean> {
+    const res = await unary(this.c.cashier.topUp.bind(this.c.cashier), {
+      requestId: id('top'),
+      payerId,
+      amount: cny(amountMinor),
+      payChannel,
+      target: 1,
+    });
+    await this.sandboxPay(protocol, res.payment?.parts[0]?.channelTxnId ?? '');
+    const paid = await this.waitOrder(res.order?.orderId ?? '', OrderState.ORDER_STATE_PAID);
+    return paid !== undefined;
+  }
+
+  async createOrder(
+    label: string,
+    merchantId: string,
+    amountMinor: bigint,
+    mode = BizMode.BIZ_MODE_INSTANT,
+  ): Promise<PaymentOrder> {
+    const res = await unary(this.c.cashier.createPaymentOrder.bind(this.c.cashier), {
+      requestId: id('ord'),
+      merchantId,
+      merchantOrderNo: id('no'),
+      amount: cny(amountMinor),
+      product: '100101',
+      bizMode: mode,
+      subject: `demo ${label}`,
+      expireTime: undefined,
+      notifyUrl: this.notifyUrl,
+    });
+    if (!res.order) throw new Error('CreatePaymentOrder returned no order');
+    this.orders.set(res.order.orderId, { label, merchantId });
+    return res.order;
+  }
+
+  pay(orderId: string, payerId: string, parts: PaymentPart[]): Promise<PayResponse> {
+    return unary(this.c.cashier.pay.bind(this.c.cashier), { requestId: id('pay'), orderId, payerId, parts });
+  }
+
+  async view(orderId: string) {
+    return unary(this.c.cashier.getPaymentOrder.bind(this.c.cashier), {
+      orderId,
+      merchantId: '',
+      merchantOrderNo: '',
+    });
+  }
+
+  waitOrder(orderId: string, state: OrderState, timeoutMs = WAIT_MS_MAX) {
+    return waitFor(
+      `order ${orderId} ${OrderState[state]}`,
+      async () => {
+        const v = await this.view(orderId);
+        return v.order?.state === state ? v : undefined;
+      },
+      timeoutMs,
+    );
+  }
+
+  async refund(orderId: string, amountMinor: bigint, reason: string): Promise<boolean> {
+    const res = await unary(this.c.cashier.refund.bind(this.c.cashier), {
+      requestId: id('rf'),
+      orderId,
+      merchantRefundNo: id('rn'),
+      amount: cny(amountMinor),
+      reason,
+    });
+    const refundId = res.refund?.refundId ?? '';
+    const done = await waitFor(`refund ${refundId}`, async () => {
+      const got = await unary(this.c.cashier.getRefund.bind(this.c.cashier), {
+        refundId,
+        merchantId: '',
+        merchantRefundNo: '',
+      });
+      return got.refund?.state === RefundState.REFUND_STATE_SUCCEEDED ||
+        got.refund?.state === RefundState.REFUND_STATE_FAILED
+        ? got.refund
+        : undefined;
+    });
+    return done?.state === RefundState.REFUND_STATE_SUCCEEDED;
+  }
+
+  async balance(payerId: string, orderId: string): Promise<bigint> {
+    const res = await unary(this.c.cashier.listPayMethods.bind(this.c.cashier), { orderId, payerId });
+    return res.balance?.amountMinor ?? 0n;
+  }
+
+  async merchant(merchantId: string) {
+    return unary(this.c.cashier.getMerchant.bind(this.c.cashier), { merchantId });
+  }
+}
+
+async function runDay(c: Clients, sandboxUrl: string, notifyUrl: string): Promise<Day> {
+  const day = new Day(c, sandboxUrl, notifyUrl);
+
+  section('merchants');
+  const mall = await day.registerMerchant('mall');
+  const shop = await day.registerMerchant('escrow-shop');
+  const bills = await day.registerMerchant('bills');
+  expectThat('three merchants registered', true, `${mall}, ${shop}, ${bills}`);
+
+  section('payers topped up');
+  const alice = id('alice');
+  const bob = id('bob');
+  expectThat('alice topped up 200.00 through Alipay', await day.topUp(alice, 20_000n, '1001', 'alipay'));
+  expectThat('bob topped up 100.00 through WeChat Pay', await day.topUp(bob, 10_000n, '2001', 'wechat'));
+
+  section('channel payments, both sandbox protocols');
+  const a = await day.createOrder('A alipay', mall, 8_800n);
+  const payA = await day.pay(a.orderId, bob, [
+    part(PartKind.PART_KIND_CHANNEL, 8_800n, { payChannel: '1001' }),
+  ]);
+  await day.sandboxPay('alipay', payA.payment?.parts[0]?.channelTxnId ?? '');
+  expectThat(
+    'order A paid through Alipay QR',
+    (await day.waitOrder(a.orderId, OrderState.ORDER_STATE_PAID)) !== undefined,
+    yuan(8_800n),
+  );
+  const b = await day.createOrder('B wechat', bills, 4_650n);
+  const payB = await day.pay(b.orderId, alice, [
+    part(PartKind.PART_KIND_CHANNEL, 4_650n, { payChannel: '2001' }),
+  ]);
+  await day.sandboxPay('wechat', payB.payment?.parts[0]?.channelTxnId ?? '');
+  expectThat(
+    'order B paid through WeChat native',
+    (await day.waitOrder(b.orderId, OrderState.ORDER_STATE_PAID)) !== undefined,
+    yuan(4_650n),
+  );
+
+  section('combined payment: balance + coupon + WeChat Pay');
+  const coupon = await unary(c.cashier.issueCoupon.bind(c.cashier), {
+    requestId: id('cp'),
+    payerId: alice,
+    amount: cny(500n),
+    expireTime: undefined,
+  });
+  const cOrder = await day.createOrder('C combined', mall, 12_000n);
+  const payC = await tracer.startActiveSpan('demo: combined payment', async (span) => {
+    day.traceId = span.spanContext().traceId;
+    try {
+      return await otelContext.with(trace.setSpan(otelContext.active(), span), () =>
+        day.pay(cOrder.orderId, alice, [
+          part(PartKind.PART_KIND_BALANCE, 3_000n),
+          part(PartKind.PART_KIND_COUPON, 500n, { couponId: coupon.coupon?.couponId ?? '' }),
+          part(PartKind.PART_KIND_CHANNEL, 8_500n, { payChannel: '2001' }),
+        ]),
+      );
+    } finally {
+      span.end();
+    }
+  });
+  expectThat(
+    'balance and coupon reserved while WeChat waits',
+    payC.payment?.state === PaymentState.PAYMENT_STATE_PROCESSING,
+  );
+  await day.sandboxPay('wechat', payC.payment?.parts[2]?.channelTxnId ?? '');
+  expectThat(
+    'order C paid by three parts',
+    (await day.waitOrder(cOrder.orderId, OrderState.ORDER_STATE_PAID)) !== undefined,
+    '30.00 + 5.00 + 85.00',
+  );
+
+  section('escrow with confirmation');
+  const d = await day.createOrder('D escrow', shop, 25_000n, BizMode.BIZ_MODE_ESCROW);
+  const payD = await day.pay(d.orderId, bob, [
+    part(PartKind.PART_KIND_CHANNEL, 25_000n, { payChannel: '1001' }),
+  ]);
+  await day.sandboxPay('alipay', payD.payment?.parts[0]?.channelTxnId ?? '');
+  await day.waitOrder(d.orderId, OrderState.ORDER_STATE_PAID);
+  const inEscrow = await day.merchant(shop);
+  expectThat(
+    'escrow holds the funds before confirmation',
+    inEscrow.escrowBalance?.amountMinor === 25_000n && inEscrow.settlementBalance?.amountMinor === 0n,
+    `escrow ${yuan(inEscrow.escrowBalance?.amountMinor ?? 0n)}`,
+  );
+  await unary(c.cashier.confirmReceipt.bind(c.cashier), { requestId: id('cr'), orderId: d.orderId });
+  const released = await day.merchant(shop);
+  expectThat(
+    'ConfirmReceipt moves escrow to pending settlement',
+    released.escrowBalance?.amountMinor === 0n && released.settlementBalance?.amountMinor === 25_000n,
+  );
+
+  section('refunds');
+  expectThat('partial refund of C (40.00)', await day.refund(cOrder.orderId, 4_000n, 'one item returned'));
+  expectThat(
+    'second partial refund of C (80.00, the rest)',
+    await day.refund(cOrder.orderId, 8_000n, 'rest returned'),
+  );
+  const cAfter = await day.view(cOrder.orderId);
+  const cParts = cAfter.payments.find((p) => p.state === PaymentState.PAYMENT_STATE_SUCCEEDED)?.parts ?? [];
+  expectThat(
+    'every part of C came back exactly (balance, coupon, channel)',
+    cAfter.order?.state === OrderState.ORDER_STATE_REFUNDED &&
+      cParts.every((p) => p.refunded?.amountMinor === p.amount?.amountMinor),
+    cParts
+      .map(
+        (p) =>
+          `${PartKind[p.kind].replace('PART_KIND_', '').toLowerCase()} ${yuan(p.refunded?.amountMinor ?? 0n)}/${yuan(p.amount?.amountMinor ?? 0n)}`,
+      )
+      .join(', '),
+  );
+  expectThat('full refund of A', await day.refund(a.orderId, 8_800n, 'cancelled'));
+
+  section('a declined payment');
+  const e = await day.createOrder('E declined', mall, 6_000n);
+  const before = await day.balance(bob, e.orderId);
+  const payE = await day.pay(e.orderId, bob, [
+    part(PartKind.PART_KIND_BALANCE, 2_000n),
+    part(PartKind.PART_KIND_CHANNEL, 4_000n, { payChannel: '1001' }),
+  ]);
+  await day.sandboxPay('alipay', payE.payment?.parts[1]?.channelTxnId ?? '', 'failed');
+  const failed = await waitFor('payment E failed', async () => {
+    const v = await day.view(e.orderId);
+    return v.payments[0]?.state === PaymentState.PAYMENT_STATE_FAILED ? v : undefined;
+  });
+  expectThat(
+    'the declined payment failed and released the balance part',
+    failed !== undefined && (await day.balance(bob, e.orderId)) === before,
+    failed?.payments[0]?.failureReason ?? '',
+  );
+  await unary(c.cashier.closePaymentOrder.bind(c.cashier), { requestId: id('close'), orderId: e.orderId });
+
+  section('a dropped channel notification, recovered by status sync');
+  const f = await day.createOrder('F dropped notify', bills, 3_300n);
+  const payF = await day.pay(f.orderId, bob, [
+    part(PartKind.PART_KIND_CHANNEL, 3_300n, { payChannel: '2001' }),
+  ]);
+  const txnF = payF.payment?.parts[0]?.channelTxnId ?? '';
+  await fetch(`${sandboxUrl}/sandbox/faults`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ kind: 'notify_drop', out_trade_no: txnF }),
+  });
+  await day.sandboxPay('wechat', txnF);
+  expectThat(
+    'order F paid although the channel never notified',
+    (await day.waitOrder(f.orderId, OrderState.ORDER_STATE_PAID, 120_000)) !== undefined,
+  );
+
+  section('a withdrawal');
+  const w = await unary(c.cashier.withdraw.bind(c.cashier), {
+    requestId: id('wd'),
+    payerId: alice,
+    amount: cny(5_000n),
+    accountNo: '6222020200001234',
+    accountName: 'Alice Demo',
+    bankCode: 'ICBC',
+  });
+  const wDone = await waitFor(
+    'withdrawal',
+    async () => {
+      const got = await unary(c.cashier.getWithdrawal.bind(c.cashier), {
+        withdrawalId: w.withdrawal?.withdrawalId ?? '',
+      });
+      const s = got.withdrawal?.state;
+      return s === WithdrawalState.WITHDRAWAL_STATE_SUCCEEDED || s === WithdrawalState.WITHDRAWAL_STATE_FAILED
+        ? got.withdrawal
+        : undefined;
+    },
+    120_000,
+  );
+  expectThat(
+    'alice withdrew 50.00 to her bank card',
+    wDone?.state === WithdrawalState.WITHDRAWAL_STATE_SUCCEEDED,
+  );
+  return day;
+}
+
+/** Seals every open date up to today in account, then closes them in ledger, in order. Returns the last closed date. */
+async function endOfDay(c: Clients): Promise<string | undefined> {
+  const today = chinaToday();
+  const sealed: string[] = [];
+  let date = today;
+  for (let i = 0; i < SEAL_DAYS_MAX; i++) {
+    try {
+      await unary(c.account.sealDay.bind(c.account), {
+        requestId: `demo-seal-${date}`,
+        bizContext: { code: '90010101080000000000' },
+        accountingDate: date,
+      });
+      sealed.push(date);
+      if (date === today) break;
+      date = addDays(date, 1);
+    } catch (err) {
+      const text = err instanceof Error ? err.message : String(err);
+      const last = /last sealed date (\d{4}-\d{2}-\d{2})/.exec(text)?.[1];
+      if (errorReason(err) !== 'DAY_NOT_SEALABLE' || last === undefined) throw err;
+      if (last >= today) break; // today is sealed already (an earlier run): postings now go to the next date
+      date = addDays(last, 1);
+    }
+  }
+  expectThat(
+    'account sealed the open dates',
+    true,
+    sealed.length > 0 ? sealed.join(', ') : `${today} was sealed by an earlier run`,
+  );
+  let closed: string | undefined;
+  for (const d of sealed) {
+    const result = await waitFor(`ledger close of ${d}`, async () => {
+      try {
+        return await unary(c.ledger.closeDay.bind(c.ledger), {
+          requestId: `demo-close-${d}`,
+          bizContext: { code: '90010101080000000000' },
+          accountingDate: d,
+        });
+      } catch (err) {
+        const reason = errorReason(err);
+        if (reason === 'DAY_NOT_SEALED') return undefined; // the day_sealed event is still on its way
+        if (reason === 'DAY_NOT_CLOSABLE') return null;
+        throw err;
+      }
+    });
+    if (result !== undefined && result !== null) closed = d;
+    expectThat(`ledger closed ${d} (account and ledger agree, trial balance holds)`, result !== undefined);
+  }
+  return closed ?? today;
+}
+
+async function report(c: Clients, day: Day, deliveries: readonly Delivery[], date: string): Promise<void> {
+  section('report: orders by state');
+  const byState = new Map<string, string[]>();
+  for (const [orderId, info] of day.orders) {
+    const v = await day.view(orderId);
+    const state = (OrderState[v.order?.state ?? 0] ?? 'UNKNOWN').replace('ORDER_STATE_', '');
+    const list = byState.get(state) ?? [];
+    list.push(
+      `${info.label} ${yuan(v.order?.amount?.amountMinor ?? 0n)} (refunded ${yuan(v.order?.refunded?.amountMinor ?? 0n)}) ${v.order?.bizCode ?? ''}`,
+    );
+    byState.set(state, list);
+  }
+  for (const [state, list] of byState) {
+    process.stdout.write(`  ${state} (${list.length})\n`);
+    for (const line of list) process.stdout.write(`    ${line}\n`);
+  }
+
+  section('report: merchant balances');
+  for (const merchantId of new Set([...day.orders.values()].map((o) => o.merchantId))) {
+    const m = await day.merchant(merchantId);
+    process.stdout.write(
+      `  ${merchantId.padEnd(28)} pending settlement ${yuan(m.settlementBalance?.amountMinor ?? 0n).padStart(10)}   escrow ${yuan(m.escrowBalance?.amountMinor ?? 0n).padStart(10)}\n`,
+    );
+  }
+
+  section('report: merchant notifications');
+  for (const [orderId, info] of day.orders) {
+    const mine = deliveries.filter((d) => d.orderId === orderId);
+    if (mine.length === 0) continue;
+    process.stdout.write(
+      `  ${info.label.padEnd(20)} ${mine.length} delivery(ies), signature ${mine.every((d) => d.signatureValid) ? 'valid' : 'INVALID'}\n`,
+    );
+  }
+  const paidOrders = [...day.orders.keys()];
+  const views = await Promise.all(paidOrders.map((o) => day.view(o)));
+  const everPaid = views.filter(
+    (v) =>
+      v.order?.state === OrderState.ORDER_STATE_PAID || v.order?.state === OrderState.ORDER_STATE_REFUNDED,
+  );
+  expectThat(
+    'every paid order notified its merchant exactly once with a valid signature',
+    everPaid.every((v) => {
+      const mine = deliveries.filter((d) => d.orderId === v.order?.orderId);
+      return mine.length === 1 && mine[0]?.signatureValid === true;
+    }),
+    `${everPaid.length} orders`,
+  );
+
+  section(`report: trial balance ${date}`);
+  const trial = await unary(c.ledger.getTrialBalance.bind(c.ledger), { accountingDate: date });
+  process.stdout.write(
+    `  ${'subject'.padEnd(34)} ${'debit'.padStart(12)} ${'credit'.padStart(12)} ${'closing'.padStart(14)}\n`,
+  );
+  for (const row of trial.rows) {
+    const side =
+      row.closingDirection === BalanceDirection.BALANCE_DIRECTION_DEBIT
+        ? 'Dr'
+        : row.closingDirection === BalanceDirection.BALANCE_DIRECTION_CREDIT
+          ? 'Cr'
+          : '  ';
+    process.stdout.write(
+      `  ${`${row.subjectCode} ${row.subjectName}`.slice(0, 34).padEnd(34)} ${yuan(row.debitTotal?.amountMinor ?? 0n).padStart(12)} ${yuan(row.creditTotal?.amountMinor ?? 0n).padStart(12)} ${side} ${yuan(row.closing?.amountMinor ?? 0n).padStart(11)}\n`,
+    );
+  }
+  for (const total of trial.totals) {
+    process.stdout.write(
+      `  ${`total ${total.currency}`.padEnd(34)} ${yuan(total.periodDebit?.amountMinor ?? 0n).padStart(12)} ${yuan(total.periodCredit?.amountMinor ?? 0n).padStart(12)}   Dr ${yuan(total.closingDebit?.amountMinor ?? 0n)} = Cr ${yuan(total.closingCredit?.amountMinor ?? 0n)}\n`,
+    );
+  }
+  expectThat(
+    `the trial balance of ${date} holds`,
+    trial.balanced,
+    trial.provisional ? 'provisional' : 'closed',
+  );
+
+  section('follow one payment');
+  const orderC = [...day.orders.entries()].find(([, info]) => info.label === 'C combined')?.[0] ?? '';
+  process.stdout.write(`  trace id of the combined payment (order C ${orderC}): ${day.traceId}\n`);
+  process.stdout.write(`  grep -e ${day.traceId} -e ${orderC} ${path.join(RUN_DIR, 'logs')}/*.log\n`);
+}
+
+async function main(): Promise<void> {
+  const endpointsFile = path.join(RUN_DIR, 'endpoints.json');
+  const tokenFile = path.join(RUN_DIR, 'dev-token');
+  if (!existsSync(endpointsFile) || !existsSync(tokenFile))
+    throw new Error(`${RUN_DIR} has no endpoints or token: run make up first`);
+  const endpoints = readJson(endpointsFile);
+  const missing = REQUIRED_SERVICES.filter((name) => endpoints[name] === undefined);
+  if (missing.length > 0)
+    throw new Error(`make up did not start ${missing.join(', ')} (deploy/services.json lists the services)`);
+  const token = readFileSync(tokenFile, 'utf8').trim();
+  const options = { token: () => token, defaultDeadlineMs: CALL_DEADLINE_MS };
+  const c: Clients = {
+    cashier: createClient(CashierServiceClient, { address: endpoints['cashier'] ?? '', ...options }),
+    account: createClient(AccountServiceClient, { address: endpoints['account'] ?? '', ...options }),
+    ledger: createClient(LedgerServiceClient, { address: endpoints['ledger'] ?? '', ...options }),
+    channel: createClient(ChannelServiceClient, { address: endpoints['channel-router'] ?? '', ...options }),
+  };
+
+  const httpEndpointsFile = path.join(RUN_DIR, 'http-endpoints.json');
+  const running = existsSync(httpEndpointsFile) ? readJson(httpEndpointsFile)['channel-sandbox'] : undefined;
+  let sandbox: RunningSandbox | undefined;
+  let sandboxUrl: string;
+  if (running !== undefined) {
+    sandboxUrl = `http://${running}`;
+  } else {
+    const scale = Number(process.env['DEMO_SANDBOX_TIME_SCALE'] ?? '60');
+    sandbox = await startSandbox({
+      timeScale: Number.isInteger(scale) && scale >= 1 ? scale : 60,
+      logger: createLogger({ service: 'channel-sandbox', level: 'warn' }),
+    });
+    sandboxUrl = sandbox.url;
+  }
+  const deliveries: Delivery[] = [];
+  const webhook = await startWebhook(deliveries);
+  process.stdout.write(`paycore demo ${RUN}: sandbox ${sandboxUrl}, merchant webhook ${webhook.url}\n`);
+  try {
+    section('channel registry');
+    await seedRegistry(c, sandboxUrl);
+    expectThat(
+      'channel-router registry points at the sandbox',
+      true,
+      'Alipay 100001, WeChat 200001, bank 300001',
+    );
+    const day = await runDay(c, sandboxUrl, webhook.url);
+    // Let the last notifications arrive before counting them.
+    await new Promise((resolve) => setTimeout(resolve, 2_000));
+    section('end of day');
+    const date = await endOfDay(c);
+    await report(c, day, deliveries, date ?? chinaToday());
+  } finally {
+    webhook.server.close();
+    await sandbox?.stop();
+    for (const client of Object.values(c)) (client as { close(): void }).close();
+  }
+  const failures = expectations.filter((e) => !e.ok);
+  section(
+    failures.length === 0
+      ? `all ${expectations.length} expectations hold`
+      : `${failures.length} of ${expectations.length} expectations FAILED`,
+  );
+  for (const f of failures) process.stdout.write(`  FAIL ${f.what} ${f.detail}\n`);
+  process.exit(failures.length === 0 ? 0 : 1);
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`demo failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  process.exit(1);
+});

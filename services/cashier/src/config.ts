@@ -1,0 +1,44 @@
+/**
+ * Settings of the cashier beyond the platform's common ones. Durations in
+ * ms. Addresses default to the entries of ENDPOINTS_FILE (make up).
+ */
+import { int, optional } from '@paycore/platform';
+
+export const cashierConfigSchema = {
+  ACCOUNT_ADDRESS: optional('host:port of the account service; else `account` in ENDPOINTS_FILE'),
+  CHANNEL_ROUTER_ADDRESS: optional('host:port of channel-router; else `channel-router` in ENDPOINTS_FILE'),
+  CASHIER_ORDER_TTL_MS: int({
+    min: 1_000,
+    max: 7 * 86_400_000,
+    default: 1_800_000,
+    description: 'default order expiry',
+  }),
+  CASHIER_TRY_MARGIN_MS: int({
+    min: 1_000,
+    max: 86_400_000,
+    default: 3_600_000,
+    description: 'how long reservations outlive the order expiry',
+  }),
+  CASHIER_RECOVERY_TICK_MS: int({ min: 10, max: 60_000, default: 1_000 }),
+  CASHIER_RECOVERY_IDLE_MS: int({
+    min: 10,
+    max: 3_600_000,
+    default: 5_000,
+    description: 'an unfinished flow untouched this long is resumed and its channel polled',
+  }),
+  CASHIER_EXCEPTION_WINDOW_MS: int({
+    min: 1_000,
+    max: 30 * 86_400_000,
+    default: 7_200_000,
+    description: 'a flow still unknown this long after it started goes to the exception queue',
+  }),
+  CASHIER_NOTIFY_TICK_MS: int({ min: 10, max: 60_000, default: 500 }),
+  CASHIER_NOTIFY_BATCH_MAX: int({ min: 1, max: 500, default: 50 }),
+  CASHIER_NOTIFY_TIMEOUT_MS: int({ min: 100, max: 60_000, default: 5_000 }),
+  CASHIER_NOTIFY_TIME_SCALE: int({
+    min: 1,
+    max: 1_000_000,
+    default: 1,
+    description: 'divides the notification retry schedule (tests, demo)',
+  }),
+} as const;

@@ -1,0 +1,116 @@
+/**
+ * The cashier on the platform kit: store, clients of account and
+ * channel-router, use cases, gRPC handlers, the channel event consumer, the
+ * recovery worker and the merchant notifier, wired once. main.ts runs it as
+ * a process; tests can run it in-process with runService(cashierSpec).
+ */
+import { join } from 'node:path';
+import {
+  ensureStream,
+  EventNaming,
+  InboxConsumer,
+  serviceTokenFromFile,
+  type ServiceSpec,
+  type Worker,
+} from '@paycore/platform';
+import { CashierServiceService } from '@paycore/proto/paycore/cashier/v1/cashier_service';
+import { TxnUpdated } from '@paycore/proto/paycore/channel/v1/events';
+import { GrpcAccountPort, GrpcChannelPort, serviceAddress } from './adapters/grpc/clients';
+import { cashierHandlers, cashierScopes } from './adapters/grpc/handlers';
+import { PgCashierStore } from './adapters/pg/store';
+import { AccountDirectory } from './application/accounts';
+import { Cashier } from './application/cashier';
+import { Drivers } from './application/drivers';
+import { ChannelEvents, fetchPost, Notifier, Recovery, Ticker } from './application/workers';
+import { cashierConfigSchema } from './config';
+import { CURRENCY } from './domain/model';
+
+export const CASHIER_SCHEMA = 'cashier';
+
+export const cashierSpec: ServiceSpec<typeof cashierConfigSchema> = {
+  name: 'cashier',
+  schema: CASHIER_SCHEMA,
+  migrationsDir: join(__dirname, '..', 'migrations'),
+  useNats: true,
+  configSchema: cashierConfigSchema,
+  async setup({ config, dataSource, nats, grpc, catalogue, logger, metrics }): Promise<readonly Worker[]> {
+    if (dataSource === undefined || nats === undefined)
+      throw new Error('the cashier needs Postgres and NATS');
+    const naming = new EventNaming(config.NATS_PREFIX);
+    await ensureStream(nats.jsm, {
+      name: naming.stream('cashier'),
+      subjects: [naming.contextSubjects('cashier')],
+    });
+    // The consumer needs channel-router's stream; creating it here too is harmless (same configuration).
+    await ensureStream(nats.jsm, {
+      name: naming.stream('channel'),
+      subjects: [naming.contextSubjects('channel')],
+    });
+    const token = serviceTokenFromFile(config.SERVICE_TOKEN_FILE);
+    const account = new GrpcAccountPort(
+      serviceAddress('account', config.ACCOUNT_ADDRESS, config.ENDPOINTS_FILE),
+      token,
+      metrics,
+    );
+    const channel = new GrpcChannelPort(
+      serviceAddress('channel-router', config.CHANNEL_ROUTER_ADDRESS, config.ENDPOINTS_FILE),
+      token,
+      metrics,
+    );
+    const store = new PgCashierStore(dataSource, naming);
+    const accounts = new AccountDirectory(store, account, CURRENCY);
+    const nowMs = (): number => Date.now();
+    const drivers = new Drivers(store, accounts, account, channel, logger, {
+      tryMarginMs: config.CASHIER_TRY_MARGIN_MS,
+      exceptionWindowMs: config.CASHIER_EXCEPTION_WINDOW_MS,
+      nowMs,
+    });
+    const cashier = new Cashier(store, accounts, account, channel, drivers, catalogue, logger, {
+      orderTtlMs: config.CASHIER_ORDER_TTL_MS,
+      nowMs,
+    });
+    grpc.addService(CashierServiceService, cashierHandlers(cashier), cashierScopes);
+
+    const events = new ChannelEvents(store, drivers, logger);
+    const consumer = new InboxConsumer({
+      dataSource,
+      schema: CASHIER_SCHEMA,
+      js: nats.js,
+      jsm: nats.jsm,
+      stream: naming.stream('channel'),
+      durable: naming.durable('cashier', 'channel_txns'),
+      filterSubjects: [naming.subject('channel', 'txn_updated')],
+      handler: async (message, manager) => {
+        const event = TxnUpdated.decode(message.data);
+        if (event.transaction !== undefined) await events.handle(event.transaction, manager);
+      },
+      maxDeliver: 10,
+      backoffMs: [1_000, 5_000, 30_000],
+      ackWaitMs: 30_000,
+      batchSizeMax: 100,
+      fetchExpiresMs: 2_000,
+      isolation: 'READ COMMITTED',
+      logger,
+    });
+    const recovery = new Recovery(store, drivers, cashier, logger, config.CASHIER_RECOVERY_IDLE_MS);
+    const notifier = new Notifier(store, fetchPost, logger, {
+      timeScale: config.CASHIER_NOTIFY_TIME_SCALE,
+      batchMax: config.CASHIER_NOTIFY_BATCH_MAX,
+      timeoutMs: config.CASHIER_NOTIFY_TIMEOUT_MS,
+      nowMs,
+    });
+    const recoveryTicker = new Ticker(
+      'recovery',
+      config.CASHIER_RECOVERY_TICK_MS,
+      () => recovery.pass(),
+      logger,
+    );
+    const notifyTicker = new Ticker('notifier', config.CASHIER_NOTIFY_TICK_MS, () => notifier.pass(), logger);
+    logger.info({ recovery_idle_ms: config.CASHIER_RECOVERY_IDLE_MS }, 'cashier configured');
+    return [
+      { name: 'channel-events', start: () => consumer.start(), stop: () => consumer.stop() },
+      { name: 'recovery', start: () => recoveryTicker.start(), stop: () => recoveryTicker.stop() },
+      { name: 'notifier', start: () => notifyTicker.start(), stop: () => notifyTicker.stop() },
+    ];
+  },
+};
