@@ -7,11 +7,11 @@
  * and every cashier, account and ledger span of it carries the context code
  * (`paycore.biz_code`).
  *
- * Not covered yet: the channel leg of the same trace. The sandbox (an
- * external party, untraced) calls channel-router back with a fresh HTTP
- * request, so the callback and the `channel.txn_updated` event start a new
- * trace unless channel-router stores the creating trace with the transaction
- * and continues it; that is channel-router's to add (see the report of issue 6).
+ * A channel payment's trace goes further: the sandbox (an external party,
+ * untraced) calls channel-router back with a fresh HTTP request, and
+ * channel-router continues the trace it stored with the transaction, so the
+ * callback, `channel.txn_updated`, the cashier's completion, account's
+ * posting and the ledger's voucher all join the trace the test started.
  */
 import { createServer, type Server } from 'node:http';
 import { expect } from 'chai';
@@ -144,5 +144,41 @@ describe('one payment, one trace (every service a real process)', function () {
     );
     expect(codes.has(bizCode)).to.equal(true);
     await unary(p.cashier.getMerchant.bind(p.cashier), { merchantId });
+  });
+
+  it('8. a channel payment: the sandbox callback, NATS, cashier, account and ledger continue the same trace', async () => {
+    const merchantId = await registerMerchant(p);
+    const created = await createOrder(p, merchantId, 3_300n, { notify: false });
+    const span = trace.getTracer('e2e').startSpan('e2e: channel pay');
+    const traceId = span.spanContext().traceId;
+    const res = await otelContext.with(trace.setSpan(otelContext.active(), span), () =>
+      pay(p, created.orderId, uid('payer'), [
+        part(PartKind.PART_KIND_CHANNEL, 3_300n, { payChannel: '1001' }),
+      ]),
+    );
+    span.end();
+    expect(res.payment?.state).to.equal(PaymentState.PAYMENT_STATE_PROCESSING);
+    // The payer pays at the channel: a new HTTP request from the sandbox, carrying none of our headers.
+    await payAtSandbox(p.sandboxUrl, 'alipay', res.payment?.parts[0]?.channelTxnId ?? '');
+    const mine = await waitFor(
+      'the callback, the cashier completion, account and ledger spans in the payment trace',
+      () => {
+        const found = spans.filter((s) => s.traceId === traceId);
+        const names = found.map((s) => `${s.service}:${s.name}`);
+        const complete =
+          names.some((n) => n.startsWith('channel-router:POST /callbacks/alipay/')) &&
+          names.some((n) => n.startsWith('cashier:') && n.includes('txn_updated')) &&
+          names.some((n) => n.startsWith('account:paycore.account.v1.AccountService/')) &&
+          names.some((n) => n.startsWith('ledger:') && n.includes('transfer_posted'));
+        return Promise.resolve(complete ? found : undefined);
+      },
+      30_000,
+    );
+    const unlabelled = mine.filter(
+      (s) => s.service !== 'paycore-test' && !s.name.startsWith('pg') && s.bizCode === undefined,
+    );
+    expect(unlabelled.map((s) => `${s.service}:${s.name}`)).to.deep.equal([]);
+    const routed = res.payment?.parts[0]?.bizCode ?? '';
+    expect(mine.some((s) => s.service === 'channel-router' && s.bizCode === routed)).to.equal(true);
   });
 });

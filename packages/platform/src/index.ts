@@ -16,3 +16,4 @@ export * from './grpc/health';
 export * from './db';
 export * from './events';
 export * from './service';
+export * from './trace-continuation';

@@ -5,8 +5,11 @@
  * router then schedules the next attempt or hands the transaction to the
  * exception list. Bounded: batch size per tick, concurrency per batch.
  */
+import { SpanKind } from '@opentelemetry/api';
+import { continueStoredTrace } from '@paycore/platform';
 import type { Logger } from 'pino';
 import type { ChannelRouter } from './channel-router';
+import type { Txn } from './model';
 
 export interface StatusSyncOptions {
   readonly tickMs: number;
@@ -55,7 +58,8 @@ export class StatusSyncWorker {
       const slice = due.slice(start, start + this.options.concurrencyMax);
       await Promise.all(
         slice.map((txn) =>
-          this.router.syncOne(txn).catch((err: unknown) => {
+          // Each poll continues the payment's trace, so a change it finds joins the same trace id.
+          this.syncInTrace(txn).catch((err: unknown) => {
             this.logger.warn(
               { err, txn_id: txn.txnId },
               'status sync of a transaction failed; retried after the lease',
@@ -65,5 +69,12 @@ export class StatusSyncWorker {
       );
     }
     return due.length;
+  }
+
+  private async syncInTrace(txn: Txn): Promise<void> {
+    const stored = await this.router.store.traceHeaders(txn.txnId);
+    await continueStoredTrace(stored, 'channel status sync', SpanKind.INTERNAL, () =>
+      this.router.syncOne(txn),
+    );
   }
 }

@@ -22,7 +22,8 @@ import {
   wechatVerify,
   yuanToFen,
 } from '@paycore/channel-protocols';
-import type { HttpRequest, HttpResponse } from '@paycore/platform';
+import { continueStoredTrace, type HttpRequest, type HttpResponse } from '@paycore/platform';
+import { SpanKind } from '@opentelemetry/api';
 import { Counter, type Registry } from 'prom-client';
 import type { Logger } from 'pino';
 import type { ChannelRouter } from '../../application/channel-router';
@@ -117,23 +118,32 @@ export class CallbackHandler {
       return reject(400, 'UNKNOWN_ORDER', true, parsed.outTradeNo);
     }
     if (parsed.amountFen !== txn.amount) return reject(400, 'AMOUNT_MISMATCH', true, txn.txnId);
-    const result =
-      parsed.state === undefined
-        ? { changed: false }
-        : await this.router.store.apply(
-            txn.txnId,
-            { state: parsed.state, healthy: true, channelTxnNo: parsed.channelTxnNo },
-            'callback',
-          );
-    this.accepted.inc({ channel_no: channelNo, protocol });
-    await this.router.store.recordNotification(
-      channelNo,
-      txn.txnId,
-      true,
-      result.changed ? 'APPLIED' : 'NO_CHANGE',
-      body,
+    // Verified and ours: continue the payment's trace (stored at creation) for the change it causes.
+    const stored = await this.router.store.traceHeaders(txn.txnId);
+    return continueStoredTrace(
+      stored,
+      `POST /callbacks/${protocol}/${channelNo}`,
+      SpanKind.SERVER,
+      async () => {
+        const result =
+          parsed.state === undefined
+            ? { changed: false }
+            : await this.router.store.apply(
+                txn.txnId,
+                { state: parsed.state, healthy: true, channelTxnNo: parsed.channelTxnNo },
+                'callback',
+              );
+        this.accepted.inc({ channel_no: channelNo, protocol });
+        await this.router.store.recordNotification(
+          channelNo,
+          txn.txnId,
+          true,
+          result.changed ? 'APPLIED' : 'NO_CHANGE',
+          body,
+        );
+        return protocol === 'alipay' ? ALIPAY_ACK : WECHAT_ACK;
+      },
     );
-    return protocol === 'alipay' ? ALIPAY_ACK : WECHAT_ACK;
   }
 
   private parseAlipay(body: string, credentials: ChannelCredentials): Parsed {

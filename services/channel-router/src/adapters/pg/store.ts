@@ -6,7 +6,7 @@
  * status sync vs. query) happen.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { inTransaction, writeOutbox } from '@paycore/platform';
+import { inTransaction, traceHeadersForStorage, writeOutbox } from '@paycore/platform';
 import { TxnUpdated } from '@paycore/proto/paycore/channel/v1/events';
 import { TxnState as PbState } from '@paycore/proto/paycore/channel/v1/types';
 import type { DataSource, EntityManager } from 'typeorm';
@@ -406,8 +406,8 @@ export class PgChannelStore {
         }
         await m.query(
           `INSERT INTO transactions (txn_id, kind, state, biz_code, pay_channel, channel_no, currency, amount, fee,
-             subject, payee, original_txn_id, cap_date, close_deadline, next_sync_at)
-           VALUES ($1, $2, 'UNKNOWN', $3, $4, $5, $6, $7, $8, $9, $10::jsonb, $11, $12, $13, $14)`,
+             subject, payee, original_txn_id, cap_date, close_deadline, next_sync_at, trace_headers)
+           VALUES ($1, $2, 'UNKNOWN', $3, $4, $5, $6, $7, $8, $9, $10::jsonb, $11, $12, $13, $14, $15::jsonb)`,
           [
             txnId,
             input.kind,
@@ -423,6 +423,7 @@ export class PgChannelStore {
             capDate,
             input.closeDeadline,
             input.firstSyncAt,
+            JSON.stringify(traceHeadersForStorage()),
           ],
         );
         const txn = await this.lockedTxn(m, txnId);
@@ -492,6 +493,15 @@ export class PgChannelStore {
    * Details (channel id, pay URL, failure) are kept with the change. A final
    * FAIL or CLOSED of a capped payment releases its reservation.
    */
+  /** The trace context of the request that created the transaction ({} if none was active). */
+  async traceHeaders(txnId: string): Promise<Record<string, string>> {
+    const rows: { trace_headers: Record<string, string> }[] = await this.dataSource.query(
+      'SELECT trace_headers FROM transactions WHERE txn_id = $1',
+      [txnId],
+    );
+    return rows[0]?.trace_headers ?? {};
+  }
+
   async apply(txnId: string, outcome: ChannelOutcome, source: ChangeSource): Promise<ApplyResult> {
     return inTransaction(
       this.dataSource,
