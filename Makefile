@@ -68,7 +68,9 @@ demo: up ## run a scripted payment day against the running platform
 
 bench: gen ## benchmarks that print figures (not tests)
 	scripts/infra.sh ensure
-	@for b in services/*/bench/*.bench.ts packages/*/bench/*.bench.ts; do [ -f "$$b" ] && $(BIN)/tsx "$$b"; done; true
+	@set -e; for b in services/*/bench/*.bench.ts packages/*/bench/*.bench.ts test/bench/*.bench.ts; do \
+	  if [ -f "$$b" ]; then echo "== $$b"; $(BIN)/tsx "$$b"; fi; \
+	done
 
 clean: down ## stop what make up started, remove generated code and run state
 	rm -rf packages/proto/src/gen packages/platform/test/gen .run
