@@ -23,7 +23,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, connect } from 'node:net';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -38,6 +38,7 @@ import {
 import { importSPKI, jwtVerify } from 'jose';
 import { Client as PgClient } from 'pg';
 import { connectNats, streamName } from '@paycore/platform';
+import { freePort } from '@paycore/testing';
 import { checkHealth } from '../scripts/wait-healthy';
 import { EchoServiceClient } from '../packages/platform/test/gen/paycore/testing/v1/echo_service';
 
@@ -96,19 +97,6 @@ function portOpen(host: string, port: number): Promise<boolean> {
       resolve(true);
     });
     socket.once('error', () => resolve(false));
-  });
-}
-
-/** A port nothing listens on right now (the kernel's pick). */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      server.close(() => resolve(port));
-    });
   });
 }
 

@@ -118,19 +118,37 @@ export function spawnNode(entryTs: string, options: SpawnNodeOptions): ChildHand
 }
 
 /** A TCP port that was free a moment ago (the OS picked it); good enough for tests. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+/**
+ * Ports for test servers come from below Linux's ephemeral range (32768-60999
+ * by default): a port the kernel hands out for ephemeral use could be taken by
+ * any outgoing connection (a pg client socket, say) between our check and the
+ * server's bind. Each port is handed out once per process and checked free on
+ * all interfaces.
+ */
+const TEST_PORT_MIN = 20_000;
+const TEST_PORT_MAX = 32_000;
+const FREE_PORT_ATTEMPTS_MAX = 200;
+const handedOut = new Set<number>();
+
+function canBind(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
     const server = createServer();
     server.unref();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      if (address === null || typeof address === 'string') {
-        server.close();
-        reject(new Error('no port assigned'));
-        return;
-      }
-      server.close(() => resolve(address.port));
-    });
+    server.once('error', () => resolve(false));
+    server.listen(port, '0.0.0.0', () => server.close(() => resolve(true)));
   });
+}
+
+export async function freePort(): Promise<number> {
+  for (let attempt = 0; attempt < FREE_PORT_ATTEMPTS_MAX; attempt++) {
+    const port = TEST_PORT_MIN + Math.floor(Math.random() * (TEST_PORT_MAX - TEST_PORT_MIN));
+    if (handedOut.has(port)) continue;
+    if (await canBind(port)) {
+      handedOut.add(port);
+      return port;
+    }
+  }
+  throw new Error(
+    `no free port in ${TEST_PORT_MIN}..${TEST_PORT_MAX} after ${FREE_PORT_ATTEMPTS_MAX} attempts`,
+  );
 }
