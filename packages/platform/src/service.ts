@@ -194,17 +194,12 @@ export async function runService<C extends Record<string, Spec>>(
       // The platform's own tables (outbox, inbox) are migrated even without a service directory.
       const schemaName = spec.schema;
       const migrationsDir = spec.migrationsDir;
-      await withRetry(
-        'migrations',
+      // Not retried: a failed or changed migration is not transient; start-up fails (below) and says why.
+      await runMigrations(ds, {
+        schema: schemaName,
+        ...(migrationsDir !== undefined ? { migrationsDir } : {}),
         logger,
-        () => stopping,
-        () =>
-          runMigrations(ds, {
-            schema: schemaName,
-            ...(migrationsDir !== undefined ? { migrationsDir } : {}),
-            logger,
-          }),
-      );
+      });
     }
     if (spec.useNats) {
       nats = await withRetry(
@@ -236,7 +231,13 @@ export async function runService<C extends Record<string, Spec>>(
     readinessTimer.unref();
   })();
   ready.catch((err: unknown) => {
-    if (!stopping) logger.fatal({ err }, `${spec.name} failed to start`);
+    if (stopping) return;
+    logger.fatal({ err }, `${spec.name} failed to start`);
+    // As a process, exit so the orchestrator restarts it and shows the failure; in-process callers see `ready` reject.
+    if (options.handleSignals ?? true) {
+      logger.flush();
+      setTimeout(() => process.exit(1), 100).unref();
+    }
   });
 
   const stop = async (): Promise<void> => {
