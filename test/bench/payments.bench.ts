@@ -12,6 +12,7 @@
  * Env: BENCH_CLIENTS (default 16), BENCH_SECONDS (default 10 per scenario).
  */
 import { unary } from '@paycore/platform';
+import { deleteTestStreams } from '@paycore/testing';
 import { PartKind } from '@paycore/proto/paycore/cashier/v1/cashier_service';
 import { addFault, payAtSandbox, startPlatform } from '../e2e/platform';
 import { createOrder, fundPayer, pay, part, registerMerchant, uid } from '../e2e/helpers';
@@ -156,6 +157,7 @@ async function main(): Promise<void> {
     await unary(p.cashier.getMerchant.bind(p.cashier), { merchantId });
   } finally {
     await p.close();
+    await deleteTestStreams(); // a benchmark, like a test, leaves no NATS streams behind
   }
 
   const header = ['figure', 'n', 'per s', 'p50 ms', 'p99 ms', 'p99.99 ms', 'within 5 s', 'errors'];

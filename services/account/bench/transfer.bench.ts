@@ -17,7 +17,7 @@ import {
   Side,
   type AccountServiceClient,
 } from '@paycore/proto/paycore/account/v1/account_service';
-import { createTestDatabase } from '@paycore/testing';
+import { createTestDatabase, deleteTestStreams } from '@paycore/testing';
 import { clientFor, createTokenMinter, startServiceProcess } from '../test/process';
 
 const BIZ = '10010102050000000000';
@@ -162,7 +162,12 @@ async function runMode(mode: 'batched' | 'baseline'): Promise<Result[]> {
 }
 
 async function main(): Promise<void> {
-  const results = [...(await runMode('baseline')), ...(await runMode('batched'))];
+  const results: Result[] = [];
+  try {
+    results.push(...(await runMode('baseline')), ...(await runMode('batched')));
+  } finally {
+    await deleteTestStreams(); // a benchmark, like a test, leaves no NATS streams behind
+  }
   const header = ['scenario', 'mode', 'clients', 'transfers', 'transfers/s', 'p50 ms', 'p99 ms', 'errors'];
   const rows = results.map((r) =>
     [r.scenario, r.mode, r.clients, r.transfers, r.transfers_per_s, r.p50_ms, r.p99_ms, r.errors].map(String),
