@@ -108,14 +108,18 @@ describe('one payment, one trace (every service a real process)', function () {
     span.end();
     expect(res.payment?.state).to.equal(PaymentState.PAYMENT_STATE_SUCCEEDED);
     const bizCode = res.order?.bizCode ?? '';
+    // Each process exports in batches of its own, so wait for every span the assertions name.
     const mine = await waitFor(
-      'spans of cashier, account and ledger',
+      'the Pay, TryTransfer, ConfirmTransfer and voucher spans',
       () => {
         const found = spans.filter((s) => s.traceId === traceId);
-        const services = new Set(found.map((s) => s.service));
-        return Promise.resolve(
-          ['cashier', 'account', 'ledger'].every((name) => services.has(name)) ? found : undefined,
-        );
+        const names = found.map((s) => `${s.service}:${s.name}`);
+        const complete =
+          names.includes('cashier:paycore.cashier.v1.CashierService/Pay') &&
+          names.some((n) => n.startsWith('account:paycore.account.v1.AccountService/TryTransfer')) &&
+          names.some((n) => n.startsWith('account:paycore.account.v1.AccountService/ConfirmTransfer')) &&
+          found.some((s) => s.service === 'ledger' && /transfer_posted/.test(s.name));
+        return Promise.resolve(complete ? found : undefined);
       },
       30_000,
     );
