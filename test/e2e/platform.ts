@@ -274,9 +274,17 @@ export async function startPlatform(
     await waitServing(name, `127.0.0.1:${ports[name]?.grpc ?? 0}`, child);
   };
   // Order: account first (others open accounts in it), then the rest in parallel.
-  await start('account');
-  await Promise.all([start('ledger'), start('channel-router')]);
-  await start('cashier');
+  try {
+    await start('account');
+    await Promise.all([start('ledger'), start('channel-router')]);
+    await start('cashier');
+  } catch (err) {
+    // A platform that fails to start leaves nothing behind: no process, no database.
+    for (const child of children.values()) if (!child.hasExited()) child.kill('SIGKILL');
+    await Promise.all([...children.values()].map((child) => child.exited));
+    await database.drop();
+    throw err;
+  }
 
   const notifications: ReceivedNotification[] = [];
   const failures = { left: 0 };
