@@ -17,3 +17,4 @@ export * from './db';
 export * from './events';
 export * from './service';
 export * from './trace-continuation';
+export * from './wakeup';
