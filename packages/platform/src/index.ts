@@ -18,3 +18,5 @@ export * from './events';
 export * from './service';
 export * from './trace-continuation';
 export * from './wakeup';
+export * from './uow';
+export * from './domain';

@@ -12,7 +12,9 @@
  *   LISTEN connection is killed the hub reconnects, wakes every waiter once
  *   and receives peers' NOTIFYs again;
  * - the platform query runner opens a transaction with one statement and
- *   the isolation level holds (SHOW transaction_isolation inside).
+ *   the isolation level holds (SHOW transaction_isolation inside); a unit of
+ *   work that publishes one event costs three statements (START, INSERT,
+ *   COMMIT) and wakes the relay's channel only after its COMMIT.
  */
 import { expect } from 'chai';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -36,6 +38,7 @@ import {
   type NatsHandles,
 } from '../../src/events';
 import { PgWakeups, signalAfterCommit, signalWakeup, wakeupChannel, Wakeup } from '../../src/wakeup';
+import { createUnitOfWork } from '../../src/uow';
 import { countRows, until } from './helpers';
 
 const SCHEMA = 'wakeup_test';
@@ -207,5 +210,27 @@ describe('wake-ups instead of polling', function () {
     );
     expect(level).to.equal('serializable');
     expect(dbStatementsSent() - before, 'START TRANSACTION ISOLATION LEVEL …, SHOW, COMMIT').to.equal(3);
+  });
+
+  it('a unit of work publishing one event: three statements, and the wake-up comes after COMMIT', async () => {
+    const uow = createUnitOfWork(dataSource);
+    const waiter = new Wakeup(outboxWakeupChannel(SCHEMA), { backstopIntervalMs: 5_000 });
+    try {
+      const before = dbStatementsSent();
+      let signalledInside = false;
+      await uow.transaction('test.publish', 'READ COMMITTED', async (tx) => {
+        await tx.publish({ subject: 'wakeup_test.thing_happened', payload: new Uint8Array([1]) });
+        // Still inside: the wake-up must not have fired (the row is not visible to the relay yet).
+        signalledInside = (await Promise.race([waiter.wait(1), sleep(20).then(() => 'none')])) === 'signal';
+      });
+      expect(signalledInside, 'no wake-up before COMMIT').to.equal(false);
+      expect(await waiter.wait(), 'woken after COMMIT').to.equal('signal');
+      expect(
+        dbStatementsSent() - before,
+        'START TRANSACTION ISOLATION LEVEL …, INSERT outbox, COMMIT',
+      ).to.equal(3);
+    } finally {
+      waiter.close();
+    }
   });
 });
