@@ -17,3 +17,6 @@ export * from './db';
 export * from './events';
 export * from './service';
 export * from './trace-continuation';
+export * from './grpc/flow-fields';
+export * from './span-file-exporter';
+export * from './sql-metrics';
