@@ -56,6 +56,7 @@ import { Client as PgClient } from 'pg';
 import { connectNats, streamName } from '@paycore/platform';
 import { freePort } from '@paycore/testing';
 import { checkHealth } from '../scripts/wait-healthy';
+import { PLATFORM_CONTEXTS } from './made-up-platform';
 import { channelPaymentAndRefund, runningPlatform } from './running-platform';
 import { EchoServiceClient } from '../packages/platform/test/gen/paycore/testing/v1/echo_service';
 
@@ -508,8 +509,8 @@ describe('make up / make down (scripts/up.sh, scripts/down.sh)', function () {
         reconnect: false,
       });
       try {
-        const streams = await nats.jsm.streams.names().next();
-        for (const name of streams.filter((stream) => stream.startsWith(natsPrefix)))
+        // The streams the platform's services declare (one per bounded context).
+        for (const name of PLATFORM_CONTEXTS.map((context) => streamName(natsPrefix, context)))
           await nats.jsm.streams.delete(name).catch(() => false);
       } finally {
         await nats.nc.close();
