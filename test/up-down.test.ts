@@ -62,6 +62,8 @@ import { EchoServiceClient } from '../packages/platform/test/gen/paycore/testing
 
 const ROOT = path.resolve(__dirname, '..');
 const SCRIPT_TIMEOUT_MS = 90_000;
+/** Five real services starting (and draining) on a shared machine take longer than the fixtures. */
+const PLATFORM_TIMEOUT_MS = 300_000;
 const FIXTURE_ENTRY = 'test/fixtures/health-fixture-main.ts';
 const SYSTEM_PG = { host: '127.0.0.1', port: 5432 };
 const SYSTEM_NATS = { host: '127.0.0.1', port: 4222 };
@@ -499,7 +501,7 @@ describe('make up / make down (scripts/up.sh, scripts/down.sh)', function () {
     before(() => prepareRunRoot(runRoot, []));
 
     after(async () => {
-      await runScript('down.sh', env);
+      await runScript('down.sh', env, [], PLATFORM_TIMEOUT_MS);
       await withPg('postgres://postgres@127.0.0.1:5432/postgres', (client) =>
         client.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`),
       );
@@ -521,7 +523,7 @@ describe('make up / make down (scripts/up.sh, scripts/down.sh)', function () {
     it('run under flock, up returns and frees the lock; pay and refund work, after down + up and after the demo too', async function () {
       this.timeout(900_000);
       // `flock FILE cmd` holds FILE's lock on a descriptor that cmd and its children inherit.
-      const up = await runScript('up.sh', env, ['flock', lockFile]);
+      const up = await runScript('up.sh', env, ['flock', lockFile], PLATFORM_TIMEOUT_MS);
       expectSuccess(up);
       const free = spawnSync('flock', ['-n', lockFile, 'true']);
       expect(free.status, "the caller's lock is still held by a process make up started").to.equal(0);
@@ -539,13 +541,13 @@ describe('make up / make down (scripts/up.sh, scripts/down.sh)', function () {
       const first = await channelPaymentAndRefund(runningPlatform(runDir));
       expect(first.refundId).to.not.equal('');
 
-      expectSuccess(await runScript('down.sh', env));
-      expectSuccess(await runScript('up.sh', env));
+      expectSuccess(await runScript('down.sh', env, [], PLATFORM_TIMEOUT_MS));
+      expectSuccess(await runScript('up.sh', env, [], PLATFORM_TIMEOUT_MS));
       expect(readFileSync(path.join(runDir, 'secrets', 'CHANNEL_CREDENTIALS_KEY'), 'utf8')).to.equal(key);
       await channelPaymentAndRefund(runningPlatform(runDir));
 
       // `make demo`: up (everything running: left alone, seeded again), then the scripted day.
-      expectSuccess(await runScript('up.sh', env));
+      expectSuccess(await runScript('up.sh', env, [], PLATFORM_TIMEOUT_MS));
       const day = await runScript(
         path.join(ROOT, 'scripts', 'demo.ts'),
         env,
