@@ -46,6 +46,7 @@ fmt: ## format the code
 
 test: setup build lint ## everything CI checks: install, generate, type-check, lint, unit, service and end-to-end tests
 	scripts/infra.sh ensure
+	scripts/ensure-tools.sh
 	$(MAKE) --no-print-directory test-unit test-service test-e2e
 
 test-unit: ## pure unit tests (no Postgres or NATS)

@@ -17,8 +17,8 @@
  * `make up` runs one (`channel-sandbox` in .run/http-endpoints.json) the demo
  * uses it; otherwise it starts one inside this process. Either way it loads
  * the sandbox's merchant credentials into channel-router's registry first
- * (UpsertChannelNumber, SetChannelCredentials, UpsertPayChannelRoute), so a
- * re-run always points the registry at the live sandbox. Ids carry a run
+ * (scripts/seed-channels.ts, as `make up` does), so a re-run always points the
+ * registry at the live sandbox. Ids carry a run
  * prefix, so the demo can run again against the same platform.
  *
  * Environment: PAYCORE_RUN_DIR (default .run), DEMO_SANDBOX_TIME_SCALE
@@ -46,9 +46,9 @@ import {
   type PayResponse,
 } from '@paycore/proto/paycore/cashier/v1/cashier_service';
 import { ChannelServiceClient } from '@paycore/proto/paycore/channel/v1/channel_service';
-import { ChannelAction, ChannelProtocol, ChannelStatus } from '@paycore/proto/paycore/channel/v1/types';
 import { BalanceDirection, LedgerServiceClient } from '@paycore/proto/paycore/ledger/v1/ledger_service';
 import { verifyNotification } from '@paycore/cashier';
+import { seedChannelRegistry } from './seed-channels';
 
 startTelemetry({
   serviceName: 'paycore-demo',
@@ -180,98 +180,6 @@ interface Clients {
   readonly account: AccountServiceClient;
   readonly ledger: LedgerServiceClient;
   readonly channel: ChannelServiceClient;
-}
-
-interface KeysDocument {
-  alipay: { gateway_url: string; app_id: string; alipay_public_key: string; merchant_private_key: string };
-  wechat: { base_url: string; appid: string; mch_id: string; api_key: string };
-  bank: { base_url: string; mch_id: string; key: string };
-}
-
-/** Points channel-router's registry at this sandbox (the same registry as channel-router's own seed). */
-async function seedRegistry(c: Clients, sandboxUrl: string): Promise<void> {
-  const keys = (await (
-    await fetch(`${sandboxUrl}/sandbox/keys`, { signal: AbortSignal.timeout(5_000) })
-  ).json()) as KeysDocument;
-  const numbers = [
-    {
-      channelNo: '100001',
-      name: 'Alipay direct',
-      protocol: ChannelProtocol.CHANNEL_PROTOCOL_ALIPAY,
-      baseUrl: keys.alipay.gateway_url,
-      closeAfterSeconds: 7_200n,
-      credentials: {
-        app_id: keys.alipay.app_id,
-        merchant_private_key: keys.alipay.merchant_private_key,
-        alipay_public_key: keys.alipay.alipay_public_key,
-      },
-    },
-    {
-      channelNo: '200001',
-      name: 'WeChat direct',
-      protocol: ChannelProtocol.CHANNEL_PROTOCOL_WECHAT,
-      baseUrl: keys.wechat.base_url,
-      closeAfterSeconds: 7_200n,
-      credentials: { appid: keys.wechat.appid, mch_id: keys.wechat.mch_id, api_key: keys.wechat.api_key },
-    },
-    {
-      channelNo: '300001',
-      name: 'bank A',
-      protocol: ChannelProtocol.CHANNEL_PROTOCOL_BANK,
-      baseUrl: keys.bank.base_url,
-      closeAfterSeconds: 86_400n,
-      credentials: { mch_id: keys.bank.mch_id, key: keys.bank.key },
-    },
-  ];
-  for (const n of numbers) {
-    await unary(c.channel.upsertChannelNumber.bind(c.channel), {
-      channelNumber: {
-        channelNo: n.channelNo,
-        name: n.name,
-        protocol: n.protocol,
-        status: ChannelStatus.CHANNEL_STATUS_ENABLED,
-        baseUrl: n.baseUrl,
-        closeAfterSeconds: n.closeAfterSeconds,
-        hasCredentials: false,
-      },
-    });
-    await unary(c.channel.setChannelCredentials.bind(c.channel), {
-      channelNo: n.channelNo,
-      credentials: n.credentials,
-    });
-  }
-  const pay = [
-    ChannelAction.CHANNEL_ACTION_PAY,
-    ChannelAction.CHANNEL_ACTION_QUERY,
-    ChannelAction.CHANNEL_ACTION_CLOSE,
-    ChannelAction.CHANNEL_ACTION_REFUND,
-    ChannelAction.CHANNEL_ACTION_BILL,
-  ];
-  const routes: [string, string, string, ChannelAction[]][] = [
-    ['1001', '100001', '0.006', pay],
-    ['1002', '100001', '0.006', pay],
-    ['2001', '200001', '0.006', pay],
-    ['2002', '200001', '0.006', pay],
-    ['4001', '300001', '0', [ChannelAction.CHANNEL_ACTION_PAYOUT, ChannelAction.CHANNEL_ACTION_QUERY]],
-  ];
-  for (const [payChannel, channelNo, feeRate, actions] of routes) {
-    await unary(c.channel.upsertPayChannelRoute.bind(c.channel), {
-      route: {
-        payChannel,
-        channelNo,
-        feeRate,
-        roundingMode: 'ROUND_HALF_UP',
-        minAmount: cny(1n),
-        maxAmount: cny(5_000_000n),
-        dailyCap: cny(0n),
-        weight: 1,
-        priority: 10,
-        status: ChannelStatus.CHANNEL_STATUS_ENABLED,
-        maintenanceWindows: [],
-        supportedActions: actions,
-      },
-    });
-  }
 }
 
 class Day {
@@ -754,7 +662,7 @@ async function main(): Promise<void> {
   process.stdout.write(`paycore demo ${RUN}: sandbox ${sandboxUrl}, merchant webhook ${webhook.url}\n`);
   try {
     section('channel registry');
-    await seedRegistry(c, sandboxUrl);
+    await seedChannelRegistry(c.channel, sandboxUrl);
     expectThat(
       'channel-router registry points at the sandbox',
       true,

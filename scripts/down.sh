@@ -44,6 +44,8 @@ main() {
   infra_stop
   # Stale endpoints would send callers to closed ports.
   rm -f "$RUN_DIR/endpoints.json" "$RUN_DIR/http-endpoints.json"
+  # Copies of the secrets for the services that ran (the keys themselves stay in secrets/).
+  rm -rf "$RUN_DIR/service-env"
   say "down: stopped everything make up started"
 }
 

@@ -140,6 +140,32 @@ stop_pid() {
   die "$what (pid $pid) survived SIGKILL"
 }
 
+# --- descriptors ----------------------------------------------------------------
+
+# close_inherited_fds: closes every descriptor above 2 of the calling (sub)shell.
+# Whatever a background process inherits it holds for its whole life: the run
+# lock (fd 9), or a lock the caller of `make up` holds (`flock FILE make up`),
+# or a pipe a CI runner waits on to see EOF. Only 0, 1 and 2 may survive.
+close_inherited_fds() {
+  local entry fd
+  local -a fds=()
+  # Listed first, closed after: the glob's own directory descriptor is gone by then.
+  for entry in /proc/"$BASHPID"/fd/*; do
+    fd="${entry##*/}"
+    [[ "$fd" =~ ^[0-9]+$ ]] && ((fd > 2)) && fds+=("$fd")
+  done
+  for fd in "${fds[@]}"; do
+    eval "exec $fd>&-" 2>/dev/null || true
+  done
+}
+
+# without_inherited_fds CMD ARGS...: runs CMD (exec, same pid) with only fds 0-2.
+# `without_inherited_fds cmd ... &` gives `$!` = the pid of cmd itself.
+without_inherited_fds() {
+  close_inherited_fds
+  exec "$@"
+}
+
 # --- URLs ---------------------------------------------------------------------
 
 # url_host_port URL DEFAULT_PORT: prints "host port" of the first server in URL.
@@ -212,7 +238,7 @@ pg_start_cluster() {
   while read -r version name port status _rest; do
     [[ "$port" == "$PG_PORT" && "$status" == down* ]] || continue
     say "postgres: starting the local cluster $version/$name on port $PG_PORT"
-    if ! pg_ctlcluster --skip-systemctl-redirect "$version" "$name" start 9>&-; then
+    if ! (without_inherited_fds pg_ctlcluster --skip-systemctl-redirect "$version" "$name" start); then
       warn "pg_ctlcluster could not start $version/$name; falling back to the embedded Postgres"
       return 1
     fi
@@ -243,8 +269,8 @@ pg_start_embedded() {
     printf "listen_addresses = '127.0.0.1'\nunix_socket_directories = ''\n" >>"$PG_EMBEDDED_DATA/postgresql.conf"
   fi
   say "postgres: starting the embedded server (PostgreSQL $(<"$PG_EMBEDDED_DATA/PG_VERSION")) on port $PG_PORT"
-  (cd "$PG_EMBEDDED_DIR" && as_pg "$bindir/pg_ctl" -D "$PG_EMBEDDED_DATA" -l "$PG_EMBEDDED_DIR/postgres.log" \
-    -o "-p $PG_PORT" -w -t "$INFRA_TIMEOUT_S" start >/dev/null 9>&-) || {
+  (cd "$PG_EMBEDDED_DIR" && close_inherited_fds && as_pg "$bindir/pg_ctl" -D "$PG_EMBEDDED_DATA" \
+    -l "$PG_EMBEDDED_DIR/postgres.log" -o "-p $PG_PORT" -w -t "$INFRA_TIMEOUT_S" start >/dev/null) || {
     tail -n 20 "$PG_EMBEDDED_DIR/postgres.log" >&2 || true
     die "the embedded Postgres did not start within ${INFRA_TIMEOUT_S}s; log: $PG_EMBEDDED_DIR/postgres.log"
   }
@@ -326,7 +352,8 @@ nats_start() {
     # The Debian package's own start command, plus a pid file so down.sh can stop exactly this process.
     say "nats: starting the local server on port 4222 (Debian layout)"
     start-stop-daemon --start --oknodo --background --make-pidfile --pidfile "$NATS_RECORD" \
-      --exec "$DEBIAN_NATS" -- -a "$LOCAL_HOST" -p 4222 -js -sd /var/lib/nats-server -l /var/log/nats-server.log 9>&-
+      --exec "$DEBIAN_NATS" -- -a "$LOCAL_HOST" -p 4222 -js -sd /var/lib/nats-server -l /var/log/nats-server.log \
+      9>&- || die "start-stop-daemon could not start nats-server"
     sleep 0.2
     record_pid "$NATS_RECORD" "$(<"$NATS_RECORD")"
   else
@@ -334,8 +361,8 @@ nats_start() {
     mkdir -p "$RUN_DIR/nats"
     # Its own log goes to -l; stdout/stderr (start-up errors before the log opens) are appended beside it.
     # shellcheck disable=SC2094
-    setsid "$bin" -a "$LOCAL_HOST" -p "$NATS_PORT" -js -sd "$RUN_DIR/nats" -l "$LOG_DIR/nats.log" \
-      </dev/null >>"$LOG_DIR/nats.log" 2>&1 9>&- &
+    (without_inherited_fds setsid "$bin" -a "$LOCAL_HOST" -p "$NATS_PORT" -js -sd "$RUN_DIR/nats" \
+      -l "$LOG_DIR/nats.log") </dev/null >>"$LOG_DIR/nats.log" 2>&1 &
     local pid=$!
     sleep 0.2
     record_pid "$NATS_RECORD" "$pid"
@@ -382,8 +409,9 @@ stop_nats() {
 # --- entry points -------------------------------------------------------------
 
 # Serialises up, down and ensure on one run directory (bounded wait). Every
-# process started while the lock is held gets `9>&-`, or it would hold the lock
-# for its whole life.
+# process started while the lock is held closes fd 9 (short-lived ones) or every
+# inherited descriptor (without_inherited_fds, long-lived ones), or it would
+# hold the lock for its whole life.
 take_run_lock() {
   mkdir -p "$RUN_DIR"
   exec 9>"$RUN_DIR/.lock"

@@ -1,6 +1,8 @@
 /**
  * Waits until every service in `<run dir>/endpoints.json` answers
- * `grpc.health.v1.Health/Check` with SERVING, polling each with a per-call
+ * `grpc.health.v1.Health/Check` with SERVING, and every service that is only
+ * in `<run dir>/http-endpoints.json` (one without gRPC, such as the channel
+ * sandbox) answers `GET /healthz` with 200, polling each with a per-call
  * deadline, within one overall bound (default 60 s). A service whose process has
  * died fails at once instead of after the timeout. On failure it prints the tail
  * of that service's log and exits 1, so `make up` never reports a half-started
@@ -67,6 +69,20 @@ export function checkHealth(client: Client, deadlineMs: number = CALL_DEADLINE_M
   });
 }
 
+/** One `GET http://<address>/healthz`; resolves "SERVING" on 200, else what went wrong. */
+export async function checkHttpHealth(
+  address: string,
+  deadlineMs: number = CALL_DEADLINE_MS,
+): Promise<string> {
+  try {
+    const response = await fetch(`http://${address}/healthz`, { signal: AbortSignal.timeout(deadlineMs) });
+    await response.arrayBuffer();
+    return response.status === 200 ? SERVING : `error: /healthz answered ${response.status}`;
+  } catch (error) {
+    return `error: ${error instanceof Error ? error.message : String(error)}`;
+  }
+}
+
 const SERVING = healthCheckResponse_ServingStatusToJSON(HealthCheckResponse_ServingStatus.SERVING);
 
 /** True while the pid recorded by up.sh names a live process; true when nothing is recorded. */
@@ -103,37 +119,54 @@ interface WaitResult {
   readonly detail: string;
 }
 
+type Probe = 'grpc' | 'http';
+
 async function waitForOne(
   name: string,
   address: string,
+  probe: Probe,
   runDirectory: string,
   deadline: number,
 ): Promise<WaitResult> {
-  const client = new Client(address, credentials.createInsecure());
+  const client = probe === 'grpc' ? new Client(address, credentials.createInsecure()) : undefined;
   const started = Date.now();
   const pidFile = path.join(runDirectory, 'pids', `${name}.pid`);
   let last = 'not called yet';
   try {
     while (Date.now() < deadline) {
       if (!processAlive(pidFile)) return { name, ok: false, detail: `process exited (last check: ${last})` };
-      last = await checkHealth(client, Math.min(CALL_DEADLINE_MS, Math.max(1, deadline - Date.now())));
+      const callDeadlineMs = Math.min(CALL_DEADLINE_MS, Math.max(1, deadline - Date.now()));
+      last =
+        client !== undefined
+          ? await checkHealth(client, callDeadlineMs)
+          : await checkHttpHealth(address, callDeadlineMs);
       if (last === SERVING) {
         const seconds = ((Date.now() - started) / 1000).toFixed(1);
-        process.stdout.write(`  ${name} ${address} SERVING after ${seconds}s\n`);
+        process.stdout.write(
+          `  ${name} ${probe === 'http' ? 'http://' : ''}${address} SERVING after ${seconds}s\n`,
+        );
         return { name, ok: true, detail: last };
       }
       await sleep(POLL_INTERVAL_MS);
     }
     return { name, ok: false, detail: `not SERVING in time (last check: ${last})` };
   } finally {
-    client.close();
+    client?.close();
   }
 }
 
 export async function waitHealthy(runDirectory: string, timeoutMs: number): Promise<boolean> {
   const endpointsFile = path.join(runDirectory, 'endpoints.json');
   const endpoints = readEndpoints(endpointsFile);
-  const names = Object.keys(endpoints);
+  const httpEndpointsFile = path.join(runDirectory, 'http-endpoints.json');
+  const httpEndpoints = existsSync(httpEndpointsFile) ? readEndpoints(httpEndpointsFile) : {};
+  const probes: [string, string, Probe][] = [
+    ...Object.entries(endpoints).map(([name, address]): [string, string, Probe] => [name, address, 'grpc']),
+    ...Object.entries(httpEndpoints)
+      .filter(([name]) => endpoints[name] === undefined)
+      .map(([name, address]): [string, string, Probe] => [name, address, 'http']),
+  ];
+  const names = probes.map(([name]) => name);
   if (names.length === 0) {
     process.stdout.write('health: no services in the manifest; nothing to wait for\n');
     return true;
@@ -141,7 +174,7 @@ export async function waitHealthy(runDirectory: string, timeoutMs: number): Prom
   process.stdout.write(`health: waiting up to ${timeoutMs / 1000}s for ${names.join(', ')}\n`);
   const deadline = Date.now() + timeoutMs;
   const results = await Promise.all(
-    Object.entries(endpoints).map(([name, address]) => waitForOne(name, address, runDirectory, deadline)),
+    probes.map(([name, address, probe]) => waitForOne(name, address, probe, runDirectory, deadline)),
   );
   const failed = results.filter((result) => !result.ok);
   for (const failure of failed) {

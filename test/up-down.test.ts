@@ -16,13 +16,29 @@
  * - down never signals a process whose pid the kernel has reused;
  * - the platform kit's echo fixture (packages/platform/test/fixtures) comes up
  *   through the same scripts and accepts the development token: the token's
- *   claims are the contract with the services' verifier.
+ *   claims are the contract with the services' verifier;
+ * - the real platform (deploy/services.json, channel sandbox included), started
+ *   as `flock LOCK make up` would start it: up returns and the lock is free
+ *   (no service inherited the descriptor); a channel payment and a refund go
+ *   through; after down and up again they still do with no manual step (the
+ *   channel credentials key is kept under the run directory, the registry is
+ *   re-seeded to the restarted sandbox); and after the demo script
+ *   (`make demo` = up + scripts/demo.ts) the platform is still usable.
  *
  * The system Postgres and NATS are never stopped: the fallback test points the
  * scripts at unused ports instead.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  readdirSync,
+  readlinkSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -40,10 +56,14 @@ import { Client as PgClient } from 'pg';
 import { connectNats, streamName } from '@paycore/platform';
 import { freePort } from '@paycore/testing';
 import { checkHealth } from '../scripts/wait-healthy';
+import { PLATFORM_CONTEXTS } from './made-up-platform';
+import { channelPaymentAndRefund, runningPlatform } from './running-platform';
 import { EchoServiceClient } from '../packages/platform/test/gen/paycore/testing/v1/echo_service';
 
 const ROOT = path.resolve(__dirname, '..');
 const SCRIPT_TIMEOUT_MS = 90_000;
+/** Five real services starting (and draining) on a shared machine take longer than the fixtures. */
+const PLATFORM_TIMEOUT_MS = 300_000;
 const FIXTURE_ENTRY = 'test/fixtures/health-fixture-main.ts';
 const SYSTEM_PG = { host: '127.0.0.1', port: 5432 };
 const SYSTEM_NATS = { host: '127.0.0.1', port: 4222 };
@@ -54,13 +74,26 @@ interface ScriptResult {
   readonly stderr: string;
 }
 
-/** Runs a script to completion (bounded), with DATABASE_URL / NATS_URL unset unless given. */
-function runScript(script: string, env: Record<string, string>): Promise<ScriptResult> {
+/**
+ * Runs a script to completion (bounded), with DATABASE_URL / NATS_URL unset
+ * unless given. Completion is the 'close' event: every holder of the stdout and
+ * stderr pipes has closed them, so a background process that kept them open
+ * would make this time out. `command` prefixes the script (e.g. flock LOCK).
+ */
+function runScript(
+  script: string,
+  env: Record<string, string>,
+  command: readonly string[] = [],
+  timeoutMs = SCRIPT_TIMEOUT_MS,
+): Promise<ScriptResult> {
   const childEnv: NodeJS.ProcessEnv = { ...process.env };
   delete childEnv['DATABASE_URL'];
   delete childEnv['NATS_URL'];
+  const file = script.endsWith('.sh') ? path.join(ROOT, 'scripts', script) : script;
+  const program = command[0] ?? file;
+  const args = command.length === 0 ? [] : [...command.slice(1), file];
   return new Promise((resolve, reject) => {
-    const child = spawn(path.join(ROOT, 'scripts', script), [], {
+    const child = spawn(program, args, {
       cwd: ROOT,
       env: { ...childEnv, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -71,8 +104,8 @@ function runScript(script: string, env: Record<string, string>): Promise<ScriptR
     child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
-      reject(new Error(`${script} did not finish in ${SCRIPT_TIMEOUT_MS} ms\n${stdout}\n${stderr}`));
-    }, SCRIPT_TIMEOUT_MS);
+      reject(new Error(`${script} did not finish in ${timeoutMs} ms\n${stdout}\n${stderr}`));
+    }, timeoutMs);
     child.on('error', reject);
     child.on('close', (code) => {
       clearTimeout(timer);
@@ -451,4 +484,87 @@ describe('make up / make down (scripts/up.sh, scripts/down.sh)', function () {
       expect(await portOpen(host, port)).to.equal(false);
     });
   });
+
+  describe('the real platform (deploy/services.json)', () => {
+    const runRoot = runRootPath();
+    const runDir = path.join(runRoot, 'run');
+    const lockFile = path.join(runRoot, 'caller.lock');
+    const database = `paycore_t_${randomBytes(6).toString('hex')}`;
+    const natsPrefix = `t${randomBytes(6).toString('hex')}`;
+    const env: Record<string, string> = {
+      PAYCORE_RUN_DIR: runDir,
+      PAYCORE_PG_DATABASE: database,
+      NATS_PREFIX: natsPrefix,
+      ...portBases(),
+    };
+
+    before(() => prepareRunRoot(runRoot, []));
+
+    after(async () => {
+      await runScript('down.sh', env, [], PLATFORM_TIMEOUT_MS);
+      await withPg('postgres://postgres@127.0.0.1:5432/postgres', (client) =>
+        client.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`),
+      );
+      const nats = await connectNats({
+        servers: 'nats://127.0.0.1:4222',
+        name: 'up-down-test',
+        reconnect: false,
+      });
+      try {
+        // The streams the platform's services declare (one per bounded context).
+        for (const name of PLATFORM_CONTEXTS.map((context) => streamName(natsPrefix, context)))
+          await nats.jsm.streams.delete(name).catch(() => false);
+      } finally {
+        await nats.nc.close();
+      }
+      rmSync(runRoot, { recursive: true, force: true });
+    });
+
+    it('run under flock, up returns and frees the lock; pay and refund work, after down + up and after the demo too', async function () {
+      this.timeout(900_000);
+      // `flock FILE cmd` holds FILE's lock on a descriptor that cmd and its children inherit.
+      const up = await runScript('up.sh', env, ['flock', lockFile], PLATFORM_TIMEOUT_MS);
+      expectSuccess(up);
+      const free = spawnSync('flock', ['-n', lockFile, 'true']);
+      expect(free.status, "the caller's lock is still held by a process make up started").to.equal(0);
+      for (const name of ['channel-sandbox', 'account', 'ledger', 'channel-router', 'cashier']) {
+        const pid = readPid(path.join(runDir, 'pids', `${name}.pid`));
+        const fds = readdirSync(`/proc/${pid}/fd`).map(Number);
+        const inherited = fds.filter((fd) => fd > 2 && fdTarget(pid, fd).endsWith('.lock'));
+        expect(inherited, `${name} holds a lock descriptor`).to.deep.equal([]);
+      }
+      expect(up.stdout).to.match(/channel-sandbox http:\/\/127\.0\.0\.1:\d+ SERVING/);
+      expect(up.stdout).to.contain('seed: channel-sandbox');
+      const key = readFileSync(path.join(runDir, 'secrets', 'CHANNEL_CREDENTIALS_KEY'), 'utf8');
+      expect(Buffer.from(key.trim(), 'base64')).to.have.length(32);
+
+      const first = await channelPaymentAndRefund(runningPlatform(runDir));
+      expect(first.refundId).to.not.equal('');
+
+      expectSuccess(await runScript('down.sh', env, [], PLATFORM_TIMEOUT_MS));
+      expectSuccess(await runScript('up.sh', env, [], PLATFORM_TIMEOUT_MS));
+      expect(readFileSync(path.join(runDir, 'secrets', 'CHANNEL_CREDENTIALS_KEY'), 'utf8')).to.equal(key);
+      await channelPaymentAndRefund(runningPlatform(runDir));
+
+      // `make demo`: up (everything running: left alone, seeded again), then the scripted day.
+      expectSuccess(await runScript('up.sh', env, [], PLATFORM_TIMEOUT_MS));
+      const day = await runScript(
+        path.join(ROOT, 'scripts', 'demo.ts'),
+        env,
+        [path.join(ROOT, 'node_modules/.bin/tsx')],
+        600_000,
+      );
+      expectSuccess(day);
+      expect(day.stdout).to.match(/all \d+ expectations hold/);
+      await channelPaymentAndRefund(runningPlatform(runDir));
+    });
+  });
 });
+
+function fdTarget(pid: number, fd: number): string {
+  try {
+    return readlinkSync(`/proc/${pid}/fd/${fd}`);
+  } catch {
+    return '';
+  }
+}

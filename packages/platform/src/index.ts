@@ -20,3 +20,6 @@ export * from './trace-continuation';
 export * from './wakeup';
 export * from './uow';
 export * from './domain';
+export * from './grpc/flow-fields';
+export * from './span-file-exporter';
+export * from './sql-metrics';

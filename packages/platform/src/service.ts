@@ -29,6 +29,7 @@ import {
 } from './config';
 import { createLogger } from './logger';
 import { createMetrics, registerRelayMetrics, type Metrics } from './metrics';
+import { registerInboxMetrics, registerPlatformSqlMetrics } from './sql-metrics';
 import { verifierFromConfig } from './auth';
 import { GrpcServerKit } from './grpc/server';
 import { HttpServer } from './http';
@@ -249,6 +250,8 @@ export async function runService<C extends Record<string, Spec>>(
         }),
       });
       registerRelayMetrics(metrics, relay);
+      registerPlatformSqlMetrics(metrics, dataSource, spec.schema);
+      registerInboxMetrics(metrics, spec.schema);
       workers.push({ name: 'outbox-relay', start: () => relay.start(), stop: () => relay.stop() });
     }
     workers.push(...own);

@@ -36,6 +36,7 @@ import { W3CTraceContextPropagator, W3CBaggagePropagator, CompositePropagator } 
 import { trace, type Context, type Tracer } from '@opentelemetry/api';
 import type { Span } from '@opentelemetry/sdk-trace-base';
 import { BIZ_CODE_SPAN_ATTRIBUTE, currentBizCode, getBizBaggage } from '@paycore/context';
+import { spanFileExporterFromEnv } from './span-file-exporter';
 
 /**
  * Stamps every span (ours, pg's, any library's) with the context code of the
@@ -106,6 +107,11 @@ function exportingProcessors(options: TelemetryOptions): SpanProcessor[] {
         exportTimeoutMillis: 10_000,
       }),
     );
+  }
+  // PAYCORE_SPAN_FILE_DIR (make up sets it): spans as JSON lines for `paycore trace` (span-file-exporter.ts).
+  const spanFile = spanFileExporterFromEnv(options.serviceName);
+  if (spanFile !== undefined) {
+    processors.push(new BatchSpanProcessor(spanFile, { maxQueueSize: 4096, scheduledDelayMillis: 500 }));
   }
   return processors;
 }

@@ -13,6 +13,7 @@ import { accountHandlers, accountScopes } from './adapters/grpc/handlers';
 import { validateCalendar } from './domain/calendar';
 import { Chart, DEFAULT_SUBJECTS } from './domain/chart';
 import { accountConfigSchema } from './config';
+import { registerAccountCollectors } from './adapters/metrics/collectors';
 
 export const accountSpec: ServiceSpec<typeof accountConfigSchema> = {
   name: 'account',
@@ -20,7 +21,7 @@ export const accountSpec: ServiceSpec<typeof accountConfigSchema> = {
   migrationsDir: join(__dirname, '..', 'migrations'),
   useNats: true,
   configSchema: accountConfigSchema,
-  async setup({ config, dataSource, nats, grpc, catalogue, logger }): Promise<readonly Worker[]> {
+  async setup({ config, dataSource, nats, grpc, catalogue, logger, metrics }): Promise<readonly Worker[]> {
     if (dataSource === undefined || nats === undefined)
       throw new Error('the account service needs Postgres and NATS');
     const naming = new EventNaming(config.NATS_PREFIX);
@@ -34,6 +35,8 @@ export const accountSpec: ServiceSpec<typeof accountConfigSchema> = {
     });
     const subjects = config.ACCOUNT_SUBJECTS?.split(',').map((s) => s.trim()) ?? DEFAULT_SUBJECTS;
     const store = new PgAccountStore({ dataSource, events: new AccountEvents(config.NATS_PREFIX), calendar });
+    // Read at scrape time only, after `service` exists.
+    const collectors = registerAccountCollectors(metrics, dataSource, () => service.transfersQueued);
     const service = new AccountService({
       store,
       chart: new Chart(subjects),
@@ -49,6 +52,7 @@ export const accountSpec: ServiceSpec<typeof accountConfigSchema> = {
       expiryTickMs: config.ACCOUNT_EXPIRY_TICK_MS,
       defaultFlushIntervalMs: config.ACCOUNT_FLUSH_INTERVAL_MS_DEFAULT,
       defaultFlushBatchMax: config.ACCOUNT_FLUSH_BATCH_MAX_DEFAULT,
+      onTransferBatch: collectors.observeTransferBatch,
     });
     grpc.addService(AccountServiceService, accountHandlers(service), accountScopes);
     logger.info({ calendar, batch_size_max: config.ACCOUNT_BATCH_SIZE_MAX }, 'account service configured');

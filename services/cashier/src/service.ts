@@ -24,6 +24,7 @@ import { Drivers } from './application/drivers';
 import { ChannelEvents, fetchPost, Notifier, Recovery, Ticker } from './application/workers';
 import { cashierConfigSchema } from './config';
 import { CURRENCY } from './domain/model';
+import { registerCashierCollectors } from './adapters/metrics/collectors';
 
 export const CASHIER_SCHEMA = 'cashier';
 
@@ -37,6 +38,7 @@ export const cashierSpec: ServiceSpec<typeof cashierConfigSchema> = {
   async setup({ config, dataSource, nats, grpc, catalogue, logger, metrics }): Promise<readonly Worker[]> {
     if (dataSource === undefined || nats === undefined)
       throw new Error('the cashier needs Postgres and NATS');
+    registerCashierCollectors(metrics, dataSource);
     const naming = new EventNaming(config.NATS_PREFIX);
     await ensureStream(nats.jsm, {
       name: naming.stream('cashier'),

@@ -17,6 +17,7 @@ import { seedFromSandbox } from './application/seed';
 import { StatusSyncWorker } from './application/status-sync';
 import { channelConfigSchema, sandboxUrl } from './config';
 import { BreakerBoard } from './domain/breaker';
+import { registerChannelCollectors } from './adapters/metrics/collectors';
 
 export const channelRouterSpec: ServiceSpec<typeof channelConfigSchema> = {
   name: 'channel-router',
@@ -37,6 +38,7 @@ export const channelRouterSpec: ServiceSpec<typeof channelConfigSchema> = {
   }): Promise<readonly Worker[]> {
     if (dataSource === undefined || nats === undefined)
       throw new Error('channel-router needs Postgres and NATS');
+    registerChannelCollectors(metrics, dataSource);
     const naming = new EventNaming(config.NATS_PREFIX);
     await ensureStream(nats.jsm, {
       name: naming.stream('channel'),

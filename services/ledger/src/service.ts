@@ -18,6 +18,7 @@ import { accountAddress, GrpcAccountDailyBalances } from './adapters/grpc/accoun
 import { LEDGER_SCOPES, ledgerHandlers } from './adapters/grpc/ledger-service';
 import { PgLedgerStore } from './adapters/pg/store';
 import { validateCalendar } from './domain/calendar';
+import { registerLedgerCollectors } from './adapters/metrics/collectors';
 import { ledgerConfigSchema } from './config';
 import { LedgerServiceService as LedgerServiceDefinition } from '@paycore/proto/paycore/ledger/v1/ledger_service';
 
@@ -38,8 +39,9 @@ export function ledgerSpec(options: LedgerSpecOptions = {}): ServiceSpec<typeof 
     migrationsDir: join(__dirname, '..', 'migrations'),
     useNats: true,
     configSchema: ledgerConfigSchema,
-    async setup({ config, dataSource, nats, grpc, logger }) {
+    async setup({ config, dataSource, nats, grpc, logger, metrics }) {
       if (!dataSource || !nats) throw new Error('the ledger needs Postgres and NATS');
+      registerLedgerCollectors(metrics, dataSource);
       const naming = new EventNaming(config.NATS_PREFIX);
       // Both services may declare their streams; ensureStream is idempotent with the same config.
       await ensureStream(nats.jsm, {

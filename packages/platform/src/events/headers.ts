@@ -8,6 +8,7 @@
 import { context, propagation, ROOT_CONTEXT, type Context } from '@opentelemetry/api';
 import { headers as natsHeaders, type MsgHdrs } from '@nats-io/transport-node';
 import { BIZ_CONTEXT_NATS_HEADER, bizCodeForOutgoing } from './biz-context';
+import { FLOW_NATS_HEADER, flowHeaderValue, parseFlowHeader } from './flow-context';
 
 export type EventHeaders = Record<string, string>;
 
@@ -39,13 +40,23 @@ export function assertValidHeaders(headers: EventHeaders): void {
   }
 }
 
-/** Trace context and business code of the current async context, as headers. */
+/** Trace context, business code and flow entity ids of the current async context, as headers. */
 export function captureContextHeaders(from: Context = context.active()): EventHeaders {
   const carrier: EventHeaders = {};
   propagation.inject(from, carrier);
   const bizCode = bizCodeForOutgoing();
   if (bizCode !== undefined && bizCode !== '') carrier[BIZ_CONTEXT_NATS_HEADER] = bizCode;
+  const flow = flowHeaderValue();
+  if (flow !== undefined) carrier[FLOW_NATS_HEADER] = flow;
   return carrier;
+}
+
+/** Reads the flow header (entity ids of the causing RPC), case-insensitively. */
+export function flowFieldsOf(headers: EventHeaders): Record<string, string> {
+  const wanted = FLOW_NATS_HEADER.toLowerCase();
+  for (const [name, value] of Object.entries(headers))
+    if (name.toLowerCase() === wanted) return parseFlowHeader(value);
+  return {};
 }
 
 /** The OTel context carried by stored or received headers (parent for the next span). */

@@ -25,7 +25,7 @@
  * filter subjects become one server-side filter of the whole stream plus a
  * client-side match (non-matching messages are acked unhandled).
  */
-import { SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
+import { SpanKind, SpanStatusCode, isSpanContextValid, trace } from '@opentelemetry/api';
 import {
   AckPolicy,
   DeliverPolicy,
@@ -45,7 +45,9 @@ import { errorMessage, SILENT_LOG_SINK, type PlatformLogSink } from '../db/loggi
 import { inTransaction, sqlState, type IsolationLevel } from '../db/transaction';
 import { BIZ_CODE_SPAN_ATTRIBUTE, runWithIncomingBizCode } from './biz-context';
 import { assertIntegerInRange, backoffDelayMs, Sleeper } from './bounded';
-import { bizCodeOf, extractTraceContext, fromNatsHeaders, type EventHeaders } from './headers';
+import { flowAttributes } from '../grpc/flow-fields';
+import { runWithFlowFields } from './flow-context';
+import { bizCodeOf, extractTraceContext, flowFieldsOf, fromNatsHeaders, type EventHeaders } from './headers';
 import { subjectMatches } from './naming';
 
 export interface InboxMessage {
@@ -125,6 +127,14 @@ const MSG_ID_HEADER = 'Nats-Msg-Id';
 const DAY_MS = 24 * 3_600_000;
 const PURGE_BATCH_SIZE_MAX = 5_000;
 const PURGE_STATEMENTS_PER_RUN_MAX = 100;
+const OUTCOME_ERROR_LENGTH_MAX = 200;
+
+/** Consumers between start() and stop(), for the process's metrics (sql-metrics.ts); bounded by what a process starts. */
+const live = new Set<InboxConsumer>();
+
+export function liveInboxConsumers(): readonly InboxConsumer[] {
+  return [...live];
+}
 
 export class InboxConsumer {
   private readonly schemaSql: string;
@@ -191,6 +201,15 @@ export class InboxConsumer {
     await this.ensureConsumer();
     this.stopping = false;
     this.loop = this.run();
+    live.add(this);
+  }
+
+  get durable(): string {
+    return this.options.durable;
+  }
+
+  get schema(): string {
+    return this.options.schema;
   }
 
   /** Handles what was already pulled, acks it, and returns. */
@@ -201,6 +220,7 @@ export class InboxConsumer {
     void this.current?.close();
     await this.loop;
     this.loop = undefined;
+    live.delete(this);
   }
 
   stats(): InboxConsumerStats {
@@ -336,6 +356,8 @@ export class InboxConsumer {
    */
   private handleTraced(message: InboxMessage, attempt: { handlerReached: boolean }): Promise<boolean> {
     const bizCode = bizCodeOf(message.headers);
+    const flow = flowFieldsOf(message.headers);
+    const startedAt = process.hrtime.bigint();
     return tracer.startActiveSpan(
       `${message.subject} process`,
       {
@@ -348,22 +370,46 @@ export class InboxConsumer {
           'messaging.consumer.group.name': this.options.durable,
           'messaging.nats.delivery_count': message.deliveryCount,
           ...(bizCode !== undefined ? { [BIZ_CODE_SPAN_ATTRIBUTE]: bizCode } : {}),
+          ...flowAttributes(flow),
         },
       },
       extractTraceContext(message.headers),
       async (span) => {
+        let outcome = 'OK';
         try {
           const handled = await runWithIncomingBizCode(bizCode, () =>
-            this.handleInTransaction(message, attempt),
+            runWithFlowFields(flow, () => this.handleInTransaction(message, attempt)),
           );
-          if (!handled) span.setAttribute('paycore.inbox.duplicate', true);
+          if (!handled) {
+            span.setAttribute('paycore.inbox.duplicate', true);
+            outcome = 'DUPLICATE';
+          }
           return handled;
         } catch (error) {
+          outcome = `FAILED ${errorMessage(error).slice(0, OUTCOME_ERROR_LENGTH_MAX)}`;
           span.recordException(error instanceof Error ? error : new Error(String(error)));
           span.setStatus({ code: SpanStatusCode.ERROR, message: errorMessage(error) });
           throw error;
         } finally {
           span.end();
+          // One line per consumed event, whatever became of it.
+          const spanContext = span.spanContext();
+          this.logger.info(
+            {
+              ...(isSpanContextValid(spanContext)
+                ? { trace_id: spanContext.traceId, span_id: spanContext.spanId }
+                : {}),
+              ...(bizCode !== undefined ? { biz_code: bizCode } : {}),
+              subject: message.subject,
+              consumer: this.options.durable,
+              msg_id: message.msgId,
+              delivery: message.deliveryCount,
+              ...flow,
+              outcome,
+              duration_ms: Math.round(Number(process.hrtime.bigint() - startedAt) / 1e3) / 1e3,
+            },
+            'event handled',
+          );
         }
       },
     );

@@ -39,3 +39,4 @@ export {
   InvalidEventHeaderError,
   type EventHeaders,
 } from './headers';
+export { FLOW_NATS_HEADER, currentFlowFields, runWithFlowFields } from './flow-context';

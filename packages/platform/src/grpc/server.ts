@@ -6,7 +6,10 @@
  * SERVER span; requires a deadline; authenticates the bearer token and checks
  * the RPC's declared scope; validates and installs the business context code
  * (AsyncLocalStorage, baggage, span attribute); runs the handler; maps any
- * error through the one error mapper; writes RED metrics and a log line.
+ * error through the one error mapper; writes RED metrics and one info log
+ * line per RPC (rpc, entity ids of the request and response, outcome,
+ * duration_ms; trace and context code from the logger's mixin), and puts the
+ * same entity ids on the span as `paycore.*` attributes.
  * The server also exposes grpc.health.v1 and server reflection, and shuts
  * down gracefully (NOT_SERVING first, then drain, then force).
  */
@@ -27,6 +30,7 @@ import {
   SpanKind,
   SpanStatusCode,
   context as otelContext,
+  isSpanContextValid,
   propagation,
   trace,
   type Context,
@@ -46,6 +50,8 @@ import { ApiError, toServiceError } from '../errors';
 import { requireScope, type Caller, type TokenVerifier } from '../auth';
 import type { Metrics } from '../metrics';
 import { HealthManager } from './health';
+import { runWithFlowFields } from '../events/flow-context';
+import { flowAttributes, flowFields } from './flow-fields';
 import { firstString, metadataGetter } from './metadata';
 
 export interface RpcSpec {
@@ -229,28 +235,42 @@ export class GrpcServerKit {
       let ctx: Context = trace.setSpan(parent, span);
       if (bizCode !== undefined) ctx = withBizBaggage(ctx, bizCode);
 
-      const finish = (code: GrpcStatus, err?: unknown): void => {
+      // One line per handled RPC at info (trace_id, span_id and biz_code come from the logger's
+      // mixin, this call's span being active): the rpc, the entities it was about, the outcome.
+      const finish = (code: GrpcStatus, err?: unknown, response?: unknown): void => {
         const seconds = Number(process.hrtime.bigint() - startedAt) / 1e9;
         metrics.grpcHandled.inc({ grpc_service: service, grpc_method: method, grpc_code: GrpcStatus[code] });
         metrics.grpcHandlingSeconds.observe({ grpc_service: service, grpc_method: method }, seconds);
         span.setAttribute('rpc.grpc.status_code', code);
+        const entities = flowFields(call.request, response);
+        span.setAttributes(flowAttributes(entities));
+        const reason = err instanceof Error ? (err as { reason?: string }).reason : undefined;
+        const spanContext = span.spanContext();
         const fields = {
+          // Also from the mixin when a context manager runs; explicit here so no setup can lose them.
+          ...(isSpanContextValid(spanContext)
+            ? { trace_id: spanContext.traceId, span_id: spanContext.spanId }
+            : {}),
+          ...(bizCode !== undefined ? { biz_code: bizCode } : {}),
+          rpc: path,
           grpc_method: path,
           grpc_code: GrpcStatus[code],
+          outcome:
+            code === GrpcStatus.OK ? 'OK' : `${GrpcStatus[code]}${reason !== undefined ? ` ${reason}` : ''}`,
+          ...(reason !== undefined ? { reason } : {}),
+          ...entities,
           duration_ms: Math.round(seconds * 1e6) / 1e3,
         };
         if (code === GrpcStatus.OK) {
-          logger.debug(fields, 'rpc ok');
+          logger.info(fields, 'rpc ok');
         } else if (code === GrpcStatus.INTERNAL) {
           span.setStatus({ code: SpanStatusCode.ERROR, message: 'internal' });
           if (err instanceof Error) span.recordException(err);
           logger.error({ ...fields, err }, 'rpc failed');
         } else {
           span.setStatus({ code: SpanStatusCode.ERROR, message: GrpcStatus[code] });
-          logger.info(
-            { ...fields, reason: err instanceof Error ? (err as { reason?: string }).reason : undefined },
-            'rpc refused',
-          );
+          if (reason !== undefined) span.setAttribute('paycore.reason', reason);
+          logger.info(fields, 'rpc refused');
         }
         span.end();
       };
@@ -284,11 +304,12 @@ export class GrpcServerKit {
       };
 
       otelContext.with(ctx, () => {
-        const body = (): Promise<unknown> => run();
+        // The request's entity ids travel with the events this RPC writes (events/flow-context.ts).
+        const body = (): Promise<unknown> => runWithFlowFields(flowFields(call.request), run);
         const promise = bizCode !== undefined ? runWithBizCode(bizCode, body) : body();
         promise.then(
           (response) => {
-            finish(GrpcStatus.OK);
+            finish(GrpcStatus.OK, undefined, response);
             callback(null, response);
           },
           (err: unknown) => {

@@ -51,6 +51,8 @@ export interface AccountServiceOptions {
   /** Flush interval and cap an account gets when switched to BUFFERED without explicit values. */
   readonly defaultFlushIntervalMs: number;
   readonly defaultFlushBatchMax: number;
+  /** Told the size of every transfer batch (metrics); optional. */
+  readonly onTransferBatch?: (size: number) => void;
 }
 
 export const PAGE_SIZE_DEFAULT = 50;
@@ -78,7 +80,15 @@ export class AccountService {
   private stopping = false;
 
   constructor(private readonly options: AccountServiceOptions) {
-    this.batcher = new Batcher(options.batcher, (commands) => options.store.postTransfers(commands));
+    this.batcher = new Batcher(options.batcher, (commands) => {
+      options.onTransferBatch?.(commands.length);
+      return options.store.postTransfers(commands);
+    });
+  }
+
+  /** Transfers waiting for a batch slot. */
+  get transfersQueued(): number {
+    return this.batcher.queued;
   }
 
   // ---- workers --------------------------------------------------------------

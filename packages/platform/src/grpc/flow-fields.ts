@@ -1,0 +1,71 @@
+/**
+ * The business identity of one RPC, for the per-RPC log line and the SERVER
+ * span: which order, payment, refund, account, transfer, channel transaction…
+ * it was about, and for how much. Read generically from the ts-proto request
+ * (and response) objects, so every service gets it without writing a line:
+ *
+ * - every non-empty string field whose name ends in `Id` or `No`
+ *   (`orderId` -> `order_id`, `channelTxnId` -> `channel_txn_id`,
+ *   `channelNo` -> `channel_no`), at the top level and one message level down
+ *   (`transfer.fromAccountId`, `order.orderId` of a response);
+ * - a top-level `amount` ({amountMinor, currency}) as `amount` (minor units,
+ *   decimal string: never a JS number) and `currency`.
+ *
+ * The request wins over the response for the same key. Bounded: at most
+ * FIELDS_MAX fields, values cut at VALUE_LENGTH_MAX characters.
+ */
+export type FlowFields = Record<string, string>;
+
+const FIELDS_MAX = 24;
+const VALUE_LENGTH_MAX = 128;
+const ID_NAME = /^[a-z][A-Za-z0-9]*(Id|No)$/;
+
+function snakeCase(name: string): string {
+  return name.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof Date);
+}
+
+function collectIds(source: Record<string, unknown>, into: FlowFields, depth: number): void {
+  for (const [name, value] of Object.entries(source)) {
+    if (Object.keys(into).length >= FIELDS_MAX) return;
+    if (typeof value === 'string') {
+      if (value === '' || !ID_NAME.test(name)) continue;
+      const key = snakeCase(name);
+      if (into[key] === undefined) into[key] = value.slice(0, VALUE_LENGTH_MAX);
+    } else if (depth > 0 && isRecord(value) && !(value instanceof Uint8Array)) {
+      collectIds(value, into, depth - 1);
+    }
+  }
+}
+
+function collectAmount(source: Record<string, unknown>, into: FlowFields): void {
+  const amount = source['amount'];
+  if (!isRecord(amount) || into['amount'] !== undefined) return;
+  const minor = amount['amountMinor'];
+  const currency = amount['currency'];
+  if (typeof minor === 'bigint' || typeof minor === 'string') into['amount'] = String(minor);
+  if (typeof currency === 'string' && currency !== '') into['currency'] = currency;
+}
+
+/** Entity ids and amount of a request (and, when given, of its response). */
+export function flowFields(request: unknown, response?: unknown): FlowFields {
+  const fields: FlowFields = {};
+  for (const source of [request, response]) {
+    if (!isRecord(source)) continue;
+    collectIds(source, fields, 1);
+    collectAmount(source, fields);
+    // A response's main entity carries the amount one level down (order.amount, payment.amount).
+    for (const nested of Object.values(source)) if (isRecord(nested)) collectAmount(nested, fields);
+  }
+  return fields;
+}
+
+/** The same fields as span attributes, `paycore.<name>` (the span file contract's names). */
+export function flowAttributes(fields: FlowFields): Record<string, string> {
+  const attributes: Record<string, string> = {};
+  for (const [key, value] of Object.entries(fields)) attributes[`paycore.${key}`] = value;
+  return attributes;
+}
