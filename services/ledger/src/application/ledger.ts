@@ -5,12 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import { atLevel, dayBalances, rollUp, type SubjectDayBalance } from '../domain/balances';
-import {
-  addDays,
-  assertAccountingDate,
-  naturalAccountingDate,
-  type CalendarConfig,
-} from '../domain/calendar';
+import { addDays, assertIsoDate, naturalAccountingDate, type AccountingDayRule } from '@paycore/calendar';
 import { checkDay, type SealedTotal } from '../domain/close-check';
 import {
   CheckReportNotFoundError,
@@ -90,7 +85,7 @@ export class LedgerApp {
   constructor(
     private readonly store: LedgerStore,
     private readonly accounts: AccountDailyBalances,
-    private readonly calendar: CalendarConfig,
+    private readonly calendar: AccountingDayRule,
     private readonly now: () => Date = () => new Date(),
   ) {}
 
@@ -120,7 +115,7 @@ export class LedgerApp {
       return 'EXCEPTION';
     };
     try {
-      assertAccountingDate(fact.accountingDate);
+      assertIsoDate(fact.accountingDate, 'accounting_date');
     } catch (err) {
       return exception('INVALID_FIELD', (err as Error).message);
     }
@@ -149,7 +144,7 @@ export class LedgerApp {
   }
 
   async recordDaySealed(tx: LedgerTx, fact: DaySealedFact): Promise<void> {
-    assertAccountingDate(fact.accountingDate);
+    assertIsoDate(fact.accountingDate, 'accounting_date');
     await tx.lockDay(fact.accountingDate, 'UPDATE');
     await tx.markSealed(fact.accountingDate, fact.accountCount, fact.sealedAt, fact.totals);
   }
@@ -223,7 +218,7 @@ export class LedgerApp {
     const accountingDate =
       input.accountingDate === ''
         ? naturalAccountingDate(this.now(), this.calendar)
-        : assertAccountingDate(input.accountingDate);
+        : assertIsoDate(input.accountingDate, 'accounting_date');
     const lines: VoucherLine[] = input.lines.map((line) => ({ ...line, accountId: null }));
     const payload = {
       accountingDate: input.accountingDate,
@@ -295,7 +290,7 @@ export class LedgerApp {
 
   /** The 科目日计表 at one level (0 = leaves), with the trial balance totals of the date. */
   async balanceTable(date: string, level: number): Promise<BalanceTable> {
-    assertAccountingDate(date);
+    assertIsoDate(date, 'accounting_date');
     if (!Number.isInteger(level) || level < 0 || level > 3) {
       throw new InvalidFieldError(`level must be 0 to 3, got ${level}`, { field: 'level' });
     }
@@ -314,7 +309,7 @@ export class LedgerApp {
   }
 
   async checkReport(date: string): Promise<{ report: CheckReport; dayStatus: DayStatus }> {
-    assertAccountingDate(date);
+    assertIsoDate(date, 'accounting_date');
     return this.store.transaction('check-report', async (tx) => {
       const report = await tx.checkReport(date);
       if (report === null) throw new CheckReportNotFoundError(`no close check has run for ${date}`);
@@ -330,7 +325,7 @@ export class LedgerApp {
    * refusal is raised, so operators can read it.
    */
   async closeDay(requestId: string, date: string): Promise<CloseResult> {
-    assertAccountingDate(date);
+    assertIsoDate(date, 'accounting_date');
     const precheck = await this.store.transaction('close-day-precheck', async (tx) => {
       await this.claim(tx, requestId, 'CloseDay', { date });
       return this.closable(tx, date);

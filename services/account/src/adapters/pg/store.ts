@@ -36,7 +36,8 @@ import type {
   TryTransferCommand,
   UnfreezeCommand,
 } from '../../application/ports';
-import { accountingDateFor, sealableProblem, type CalendarConfig } from '../../domain/calendar';
+import { accountingDateFor, type AccountingDayRule } from '@paycore/calendar';
+import { sealableProblem } from '../../domain/sealing';
 import {
   AccountClosedError,
   AccountNotEmptyError,
@@ -102,7 +103,7 @@ import {
 export interface PgAccountStoreOptions {
   readonly dataSource: DataSource;
   readonly events: AccountEvents;
-  readonly calendar: CalendarConfig;
+  readonly calendar: AccountingDayRule;
   /** The clock; tests pass a fixed or shifted one. */
   readonly now?: () => Date;
 }
@@ -126,7 +127,7 @@ interface PendingRow {
 export class PgAccountStore implements AccountStore {
   private readonly dataSource: DataSource;
   private readonly events: AccountEvents;
-  private readonly calendar: CalendarConfig;
+  private readonly calendar: AccountingDayRule;
   private readonly now: () => Date;
   private readonly poster: TransferPoster;
 
