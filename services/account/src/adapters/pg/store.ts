@@ -864,29 +864,8 @@ function sealResultFromJson(json: SealResultJson): SealResult {
   };
 }
 
-/**
- * Writes the 余额日计表 of D: per account, opening = the closing of the
- * previous sealed date (plus, before the first seal, every entry dated
- * earlier), debit and credit sums of the entries dated D, closing = opening
- * moved by those sums on the account's normal side.
- *
- * Daily rows follow accounting dates, not the journal's seq order: a hot
- * account's credit queued on D and applied after the cut-over gets its seq
- * after entries already dated D+1, so "balance_after of the last entry dated
- * D or earlier" would mix D+1 into D's closing and break the table's CHECK
- * (opening ± sums = closing) on every retry. Pair assertion afterwards: an
- * account with nothing dated after D closes D at its current balance.
- */
-async function writeDailyBalances(manager: EntityManager, date: string): Promise<SealResultJson> {
-  const previous = await rows<{ d: string | null }>(
-    manager,
-    'SELECT max(accounting_date)::text AS d FROM sealed_days WHERE accounting_date < $1',
-    [date],
-  );
-  const previousSealed = previous[0]?.d ?? null;
-  const written = await rows<{ n: string }>(
-    manager,
-    `WITH carried AS (
+/** $1 the date to seal, $2 the previous sealed date or null; see writeDailyBalances. */
+const DAILY_BALANCES_SQL = `WITH carried AS (
        SELECT account_id, closing FROM daily_balances WHERE accounting_date = $2::date
      ), unsealed AS (
        SELECT e.account_id, sum(CASE WHEN e.side = a.normal_side THEN e.amount ELSE -e.amount END) AS net
@@ -922,9 +901,10 @@ async function writeDailyBalances(manager: EntityManager, date: string): Promise
          FROM inserted i WHERE a.id = i.account_id
        RETURNING 1
      )
-     SELECT count(*)::text AS n FROM opened`,
-    [date, previousSealed],
-  );
+     SELECT count(*)::text AS n FROM opened`;
+
+/** Paired assertion: an account with nothing dated after `date` closes it at its current balance. */
+async function assertClosingsAreBalances(manager: EntityManager, date: string): Promise<void> {
   const drifted = await rows<{ n: string }>(
     manager,
     `SELECT count(*)::text AS n FROM daily_balances b JOIN accounts a ON a.id = b.account_id
@@ -937,6 +917,30 @@ async function writeDailyBalances(manager: EntityManager, date: string): Promise
     '0',
     `daily closings of ${date} differ from balances with nothing posted after it`,
   );
+}
+
+/**
+ * Writes the 余额日计表 of D: per account, opening = the closing of the
+ * previous sealed date (plus, before the first seal, every entry dated
+ * earlier), debit and credit sums of the entries dated D, closing = opening
+ * moved by those sums on the account's normal side.
+ *
+ * Daily rows follow accounting dates, not the journal's seq order: a hot
+ * account's credit queued on D and applied after the cut-over gets its seq
+ * after entries already dated D+1, so "balance_after of the last entry dated
+ * D or earlier" would mix D+1 into D's closing and break the table's CHECK
+ * (opening ± sums = closing) on every retry. Pair assertion afterwards: an
+ * account with nothing dated after D closes D at its current balance.
+ */
+async function writeDailyBalances(manager: EntityManager, date: string): Promise<SealResultJson> {
+  const previous = await rows<{ d: string | null }>(
+    manager,
+    'SELECT max(accounting_date)::text AS d FROM sealed_days WHERE accounting_date < $1',
+    [date],
+  );
+  const previousSealed = previous[0]?.d ?? null;
+  const written = await rows<{ n: string }>(manager, DAILY_BALANCES_SQL, [date, previousSealed]);
+  await assertClosingsAreBalances(manager, date);
   const totals = await rows<{
     subject_code: string;
     currency: string;
