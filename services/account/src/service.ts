@@ -10,7 +10,7 @@ import { AccountService } from './application/account-service';
 import { AccountEvents, headersFor } from './adapters/pg/events';
 import { PgAccountStore } from './adapters/pg/store';
 import { accountHandlers, accountScopes } from './adapters/grpc/handlers';
-import { validateCalendar } from './domain/calendar';
+import { accountingDayRuleFrom, validateDayRule } from '@paycore/calendar';
 import { Chart, DEFAULT_SUBJECTS } from './domain/chart';
 import { accountConfigSchema } from './config';
 import { registerAccountCollectors } from './adapters/metrics/collectors';
@@ -29,10 +29,7 @@ export const accountSpec: ServiceSpec<typeof accountConfigSchema> = {
       name: naming.stream('account'),
       subjects: [naming.contextSubjects('account')],
     });
-    const calendar = validateCalendar({
-      timeZone: config.ACCOUNT_TIME_ZONE,
-      cutoverMinutes: config.ACCOUNT_CUTOVER_MINUTES,
-    });
+    const calendar = validateDayRule(accountingDayRuleFrom(config));
     const subjects = config.ACCOUNT_SUBJECTS?.split(',').map((s) => s.trim()) ?? DEFAULT_SUBJECTS;
     const store = new PgAccountStore({ dataSource, events: new AccountEvents(config.NATS_PREFIX), calendar });
     // Read at scrape time only, after `service` exists.

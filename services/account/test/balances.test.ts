@@ -19,7 +19,7 @@ import {
   startHarness,
   type Harness,
 } from './harness';
-import { addDays, DEFAULT_CALENDAR, naturalAccountingDate } from '../src/domain/calendar';
+import { addDays, DEFAULT_ACCOUNTING_DAY, naturalAccountingDate } from '@paycore/calendar';
 import { signedEffect } from '@paycore/money';
 
 describe('balances over time and day sealing (Postgres)', function () {
@@ -75,7 +75,7 @@ describe('balances over time and day sealing (Postgres)', function () {
   });
 
   it('seals a day: later postings land on D+1, daily rows reconcile, totals match', async () => {
-    const today = naturalAccountingDate(new Date(), DEFAULT_CALENDAR);
+    const today = naturalAccountingDate(new Date(), DEFAULT_ACCOUNTING_DAY);
     const bank = await openAccount(h, 'DEBIT', { allowOverdraft: true });
     const wallet = await openAccount(h, 'CREDIT');
     const move = (amountMinor: bigint): ReturnType<Harness['service']['transfer']> =>

@@ -12,7 +12,7 @@ import { createTestDatabase, type TestDatabase } from '@paycore/testing';
 import { AccountService, type AccountServiceOptions } from '../src/application/account-service';
 import { PgAccountStore } from '../src/adapters/pg/store';
 import { AccountEvents, headersFor } from '../src/adapters/pg/events';
-import { DEFAULT_CALENDAR, type CalendarConfig } from '../src/domain/calendar';
+import { DEFAULT_ACCOUNTING_DAY, type AccountingDayRule } from '@paycore/calendar';
 import { Chart, DEFAULT_SUBJECTS } from '../src/domain/chart';
 import type { Side } from '@paycore/money';
 
@@ -33,7 +33,7 @@ export interface Harness {
 
 export async function startHarness(
   overrides: Partial<Pick<AccountServiceOptions, 'batcher' | 'flushTickMs' | 'expiryTickMs'>> & {
-    calendar?: CalendarConfig;
+    calendar?: AccountingDayRule;
     poolSizeMax?: number;
   } = {},
 ): Promise<Harness> {
@@ -50,7 +50,7 @@ export async function startHarness(
   const store = new PgAccountStore({
     dataSource,
     events: new AccountEvents(''),
-    calendar: overrides.calendar ?? DEFAULT_CALENDAR,
+    calendar: overrides.calendar ?? DEFAULT_ACCOUNTING_DAY,
     now: () => new Date(Date.now() + harness.clockOffsetMs),
   });
   const service = new AccountService({

@@ -17,8 +17,8 @@ import { accountEventsConsumer, LEDGER_SCHEMA } from './adapters/nats/account-ev
 import { accountAddress, GrpcAccountDailyBalances } from './adapters/grpc/account-client';
 import { LEDGER_SCOPES, ledgerHandlers } from './adapters/grpc/ledger-service';
 import { PgLedgerStore } from './adapters/pg/store';
-import { validateCalendar } from './domain/calendar';
 import { registerLedgerCollectors } from './adapters/metrics/collectors';
+import { accountingDayRuleFrom, validateDayRule } from '@paycore/calendar';
 import { ledgerConfigSchema } from './config';
 import { LedgerServiceService as LedgerServiceDefinition } from '@paycore/proto/paycore/ledger/v1/ledger_service';
 
@@ -52,10 +52,7 @@ export function ledgerSpec(options: LedgerSpecOptions = {}): ServiceSpec<typeof 
         name: naming.stream('account'),
         subjects: [naming.contextSubjects('account')],
       });
-      const calendar = validateCalendar({
-        timeZone: config.ACCOUNT_TIME_ZONE,
-        cutoverMinutes: config.ACCOUNT_CUTOVER_MINUTES,
-      });
+      const calendar = validateDayRule(accountingDayRuleFrom(config));
       const store = new PgLedgerStore(dataSource, naming);
       let grpcAccounts: GrpcAccountDailyBalances | undefined;
       const accounts: AccountDailyBalances = options.accountDailyBalances ?? {

@@ -265,7 +265,7 @@ describe('ledger service (fake account port): manual vouchers', function () {
   async function changes(): Promise<number[]> {
     const rows = await h.sql<{ v: number; l: number; k: number }>(
       `SELECT (SELECT count(*)::int FROM vouchers) AS v, (SELECT count(*)::int FROM voucher_lines) AS l,
-              (SELECT count(*)::int FROM idempotency_keys) AS k`,
+              (SELECT count(*)::int FROM idempotency_claims) AS k`,
     );
     return [rows[0]?.v ?? -1, rows[0]?.l ?? -1, rows[0]?.k ?? -1];
   }
@@ -301,6 +301,23 @@ describe('ledger service (fake account port): manual vouchers', function () {
       unary(client.postManualVoucher.bind(client), { ...request, reason: 'another reason' }),
     );
     expect([reused.code, reused.reason]).to.deep.equal([ALREADY_EXISTS, 'IDEMPOTENCY_KEY_REUSED']);
+    // The platform claim names the first differing field of the payload.
+    expect(reused.metadata).to.include({
+      request_id: 'adj-1',
+      operation: 'ledger.PostManualVoucher',
+      field: 'reason',
+    });
+    const before = await changes();
+    for (const requestId of ['', 'x'.repeat(129)]) {
+      const malformed = await refusal(
+        unary(client.postManualVoucher.bind(client), { ...request, requestId }),
+      );
+      expect([malformed.code, malformed.reason], `request_id of ${requestId.length}`).to.deep.equal([
+        INVALID_ARGUMENT,
+        'INVALID_FIELD',
+      ]);
+    }
+    expect(await changes()).to.deep.equal(before);
   });
 
   it('refuses an unbalanced voucher, a non-leaf subject, an account-kept subject and a closed date, changing nothing', async () => {

@@ -6,7 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import { INT64_MAX, isKnownCurrency } from '@paycore/money';
-import { isAccountingDate } from '../domain/calendar';
+import { isIsoDate } from '@paycore/calendar';
 import type { Chart } from '../domain/chart';
 import {
   AmountOutOfRangeError,
@@ -363,7 +363,7 @@ export class AccountService {
   sealDay(request: { requestId: string; bizCode: string; accountingDate: string }): Promise<SealResult> {
     checkRequestId(request.requestId);
     this.checkBizCode(request.bizCode);
-    if (!isAccountingDate(request.accountingDate)) {
+    if (!isIsoDate(request.accountingDate)) {
       throw new InvalidFieldError('accounting_date must be YYYY-MM-DD', { field: 'accounting_date' });
     }
     return this.options.store.sealDay({ ...request, requestHash: requestHash('seal_day', { ...request }) });
@@ -374,7 +374,7 @@ export class AccountService {
     pageSize: number,
     pageToken: string,
   ): Promise<Page<DailyBalanceView>> {
-    if (!isAccountingDate(accountingDate)) {
+    if (!isIsoDate(accountingDate)) {
       throw new InvalidFieldError('accounting_date must be YYYY-MM-DD', { field: 'accounting_date' });
     }
     const limit = pageSizeOf(pageSize);

@@ -3,14 +3,9 @@
  * port; the rules come from the pure domain. Telemetry and transport wrap
  * these from outside (adapters), so nothing here logs or knows gRPC.
  */
-import { createHash } from 'node:crypto';
+import assert from 'node:assert/strict';
 import { atLevel, dayBalances, rollUp, type SubjectDayBalance } from '../domain/balances';
-import {
-  addDays,
-  assertAccountingDate,
-  naturalAccountingDate,
-  type CalendarConfig,
-} from '../domain/calendar';
+import { addDays, assertIsoDate, naturalAccountingDate, type AccountingDayRule } from '@paycore/calendar';
 import { checkDay, type SealedTotal } from '../domain/close-check';
 import {
   CheckReportNotFoundError,
@@ -29,7 +24,15 @@ import { trialBalance, type TrialBalanceTotals } from '../domain/trial-balance';
 import type { Side } from '@paycore/money';
 import type { Subject, Voucher, VoucherLine } from '../domain/types';
 import { REASON_LENGTH_MAX, validateVoucherLines } from '../domain/vouchers';
-import type { AccountDailyBalances, CheckReport, DayStatus, LedgerStore, LedgerTx } from './ports';
+import type { IdempotentRequest } from '@paycore/platform';
+import type {
+  AccountDailyBalances,
+  CheckReport,
+  DayStatus,
+  LedgerStore,
+  LedgerTx,
+  LedgerUnitTx,
+} from './ports';
 
 /** A posted transfer as the ledger needs it (decoded from account.transfer_posted). */
 export interface TransferPostedFact {
@@ -80,17 +83,11 @@ export interface CloseResult {
 /** Differences named in the error itself; the report holds all of them. */
 const DIFFERENCES_IN_ERROR_MAX = 5;
 
-function sha256(value: unknown): string {
-  return createHash('sha256')
-    .update(JSON.stringify(value, (_key, v: unknown) => (typeof v === 'bigint' ? v.toString() : v)))
-    .digest('hex');
-}
-
 export class LedgerApp {
   constructor(
     private readonly store: LedgerStore,
     private readonly accounts: AccountDailyBalances,
-    private readonly calendar: CalendarConfig,
+    private readonly calendar: AccountingDayRule,
     private readonly now: () => Date = () => new Date(),
   ) {}
 
@@ -120,7 +117,7 @@ export class LedgerApp {
       return 'EXCEPTION';
     };
     try {
-      assertAccountingDate(fact.accountingDate);
+      assertIsoDate(fact.accountingDate, 'accounting_date');
     } catch (err) {
       return exception('INVALID_FIELD', (err as Error).message);
     }
@@ -149,38 +146,20 @@ export class LedgerApp {
   }
 
   async recordDaySealed(tx: LedgerTx, fact: DaySealedFact): Promise<void> {
-    assertAccountingDate(fact.accountingDate);
+    assertIsoDate(fact.accountingDate, 'accounting_date');
     await tx.lockDay(fact.accountingDate, 'UPDATE');
     await tx.markSealed(fact.accountingDate, fact.accountCount, fact.sealedAt, fact.totals);
   }
 
-  private async claim(
-    tx: LedgerTx,
-    requestId: string,
-    rpc: string,
-    payload: unknown,
-  ): Promise<string | null> {
-    const existing = await tx.findIdempotency(requestId);
-    if (existing === null) return null;
-    if (existing.rpc !== rpc || existing.payloadSha256 !== sha256(payload)) {
-      throw new IdempotencyKeyReusedError(
-        `request_id ${requestId} was used before with a different request`,
-        {
-          field: 'request_id',
-        },
-      );
-    }
-    return existing.resultRef;
-  }
-
   async createSubject(requestId: string, subject: Subject): Promise<Subject> {
-    return this.store.transaction('create-subject', async (tx) => {
+    const request: IdempotentRequest = { requestId, operation: 'ledger.CreateSubject', payload: subject };
+    return this.store.transaction('create-subject', 'READ COMMITTED', async (tx) => {
+      const claim = await tx.claim<{ code: string }>(request);
       await tx.lockChart('EXCLUSIVE');
       const chart = new Chart(await tx.loadChart());
-      const replay = await this.claim(tx, requestId, 'CreateSubject', subject);
-      if (replay !== null) {
-        const stored = chart.get(replay);
-        if (stored === undefined) throw new SubjectNotFoundError(`subject ${replay} is gone`);
+      if (claim.kind === 'replay') {
+        const stored = chart.get(claim.response.code);
+        if (stored === undefined) throw new SubjectNotFoundError(`subject ${claim.response.code} is gone`);
         return stored;
       }
       validateNewSubject(chart, subject);
@@ -194,11 +173,7 @@ export class LedgerApp {
         );
       }
       await tx.insertSubject(subject);
-      await tx.saveIdempotency(requestId, {
-        rpc: 'CreateSubject',
-        payloadSha256: sha256(subject),
-        resultRef: subject.code,
-      });
+      await tx.remember(request, { code: subject.code });
       return subject;
     });
   }
@@ -212,7 +187,11 @@ export class LedgerApp {
   }
 
   chart(): Promise<Chart> {
-    return this.store.transaction('load-chart', async (tx) => new Chart(await tx.loadChart()));
+    return this.store.transaction(
+      'load-chart',
+      'READ COMMITTED',
+      async (tx) => new Chart(await tx.loadChart()),
+    );
   }
 
   /** A balanced adjusting voucher on ledger-only leaves; nothing is written when any rule fails. */
@@ -223,7 +202,7 @@ export class LedgerApp {
     const accountingDate =
       input.accountingDate === ''
         ? naturalAccountingDate(this.now(), this.calendar)
-        : assertAccountingDate(input.accountingDate);
+        : assertIsoDate(input.accountingDate, 'accounting_date');
     const lines: VoucherLine[] = input.lines.map((line) => ({ ...line, accountId: null }));
     const payload = {
       accountingDate: input.accountingDate,
@@ -232,9 +211,14 @@ export class LedgerApp {
       bizCode: input.bizCode,
       operator: input.operator,
     };
-    return this.store.transaction('post-manual-voucher', async (tx) => {
-      const replay = await this.claim(tx, input.requestId, 'PostManualVoucher', payload);
-      if (replay !== null) {
+    const request: IdempotentRequest = {
+      requestId: input.requestId,
+      operation: 'ledger.PostManualVoucher',
+      payload,
+    };
+    return this.store.transaction('post-manual-voucher', 'READ COMMITTED', async (tx) => {
+      const claim = await tx.claim<{ voucherId: string }>(request);
+      if (claim.kind === 'replay') {
         const stored = await this.store.findManualVoucher(input.requestId);
         if (stored === null) throw new Error(`voucher of request ${input.requestId} is gone`);
         return stored;
@@ -265,11 +249,7 @@ export class LedgerApp {
         throw new IdempotencyKeyReusedError(`request_id ${input.requestId} is taken`, {
           field: 'request_id',
         });
-      await tx.saveIdempotency(input.requestId, {
-        rpc: 'PostManualVoucher',
-        payloadSha256: sha256(payload),
-        resultRef: voucher.voucherId,
-      });
+      await tx.remember(request, { voucherId: voucher.voucherId });
       return voucher;
     });
   }
@@ -295,11 +275,11 @@ export class LedgerApp {
 
   /** The 科目日计表 at one level (0 = leaves), with the trial balance totals of the date. */
   async balanceTable(date: string, level: number): Promise<BalanceTable> {
-    assertAccountingDate(date);
+    assertIsoDate(date, 'accounting_date');
     if (!Number.isInteger(level) || level < 0 || level > 3) {
       throw new InvalidFieldError(`level must be 0 to 3, got ${level}`, { field: 'level' });
     }
-    return this.store.transaction('balance-table', async (tx) => {
+    return this.store.transaction('balance-table', 'READ COMMITTED', async (tx) => {
       const chart = new Chart(await tx.loadChart());
       const { rows, provisional } = await this.leafRows(tx, date);
       const rolled = rollUp(rows);
@@ -314,8 +294,8 @@ export class LedgerApp {
   }
 
   async checkReport(date: string): Promise<{ report: CheckReport; dayStatus: DayStatus }> {
-    assertAccountingDate(date);
-    return this.store.transaction('check-report', async (tx) => {
+    assertIsoDate(date, 'accounting_date');
+    return this.store.transaction('check-report', 'READ COMMITTED', async (tx) => {
       const report = await tx.checkReport(date);
       if (report === null) throw new CheckReportNotFoundError(`no close check has run for ${date}`);
       return { report, dayStatus: (await tx.findDay(date))?.status ?? 'OPEN' };
@@ -330,48 +310,28 @@ export class LedgerApp {
    * refusal is raised, so operators can read it.
    */
   async closeDay(requestId: string, date: string): Promise<CloseResult> {
-    assertAccountingDate(date);
-    const precheck = await this.store.transaction('close-day-precheck', async (tx) => {
-      await this.claim(tx, requestId, 'CloseDay', { date });
-      return this.closable(tx, date);
-    });
-    if (precheck !== null) return precheck;
-    const accountClosings = await this.accounts.dailyClosings(date);
-    const outcome = await this.store.transaction('close-day', async (tx) => {
+    assertIsoDate(date, 'accounting_date');
+    const request: IdempotentRequest = { requestId, operation: 'ledger.CloseDay', payload: { date } };
+    // Read-only: whether account's rows are needed (a closed date needs none).
+    const precheck = await this.store.transaction('close-day-precheck', 'READ COMMITTED', (tx) =>
+      this.closable(tx, date),
+    );
+    const accountClosings = precheck === null ? await this.accounts.dailyClosings(date) : [];
+    const outcome = await this.store.transaction('close-day', 'READ COMMITTED', async (tx) => {
+      const claim = await tx.claim<{ date: string }>(request);
       // Re-checked under the day's lock: another close may have won meanwhile.
       await tx.lockDay(date, 'UPDATE');
       const done = await this.closable(tx, date);
-      if (done !== null) return done;
-      const chart = new Chart(await tx.loadChart());
-      const { rows } = await this.leafRows(tx, date);
-      const totals = trialBalance(rollUp(rows));
-      const differences = checkDay({
-        transferLineTotals: await tx.lineTotals(date, 'TRANSFER'),
-        sealedTotals: await tx.sealedTotals(date),
-        leafBalances: rows,
-        isAccountKept: (code) => chart.get(code)?.accountKept ?? false,
-        accountClosings,
-        trialBalance: totals,
-      });
-      const voucherCount = await tx.voucherCount(date);
-      const report: CheckReport = {
-        accountingDate: date,
-        status: differences.length === 0 ? 'PASSED' : 'FAILED',
-        differences,
-        voucherCount,
-        accountBalanceCount: BigInt(accountClosings.length),
-        checkedAt: this.now(),
-      };
-      await tx.saveCheckReport(report);
-      if (differences.length > 0) return report;
-      const closedAt = await tx.closeDay(date, rows, voucherCount);
-      await tx.publishDayClosed({ accountingDate: date, voucherCount, totals, closedAt });
-      await tx.saveIdempotency(requestId, {
-        rpc: 'CloseDay',
-        payloadSha256: sha256({ date }),
-        resultRef: date,
-      });
-      return { accountingDate: date, report, closedAt };
+      // A replay answers from the date's current state: closed, or the failed report of the first try.
+      if (claim.kind === 'replay') return done ?? (await this.failedReport(tx, date));
+      if (done !== null) {
+        await tx.remember(request, { date });
+        return done;
+      }
+      assert.equal(precheck, null, `${date} was closed and is open again`);
+      const result = await this.checkAndClose(tx, date, accountClosings);
+      await tx.remember(request, { date });
+      return result;
     });
     if ('closedAt' in outcome) return outcome;
     const shown = outcome.differences.slice(0, DIFFERENCES_IN_ERROR_MAX).map((d) => d.description);
@@ -385,6 +345,49 @@ export class LedgerApp {
         },
       },
     );
+  }
+
+  /** Checks a sealed date against account and closes it when nothing differs; the report either way. */
+  private async checkAndClose(
+    tx: LedgerUnitTx,
+    date: string,
+    accountClosings: Awaited<ReturnType<AccountDailyBalances['dailyClosings']>>,
+  ): Promise<CloseResult | CheckReport> {
+    const chart = new Chart(await tx.loadChart());
+    const { rows } = await this.leafRows(tx, date);
+    const totals = trialBalance(rollUp(rows));
+    const differences = checkDay({
+      transferLineTotals: await tx.lineTotals(date, 'TRANSFER'),
+      sealedTotals: await tx.sealedTotals(date),
+      leafBalances: rows,
+      isAccountKept: (code) => chart.get(code)?.accountKept ?? false,
+      accountClosings,
+      trialBalance: totals,
+    });
+    const voucherCount = await tx.voucherCount(date);
+    const report: CheckReport = {
+      accountingDate: date,
+      status: differences.length === 0 ? 'PASSED' : 'FAILED',
+      differences,
+      voucherCount,
+      accountBalanceCount: BigInt(accountClosings.length),
+      checkedAt: this.now(),
+    };
+    await tx.saveCheckReport(report);
+    if (differences.length > 0) return report;
+    const closedAt = await tx.closeDay(date, rows, voucherCount);
+    await tx.publishDayClosed({ accountingDate: date, voucherCount, totals, closedAt });
+    return { accountingDate: date, report, closedAt };
+  }
+
+  /** The failed check report a replayed CloseDay answers with when the date is still not closed. */
+  private async failedReport(tx: LedgerTx, date: string): Promise<CheckReport> {
+    const report = await tx.checkReport(date);
+    assert.ok(
+      report !== null && report.status === 'FAILED',
+      `CloseDay of ${date} was answered without a report`,
+    );
+    return report;
   }
 
   /** The first result when already closed; null when the date may close now; a typed refusal otherwise. */

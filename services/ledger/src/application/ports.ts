@@ -4,6 +4,7 @@
  * AccountDailyBalances. Use cases hold the rules (with the pure domain); the
  * adapters only read and write.
  */
+import type { IsolationLevel, TxPort } from '@paycore/platform';
 import type { LineTotal, OpeningNet, SubjectDayBalance } from '../domain/balances';
 import type { AccountDailyClosing, CheckDifference, SealedTotal } from '../domain/close-check';
 import type { Subject, Voucher, VoucherLine, VoucherSource } from '../domain/types';
@@ -44,12 +45,6 @@ export interface VoucherException {
   readonly reason: string;
   readonly detail: string;
   readonly payload: Uint8Array;
-}
-
-export interface IdempotencyRecord {
-  readonly rpc: string;
-  readonly payloadSha256: string;
-  readonly resultRef: string;
 }
 
 export interface DayClosedFact {
@@ -99,10 +94,15 @@ export interface LedgerTx {
     voucherCount: bigint,
   ): Promise<Date>;
   publishDayClosed(fact: DayClosedFact): Promise<void>;
-
-  findIdempotency(requestId: string): Promise<IdempotencyRecord | null>;
-  saveIdempotency(requestId: string, record: IdempotencyRecord): Promise<void>;
 }
+
+/**
+ * The transaction a use case opens: the ledger's reads and writes plus the
+ * platform's idempotency claim / remember and outbox publish (one table,
+ * one canonical hash for every service). Event consumers get a plain
+ * LedgerTx inside their inbox transaction: they are idempotent by the inbox.
+ */
+export interface LedgerUnitTx extends LedgerTx, TxPort {}
 
 export interface ListVouchersQuery {
   readonly accountingDate: string;
@@ -114,7 +114,8 @@ export interface ListVouchersQuery {
 
 /** Reads that need no transaction, and the way into one. */
 export interface LedgerStore {
-  transaction<T>(name: string, fn: (tx: LedgerTx) => Promise<T>): Promise<T>;
+  /** One named transaction at an explicit isolation level; retried whole on 40001 / 40P01. */
+  transaction<T>(name: string, isolation: IsolationLevel, fn: (tx: LedgerUnitTx) => Promise<T>): Promise<T>;
   getVoucher(voucherId: string): Promise<Voucher | null>;
   findManualVoucher(requestId: string): Promise<Voucher | null>;
   listVouchers(query: ListVouchersQuery): Promise<{ vouchers: Voucher[]; lastSeq: bigint | null }>;

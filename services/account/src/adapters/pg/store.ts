@@ -7,6 +7,7 @@
  * (advisory; shared for postings, exclusive for SealDay, SetPostingMode,
  * CloseAccount) → account rows FOR UPDATE in id order.
  */
+import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import type { DataSource, EntityManager } from 'typeorm';
 import { inTransaction } from '@paycore/platform';
@@ -36,7 +37,8 @@ import type {
   TryTransferCommand,
   UnfreezeCommand,
 } from '../../application/ports';
-import { accountingDateFor, sealableProblem, type CalendarConfig } from '../../domain/calendar';
+import { accountingDateFor, type AccountingDayRule } from '@paycore/calendar';
+import { sealableProblem } from '../../domain/sealing';
 import {
   AccountClosedError,
   AccountNotEmptyError,
@@ -102,7 +104,7 @@ import {
 export interface PgAccountStoreOptions {
   readonly dataSource: DataSource;
   readonly events: AccountEvents;
-  readonly calendar: CalendarConfig;
+  readonly calendar: AccountingDayRule;
   /** The clock; tests pass a fixed or shifted one. */
   readonly now?: () => Date;
 }
@@ -126,7 +128,7 @@ interface PendingRow {
 export class PgAccountStore implements AccountStore {
   private readonly dataSource: DataSource;
   private readonly events: AccountEvents;
-  private readonly calendar: CalendarConfig;
+  private readonly calendar: AccountingDayRule;
   private readonly now: () => Date;
   private readonly poster: TransferPoster;
 
@@ -862,41 +864,83 @@ function sealResultFromJson(json: SealResultJson): SealResult {
   };
 }
 
-/**
- * Writes the 余额日计表 of D: per account, opening = balance after its last
- * entry dated before D, debit and credit sums of entries dated D, closing =
- * balance after its last entry dated D or earlier. The table's CHECK
- * constraint re-asserts opening ± sums = closing with sides respected.
- */
-async function writeDailyBalances(manager: EntityManager, date: string): Promise<SealResultJson> {
-  const written = await rows<{ n: string }>(
-    manager,
-    `WITH day AS (
+/** $1 the date to seal, $2 the previous sealed date or null; see writeDailyBalances. */
+const DAILY_BALANCES_SQL = `WITH carried AS (
+       SELECT account_id, closing FROM daily_balances WHERE accounting_date = $2::date
+     ), unsealed AS (
+       SELECT e.account_id, sum(CASE WHEN e.side = a.normal_side THEN e.amount ELSE -e.amount END) AS net
+         FROM entries e JOIN accounts a ON a.id = e.account_id
+        WHERE e.accounting_date < $1 AND ($2::date IS NULL OR e.accounting_date > $2::date)
+        GROUP BY e.account_id
+     ), day AS (
        SELECT account_id,
               COALESCE(sum(amount) FILTER (WHERE side = 'DEBIT'), 0) AS debit_total,
               COALESCE(sum(amount) FILTER (WHERE side = 'CREDIT'), 0) AS credit_total,
               count(*) AS entry_count
          FROM entries WHERE accounting_date = $1 GROUP BY account_id
+     ), computed AS (
+       SELECT a.id, a.subject_code, a.currency, a.normal_side,
+              (COALESCE(c.closing, 0) + COALESCE(u.net, 0))::bigint AS opening,
+              COALESCE(d.debit_total, 0) AS debit_total, COALESCE(d.credit_total, 0) AS credit_total,
+              COALESCE(d.entry_count, 0) AS entry_count
+         FROM accounts a
+         LEFT JOIN carried c ON c.account_id = a.id
+         LEFT JOIN unsealed u ON u.account_id = a.id
+         LEFT JOIN day d ON d.account_id = a.id
      ), inserted AS (
        INSERT INTO daily_balances (accounting_date, account_id, subject_code, currency, normal_side, opening,
                                    debit_total, credit_total, closing, entry_count)
-       SELECT $1, a.id, a.subject_code, a.currency, a.normal_side,
-              COALESCE((SELECT e.balance_after FROM entries e WHERE e.account_id = a.id AND e.accounting_date < $1
-                         ORDER BY e.seq DESC LIMIT 1), 0),
-              COALESCE(d.debit_total, 0), COALESCE(d.credit_total, 0),
-              COALESCE((SELECT e.balance_after FROM entries e WHERE e.account_id = a.id AND e.accounting_date <= $1
-                         ORDER BY e.seq DESC LIMIT 1), 0),
-              COALESCE(d.entry_count, 0)
-         FROM accounts a LEFT JOIN day d ON d.account_id = a.id
+       SELECT $1, id, subject_code, currency, normal_side, opening, debit_total, credit_total,
+              (opening + CASE WHEN normal_side = 'DEBIT' THEN debit_total - credit_total
+                              ELSE credit_total - debit_total END)::bigint,
+              entry_count
+         FROM computed
        RETURNING account_id, closing
      ), opened AS (
        UPDATE accounts a SET opening_balance = i.closing, opening_date = ($1::date + 1)
          FROM inserted i WHERE a.id = i.account_id
        RETURNING 1
      )
-     SELECT count(*)::text AS n FROM opened`,
+     SELECT count(*)::text AS n FROM opened`;
+
+/** Paired assertion: an account with nothing dated after `date` closes it at its current balance. */
+async function assertClosingsAreBalances(manager: EntityManager, date: string): Promise<void> {
+  const drifted = await rows<{ n: string }>(
+    manager,
+    `SELECT count(*)::text AS n FROM daily_balances b JOIN accounts a ON a.id = b.account_id
+      WHERE b.accounting_date = $1 AND b.closing <> a.available + a.frozen
+        AND NOT EXISTS (SELECT 1 FROM entries e WHERE e.account_id = a.id AND e.accounting_date > $1)`,
     [date],
   );
+  assert.equal(
+    drifted[0]?.n,
+    '0',
+    `daily closings of ${date} differ from balances with nothing posted after it`,
+  );
+}
+
+/**
+ * Writes the 余额日计表 of D: per account, opening = the closing of the
+ * previous sealed date (plus, before the first seal, every entry dated
+ * earlier), debit and credit sums of the entries dated D, closing = opening
+ * moved by those sums on the account's normal side.
+ *
+ * Daily rows follow accounting dates, not the journal's seq order: a hot
+ * account's credit queued on D and applied after the cut-over gets its seq
+ * after entries already dated D+1, so "balance_after of the last entry dated
+ * D or earlier" would mix D+1 into D's closing and break the table's CHECK
+ * (opening ± sums = closing) on every retry. Pair assertion afterwards: an
+ * account with nothing dated after D closes D at its current balance.
+ */
+async function writeDailyBalances(manager: EntityManager, date: string): Promise<SealResultJson> {
+  const previous = await rows<{ d: string | null }>(
+    manager,
+    'SELECT max(accounting_date)::text AS d FROM sealed_days WHERE accounting_date < $1',
+    [date],
+  );
+  const previousSealed = previous[0]?.d ?? null;
+  const written = await rows<{ n: string }>(manager, DAILY_BALANCES_SQL, [date, previousSealed]);
+  await assertClosingsAreBalances(manager, date);
   const totals = await rows<{
     subject_code: string;
     currency: string;

@@ -24,7 +24,7 @@ import { inTransaction } from '@paycore/platform';
 import type { Settled } from '../../application/batcher';
 import type { PostedTransfer } from '../../application/model';
 import type { TransferCommand } from '../../application/ports';
-import { accountingDateFor, type CalendarConfig } from '../../domain/calendar';
+import { accountingDateFor, type AccountingDayRule } from '@paycore/calendar';
 import { AccountError, IdempotencyKeyReusedError } from '../../domain/errors';
 import { isQueuedLeg, planTransfer } from '../../domain/posting';
 import type { AccountState, Entry, QueuedCredit } from '../../domain/types';
@@ -124,7 +124,7 @@ async function insertTransfers(manager: EntityManager, transfers: readonly Trans
 /** The date postings get now: natural date, or the day after the last sealed one. */
 export async function currentAccountingDate(
   manager: EntityManager,
-  calendar: CalendarConfig,
+  calendar: AccountingDayRule,
   now: Date,
 ): Promise<string> {
   const found = await rows<{ last: string | null }>(
@@ -155,7 +155,7 @@ export async function loadForLegs(
 export interface TransferPosterOptions {
   readonly dataSource: DataSource;
   readonly events: AccountEvents;
-  readonly calendar: CalendarConfig;
+  readonly calendar: AccountingDayRule;
   readonly now: () => Date;
 }
 

@@ -21,11 +21,11 @@ import {
   type TrialBalanceTotals as TrialBalanceTotalsPb,
   type Voucher as VoucherPb,
 } from '@paycore/proto/paycore/ledger/v1/ledger_service';
+import { assertIsoDate } from '@paycore/calendar';
 import type { Side } from '@paycore/money';
 import type { LedgerApp } from '../../application/ledger';
 import type { CheckReport, DayStatus as DayStatusName, LedgerStore } from '../../application/ports';
 import { closingOf, type SubjectDayBalance } from '../../domain/balances';
-import { assertAccountingDate } from '../../domain/calendar';
 import { InvalidPageTokenError, VoucherNotFoundError } from '../../domain/errors';
 import { levelOf, type Chart } from '../../domain/subjects';
 import type { TrialBalanceTotals } from '../../domain/trial-balance';
@@ -277,7 +277,7 @@ export function ledgerHandlers(app: LedgerApp, store: LedgerStore): Handlers<Def
       return { voucher: voucherToPb(voucher) };
     },
     listVouchers: async (req) => {
-      assertAccountingDate(req.accountingDate);
+      assertIsoDate(req.accountingDate, 'accounting_date');
       const filters = `${req.accountingDate}|${req.subjectCode}|${req.bizCode}`;
       const after = decodeToken(req.page?.pageToken ?? '', filters);
       const limit = pageSize(req.page?.pageSize, PAGE.vouchers);

@@ -6,7 +6,18 @@
  * ways, so no amount passes through a JS number.
  */
 import type { DataSource, EntityManager } from 'typeorm';
-import { advisoryLockKey, inTransaction, writeOutbox, type EventNaming } from '@paycore/platform';
+import {
+  advisoryLockKey,
+  createUnitOfWork,
+  writeOutbox,
+  type Claim,
+  type EventNaming,
+  type IdempotentRequest,
+  type IsolationLevel,
+  type OutboxEvent,
+  type SqlTx,
+  type UnitOfWork,
+} from '@paycore/platform';
 import type { Side } from '@paycore/money';
 import { Money } from '@paycore/proto/paycore/common/v1/money';
 import { DayClosed } from '@paycore/proto/paycore/ledger/v1/events';
@@ -18,9 +29,9 @@ import type {
   DayClosedFact,
   DayRow,
   DayStatus,
-  IdempotencyRecord,
   LedgerStore,
   LedgerTx,
+  LedgerUnitTx,
   ListVouchersQuery,
   NewVoucher,
   VoucherException,
@@ -455,41 +466,49 @@ export class PgLedgerTx implements LedgerTx {
     }).finish();
     await writeOutbox(this.manager, { subject: this.naming.subject('ledger', 'day_closed'), payload });
   }
+}
 
-  async findIdempotency(requestId: string): Promise<IdempotencyRecord | null> {
-    const rows = await this.manager.query<{ rpc: string; payload_sha256: string; result_ref: string }[]>(
-      'SELECT rpc, payload_sha256, result_ref FROM idempotency_keys WHERE request_id = $1',
-      [requestId],
-    );
-    const row = rows[0];
-    return row === undefined
-      ? null
-      : { rpc: row.rpc, payloadSha256: row.payload_sha256, resultRef: row.result_ref };
+/** A use case's transaction: the ledger's operations over the unit of work's SqlTx. */
+class PgLedgerUnitTx extends PgLedgerTx implements LedgerUnitTx {
+  constructor(
+    private readonly sql: SqlTx,
+    naming: EventNaming,
+  ) {
+    super(sql.manager, naming);
   }
 
-  async saveIdempotency(requestId: string, record: IdempotencyRecord): Promise<void> {
-    await this.manager.query(
-      'INSERT INTO idempotency_keys (request_id, rpc, payload_sha256, result_ref) VALUES ($1, $2, $3, $4)',
-      [requestId, record.rpc, record.payloadSha256, record.resultRef],
-    );
+  claim<R>(request: IdempotentRequest): Promise<Claim<R>> {
+    return this.sql.claim<R>(request);
+  }
+
+  remember(request: IdempotentRequest, response: unknown): Promise<void> {
+    return this.sql.remember(request, response);
+  }
+
+  publish(event: OutboxEvent): Promise<void> {
+    return this.sql.publish(event);
   }
 }
 
 export class PgLedgerStore implements LedgerStore {
+  private readonly unitOfWork: UnitOfWork;
+
   constructor(
     private readonly dataSource: DataSource,
     private readonly naming: EventNaming,
-  ) {}
+  ) {
+    this.unitOfWork = createUnitOfWork(dataSource);
+  }
 
+  /** The ledger's operations inside someone else's transaction (the inbox consumer's). */
   txFor(manager: EntityManager): PgLedgerTx {
     return new PgLedgerTx(manager, this.naming);
   }
 
-  transaction<T>(name: string, fn: (tx: LedgerTx) => Promise<T>): Promise<T> {
-    return inTransaction(this.dataSource, (manager) => fn(this.txFor(manager)), {
-      isolation: 'READ COMMITTED',
-      name: `ledger.${name}`,
-    });
+  transaction<T>(name: string, isolation: IsolationLevel, fn: (tx: LedgerUnitTx) => Promise<T>): Promise<T> {
+    return this.unitOfWork.transaction(`ledger.${name}`, isolation, (sql) =>
+      fn(new PgLedgerUnitTx(sql, this.naming)),
+    );
   }
 
   async getVoucher(voucherId: string): Promise<Voucher | null> {
