@@ -39,7 +39,7 @@ const CHANNEL_PAYMENTS = Number(process.env['BENCH_CHANNEL_PAYMENTS'] ?? '10000'
 const CHANNEL_SECONDS_MAX = Number(process.env['BENCH_CHANNEL_SECONDS_MAX'] ?? '60');
 const DROP_SHARE = 0.1;
 const AMOUNT_MINOR = 100n;
-const PAYER_FUNDS_MINOR = 10_000_000n;
+const PAYER_FUNDS_MINOR = 1_000_000n;
 /** Concurrent set-up calls (merchant registration, payer funding). */
 const SETUP_CONCURRENCY = 16;
 const FINAL_WAIT_MS_MAX = 120_000;
