@@ -71,6 +71,12 @@ export interface Platform {
   readonly ledger: LedgerServiceClient;
   readonly channel: ChannelServiceClient;
   readonly notifyUrl: string;
+  /** The run's database (benches read its pg_stat_database row). */
+  readonly databaseName: string;
+  /** host:port of a service's HTTP server (/metrics, /healthz). */
+  httpAddress(name: string): string;
+  /** The process ids of the services and the sandbox, by name. */
+  pids(): ReadonlyMap<string, number>;
   /** Notifications the merchant webhook received, in arrival order. */
   readonly notifications: ReceivedNotification[];
   /** The webhook answers this for the next N requests instead of `success` (0 = always success). */
@@ -193,10 +199,31 @@ async function deleteStreams(prefix: string): Promise<void> {
   }
 }
 
+export interface StartPlatformOptions {
+  /**
+   * The fast background schedules the end-to-end tests use (recovery, notifier
+   * and status-sync ticks of 100–200 ms). Default true; false runs every
+   * service on its production defaults (the idle bench).
+   */
+  readonly testSchedules?: boolean;
+}
+
 export async function startPlatform(
   extraEnv: Readonly<Record<string, Record<string, string>>> = {},
   commonEnv: Readonly<Record<string, string>> = {},
+  startOptions: StartPlatformOptions = {},
 ): Promise<Platform> {
+  const testSchedules: Record<string, string> =
+    startOptions.testSchedules === false
+      ? {}
+      : {
+          CHANNEL_SYNC_FIRST_DELAY_MS: '500',
+          CHANNEL_SYNC_DELAY_MAX_MS: '2000',
+          CHANNEL_SYNC_TICK_MS: '100',
+          CASHIER_RECOVERY_TICK_MS: '200',
+          CASHIER_RECOVERY_IDLE_MS: '1500',
+          CASHIER_NOTIFY_TICK_MS: '100',
+        };
   const runDir = mkdtempSync(path.join(tmpdir(), 'paycore-e2e-'));
   const database: TestDatabase = await createTestDatabase();
   const minter = await createTokenMinter();
@@ -251,14 +278,9 @@ export async function startPlatform(
       SANDBOX_URL: sandboxUrl,
       CHANNEL_SEED_FROM_SANDBOX: '1',
       CHANNEL_CREDENTIALS_KEY: randomBytes(32).toString('base64'),
-      CHANNEL_SYNC_FIRST_DELAY_MS: '500',
-      CHANNEL_SYNC_DELAY_MAX_MS: '2000',
-      CHANNEL_SYNC_TICK_MS: '100',
       // cashier
-      CASHIER_RECOVERY_TICK_MS: '200',
-      CASHIER_RECOVERY_IDLE_MS: '1500',
-      CASHIER_NOTIFY_TICK_MS: '100',
       CASHIER_NOTIFY_TIME_SCALE: '1000',
+      ...testSchedules,
       ...commonEnv,
       ...(extraEnv[name] ?? {}),
     };
@@ -301,6 +323,15 @@ export async function startPlatform(
     ledger: createClient(LedgerServiceClient, { address: address('ledger'), ...options }),
     channel: createClient(ChannelServiceClient, { address: address('channel-router'), ...options }),
     notifyUrl: webhook.url,
+    databaseName: database.name,
+    httpAddress(name: string): string {
+      const p = ports[name];
+      if (!p) throw new Error(`no service ${name}`);
+      return `127.0.0.1:${p.http}`;
+    },
+    pids(): ReadonlyMap<string, number> {
+      return new Map([...children].map(([name, child]) => [name, child.pid]));
+    },
     notifications,
     failNextNotifications(count: number) {
       failures.left = count;

@@ -4,7 +4,7 @@
  * dashboards and alerts work unchanged.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import { dbStatementsSent } from './db/statement-count';
+import { dbCommitsSent, dbStatementsSent } from './db/statement-count';
 
 export interface Metrics {
   readonly registry: Registry;
@@ -25,6 +25,15 @@ export function createMetrics(serviceName: string, options: { defaultMetrics?: b
     collect() {
       this.reset();
       this.inc(dbStatementsSent());
+    },
+  });
+  new Counter({
+    name: 'paycore_db_commits_total',
+    help: 'Transactions this process committed in Postgres (COMMITs plus statements outside a transaction block).',
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(dbCommitsSent());
     },
   });
   return {

@@ -7,6 +7,9 @@
  *   hot-buffered the same with the hot account BUFFERED
  * each once with the batcher and once as a baseline with one transaction per
  * transfer (ACCOUNT_BATCH_SIZE_MAX=1), in the same run on the same machine.
+ * Each scenario also prints the SQL statements and Postgres commits per
+ * transfer, from the service's own driver counters (/metrics), background
+ * work during the scenario included.
  * Prints a table and one JSON line per scenario.
  * Env: BENCH_CLIENTS (default 128), BENCH_SECONDS (default 6).
  */
@@ -17,7 +20,7 @@ import {
   Side,
   type AccountServiceClient,
 } from '@paycore/proto/paycore/account/v1/account_service';
-import { createTestDatabase, deleteTestStreams } from '@paycore/testing';
+import { createTestDatabase, deleteTestStreams, freePort } from '@paycore/testing';
 import { clientFor, createTokenMinter, startServiceProcess } from '../test/process';
 
 const BIZ = '10010102050000000000';
@@ -33,7 +36,23 @@ interface Result {
   transfers_per_s: number;
   p50_ms: number;
   p99_ms: number;
+  statements_per_transfer: number;
+  commits_per_transfer: number;
   errors: number;
+}
+
+const METRICS_TIMEOUT_MS = 5_000;
+
+/** A counter of the service's /metrics (statements, commits as its pg driver sent them). */
+async function scrape(httpAddress: string, metric: string): Promise<number> {
+  const res = await fetch(`http://${httpAddress}/metrics`, {
+    signal: AbortSignal.timeout(METRICS_TIMEOUT_MS),
+  });
+  const line = (await res.text())
+    .split('\n')
+    .find((l) => l.startsWith(`${metric}{`) || l.startsWith(`${metric} `));
+  if (line === undefined) throw new Error(`no ${metric} on ${httpAddress}/metrics`);
+  return Number(line.trim().split(/\s+/).pop());
 }
 
 function percentile(sorted: readonly number[], p: number): number {
@@ -71,6 +90,7 @@ async function openAccounts(
 
 async function drive(
   client: AccountServiceClient,
+  httpAddress: string,
   scenario: string,
   mode: string,
   pick: (n: number) => [string, string],
@@ -78,6 +98,8 @@ async function drive(
   const latencies: number[] = [];
   let errors = 0;
   let sent = 0;
+  const statementsBefore = await scrape(httpAddress, 'paycore_db_statements_total');
+  const commitsBefore = await scrape(httpAddress, 'paycore_db_commits_total');
   const deadline = Date.now() + SECONDS * 1000;
   const started = Date.now();
   await Promise.all(
@@ -104,6 +126,9 @@ async function drive(
     }),
   );
   const seconds = (Date.now() - started) / 1000;
+  const done = Math.max(1, latencies.length);
+  const statements = (await scrape(httpAddress, 'paycore_db_statements_total')) - statementsBefore;
+  const commits = (await scrape(httpAddress, 'paycore_db_commits_total')) - commitsBefore;
   latencies.sort((a, b) => a - b);
   return {
     scenario,
@@ -113,6 +138,8 @@ async function drive(
     transfers_per_s: Math.round(latencies.length / seconds),
     p50_ms: Number(percentile(latencies, 50).toFixed(1)),
     p99_ms: Number(percentile(latencies, 99).toFixed(1)),
+    statements_per_transfer: Number((statements / done).toFixed(2)),
+    commits_per_transfer: Number((commits / done).toFixed(2)),
     errors,
   };
 }
@@ -129,21 +156,27 @@ async function runMode(mode: 'batched' | 'baseline'): Promise<Result[]> {
           LOG_LEVEL: 'warn',
         }
       : { LOG_LEVEL: 'warn', ACCOUNT_FLUSH_TICK_MS: '20' };
-  const service = await startServiceProcess(db.url, minter, { ...env, LOG_LEVEL: 'info' });
+  const httpPort = await freePort();
+  const httpAddress = `127.0.0.1:${httpPort}`;
+  const service = await startServiceProcess(db.url, minter, {
+    ...env,
+    LOG_LEVEL: 'info',
+    HTTP_PORT: String(httpPort),
+  });
   try {
     const client = await clientFor(service.address, minter);
     const { wallets, hot } = await openAccounts(client, mode);
     const random = (): string => wallets[Math.floor(Math.random() * wallets.length)] ?? '';
     const results: Result[] = [];
     results.push(
-      await drive(client, 'uniform', mode, () => {
+      await drive(client, httpAddress, 'uniform', mode, () => {
         const a = random();
         let b = random();
         while (b === a) b = random();
         return [a, b];
       }),
     );
-    results.push(await drive(client, 'hot-realtime', mode, () => [random(), hot]));
+    results.push(await drive(client, httpAddress, 'hot-realtime', mode, () => [random(), hot]));
     await unary(client.setPostingMode.bind(client), {
       requestId: `${mode}-buffer`,
       bizContext: { code: BIZ },
@@ -152,7 +185,7 @@ async function runMode(mode: 'batched' | 'baseline'): Promise<Result[]> {
       flushInterval: { seconds: 0n, nanos: 50_000_000 },
       flushBatchMax: 10_000,
     });
-    results.push(await drive(client, 'hot-buffered', mode, () => [random(), hot]));
+    results.push(await drive(client, httpAddress, 'hot-buffered', mode, () => [random(), hot]));
     return results;
   } finally {
     service.child.kill('SIGTERM');
@@ -168,9 +201,31 @@ async function main(): Promise<void> {
   } finally {
     await deleteTestStreams(); // a benchmark, like a test, leaves no NATS streams behind
   }
-  const header = ['scenario', 'mode', 'clients', 'transfers', 'transfers/s', 'p50 ms', 'p99 ms', 'errors'];
+  const header = [
+    'scenario',
+    'mode',
+    'clients',
+    'transfers',
+    'transfers/s',
+    'p50 ms',
+    'p99 ms',
+    'stmts/transfer',
+    'commits/transfer',
+    'errors',
+  ];
   const rows = results.map((r) =>
-    [r.scenario, r.mode, r.clients, r.transfers, r.transfers_per_s, r.p50_ms, r.p99_ms, r.errors].map(String),
+    [
+      r.scenario,
+      r.mode,
+      r.clients,
+      r.transfers,
+      r.transfers_per_s,
+      r.p50_ms,
+      r.p99_ms,
+      r.statements_per_transfer,
+      r.commits_per_transfer,
+      r.errors,
+    ].map(String),
   );
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => (row[i] ?? '').length)));
   const line = (cells: readonly string[]): string =>

@@ -23,4 +23,4 @@ export {
 export { quoteSchema, advisoryLockKey, InvalidSchemaNameError } from './identifiers';
 export { SILENT_LOG_SINK, type PlatformLogSink } from './logging';
 export { afterCommit, installPlatformQueryRunner, PlatformQueryRunner } from './query-runner';
-export { dbStatementsSent, CountingPgClient } from './statement-count';
+export { dbCommitsSent, dbStatementsSent, CountingPgClient } from './statement-count';
