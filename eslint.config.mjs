@@ -7,6 +7,8 @@ export default tseslint.config(
     ignores: [
       '**/node_modules/**',
       'packages/proto/src/gen/**',
+      'packages/client/src/generated/**',
+      'packages/client/build/**',
       '.run/**',
       '**/dist/**',
       'eslint.config.mjs',
