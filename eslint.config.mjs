@@ -9,6 +9,7 @@ export default tseslint.config(
       'packages/proto/src/gen/**',
       'packages/client/src/generated/**',
       'packages/client/build/**',
+      'packages/cli/bin/**',
       '.run/**',
       '**/dist/**',
       'eslint.config.mjs',
