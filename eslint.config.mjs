@@ -10,6 +10,7 @@ export default tseslint.config(
       'packages/client/src/generated/**',
       'packages/client/build/**',
       'packages/cli/bin/**',
+      'examples/**',
       '.run/**',
       '**/dist/**',
       'eslint.config.mjs',

@@ -66,6 +66,11 @@ export interface ReceivedNotification {
 
 export interface Platform {
   readonly sandboxUrl: string;
+  /** `{"cashier": "127.0.0.1:port", ...}`, as `make up` writes .run/endpoints.json. */
+  readonly endpointsFile: string;
+  /** The token issuer's private key (PKCS#8 PEM file) and name, for clients that mint their own tokens. */
+  readonly privateKeyFile: string;
+  readonly tokenIssuer: string;
   readonly cashier: CashierServiceClient;
   readonly account: AccountServiceClient;
   readonly ledger: LedgerServiceClient;
@@ -203,6 +208,8 @@ export async function startPlatform(
   const token = await minter.mint({ sub: 'e2e', scopes: ALL_SCOPES, expiresInSeconds: 3_600 });
   const tokenFile = path.join(runDir, 'token');
   writeFileSync(tokenFile, token);
+  const privateKeyFile = path.join(runDir, 'private.pem');
+  writeFileSync(privateKeyFile, minter.privateKeyPem, { mode: 0o600 });
   const prefix = testPrefix();
   const ports: Record<string, { grpc: number; http: number }> = {};
   for (const name of Object.keys(ENTRIES)) ports[name] = { grpc: await freePort(), http: await freePort() };
@@ -296,6 +303,9 @@ export async function startPlatform(
 
   return {
     sandboxUrl,
+    endpointsFile,
+    privateKeyFile,
+    tokenIssuer: minter.issuer,
     cashier: createClient(CashierServiceClient, { address: address('cashier'), ...options }),
     account: createClient(AccountServiceClient, { address: address('account'), ...options }),
     ledger: createClient(LedgerServiceClient, { address: address('ledger'), ...options }),
