@@ -11,7 +11,7 @@ UNIT_TESTS := 'packages/*/src/**/*.test.ts' 'services/*/src/**/*.test.ts'
 SERVICE_TESTS := 'packages/*/test/**/*.test.ts' 'services/*/test/**/*.test.ts'
 E2E_TESTS := 'test/**/*.test.ts'
 
-.PHONY: help setup gen build lint breaking fmt test test-unit test-service test-e2e up down demo bench clean
+.PHONY: help setup gen build client lint breaking fmt test test-unit test-service test-e2e up down demo bench clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -23,12 +23,16 @@ node_modules/.package-lock.json: package-lock.json
 	npm ci --no-audit --no-fund
 
 gen: node_modules/.package-lock.json ## generate TypeScript from proto (offline, buf + local ts-proto)
-	rm -rf packages/proto/src/gen packages/platform/test/gen
+	rm -rf packages/proto/src/gen packages/platform/test/gen packages/client/src/generated
 	$(BIN)/buf generate --template buf.gen.yaml --path proto/paycore --path proto/google --path proto/grpc
 	$(BIN)/buf generate --template buf.gen.test.yaml --path packages/platform/test/proto/paycore
+	$(BIN)/tsx packages/client/scripts/gen-catalogue.ts
 
 build: gen ## type-check everything (services run TypeScript through tsx; see docs/adr/0001)
 	$(BIN)/tsc -p tsconfig.json
+
+client: gen ## build @paycore/client (tsc into packages/client/dist) and pack it: packages/client/paycore-client-<version>.tgz
+	$(BIN)/tsx packages/client/scripts/build.ts
 
 lint: gen ## buf lint, buf breaking against main, eslint (zero warnings) and prettier
 	$(BIN)/buf lint

@@ -66,6 +66,10 @@ export default tseslint.config(
     ignores: [
       '**/node_modules/**',
       'packages/proto/src/gen/**',
+      'packages/client/src/generated/**',
+      'packages/client/build/**',
+      'packages/cli/bin/**',
+      'examples/**',
       '.run/**',
       '**/dist/**',
       'eslint.config.mjs',

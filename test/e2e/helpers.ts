@@ -2,7 +2,8 @@
  * Small helpers shared by the cashier end-to-end tests: unique ids, the
  * common calls (register, order, pay), error reasons.
  */
-import { errorReason, unary } from '@paycore/platform';
+import { reasonOf as clientReasonOf } from '@paycore/client';
+import { unary } from '@paycore/platform';
 import {
   BizMode,
   OrderState,
@@ -96,7 +97,7 @@ export async function reasonOf(call: Promise<unknown>): Promise<string> {
   try {
     await call;
   } catch (err) {
-    return errorReason(err) ?? `NO_REASON ${String(err)}`;
+    return clientReasonOf(err) ?? `NO_REASON ${String(err)}`;
   }
   return 'SUCCEEDED';
 }

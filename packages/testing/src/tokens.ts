@@ -3,7 +3,7 @@
  * (EdDSA JWT: iss, aud, sub, scope, iat, exp). Also mints the wrong kinds —
  * expired, wrongly signed — so auth tests exercise real verification.
  */
-import { generateKeyPair, exportSPKI, SignJWT, type CryptoKey } from 'jose';
+import { generateKeyPair, exportPKCS8, exportSPKI, SignJWT, type CryptoKey } from 'jose';
 
 export interface MintClaims {
   readonly sub?: string;
@@ -19,6 +19,8 @@ export interface MintClaims {
 export interface TokenMinter {
   /** SPKI PEM to give services as AUTH_JWT_PUBLIC_KEY. */
   readonly publicKeyPem: string;
+  /** PKCS#8 PEM of the signing key, for clients that mint their own tokens (@paycore/client, the CLI). */
+  readonly privateKeyPem: string;
   readonly issuer: string;
   readonly audience: string;
   mint(claims: MintClaims): Promise<string>;
@@ -29,6 +31,7 @@ export async function createTokenMinter(issuer = 'paycore-test', audience = 'pay
   const publicKeyPem = await exportSPKI(publicKey);
   return {
     publicKeyPem,
+    privateKeyPem: await exportPKCS8(privateKey),
     issuer,
     audience,
     mint: (claims) => sign(privateKey, issuer, audience, claims),

@@ -1,0 +1,281 @@
+/**
+ * `make gen` step: reads the protos (through `buf build`, so it sees exactly
+ * what the code generator sees) and writes src/generated/catalogue.ts:
+ *
+ * - every error-reason enum — `paycore.common.v1.ErrorReason` and each
+ *   service's `*ErrorReason` — as exported constants, value prefix removed
+ *   (`ERROR_REASON_INSUFFICIENT_BALANCE` → `INSUFFICIENT_BALANCE`, the string
+ *   the server sends in ErrorInfo.reason), with the enum value's comment;
+ * - every RPC of every paycore service with the scope and the error reasons
+ *   its comment documents ("Scope cashier:write", "Errors: NOT_FOUND
+ *   ORDER_NOT_FOUND, ..."), which the CLI uses to mint tokens with only the
+ *   scope a command needs and docs/api-errors.md lists.
+ *
+ * `--markdown` prints docs/api-errors.md instead (a test keeps the committed
+ * file equal to this output).
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+
+const ROOT = path.resolve(__dirname, '..', '..', '..');
+const OUT_FILE = path.join(ROOT, 'packages', 'client', 'src', 'generated', 'catalogue.ts');
+const IMAGE_BYTES_MAX = 256 * 1024 * 1024;
+const GRPC_CODES = new Set([
+  'CANCELLED',
+  'UNKNOWN',
+  'INVALID_ARGUMENT',
+  'DEADLINE_EXCEEDED',
+  'NOT_FOUND',
+  'ALREADY_EXISTS',
+  'PERMISSION_DENIED',
+  'RESOURCE_EXHAUSTED',
+  'FAILED_PRECONDITION',
+  'ABORTED',
+  'OUT_OF_RANGE',
+  'UNIMPLEMENTED',
+  'INTERNAL',
+  'UNAVAILABLE',
+  'DATA_LOSS',
+  'UNAUTHENTICATED',
+]);
+
+interface Location {
+  readonly path?: number[];
+  readonly leadingComments?: string;
+}
+interface EnumValue {
+  readonly name: string;
+  readonly number?: number;
+}
+interface EnumType {
+  readonly name: string;
+  readonly value?: EnumValue[];
+}
+interface Method {
+  readonly name: string;
+}
+interface Service {
+  readonly name: string;
+  readonly method?: Method[];
+}
+interface FileDescriptor {
+  readonly name: string;
+  readonly package?: string;
+  readonly enumType?: EnumType[];
+  readonly service?: Service[];
+  readonly sourceCodeInfo?: { location?: Location[] };
+}
+
+export interface ReasonEnum {
+  readonly context: string;
+  readonly enumName: string;
+  readonly constName: string;
+  readonly values: readonly { readonly reason: string; readonly description: string }[];
+}
+export interface RpcEntry {
+  readonly context: string;
+  readonly service: string;
+  readonly rpc: string;
+  readonly path: string;
+  readonly scope: string;
+  readonly errors: readonly { readonly code: string; readonly reason: string }[];
+}
+
+// Field numbers in descriptor.proto: FileDescriptorProto.enum_type = 5,
+// .service = 6; EnumDescriptorProto.value = 2; ServiceDescriptorProto.method = 2.
+const FILE_ENUM = 5;
+const FILE_SERVICE = 6;
+const CHILD = 2;
+
+function comment(file: FileDescriptor, at: readonly number[]): string {
+  const location = file.sourceCodeInfo?.location?.find(
+    (l) => l.path !== undefined && l.path.length === at.length && l.path.every((p, i) => p === at[i]),
+  );
+  return (location?.leadingComments ?? '')
+    .split('\n')
+    .map((line) => line.trim())
+    .filter((line) => line !== '')
+    .join(' ');
+}
+
+const upperSnake = (name: string): string => name.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toUpperCase();
+const pascal = (name: string): string =>
+  name
+    .split(/[-_]/)
+    .map((part) => part.charAt(0).toUpperCase() + part.slice(1))
+    .join('');
+
+/** The `paycore.<context>.v1` package's context, or undefined for other packages. */
+function contextOf(pkg: string | undefined): string | undefined {
+  const match = /^paycore\.([a-z]+)\.v[0-9]+$/.exec(pkg ?? '');
+  return match?.[1];
+}
+
+/** "Errors: NOT_FOUND ORDER_NOT_FOUND, FAILED_PRECONDITION X (why), Y; ..." → code/reason pairs. */
+export function parseErrors(text: string): { code: string; reason: string }[] {
+  const at = text.indexOf('Errors:');
+  if (at < 0) return [];
+  const stripped = text
+    .slice(at + 'Errors:'.length)
+    .replace(/`[^`]*`/g, ' ')
+    .replace(/\([^)]*\)/g, ' ');
+  const found: { code: string; reason: string }[] = [];
+  let code = '';
+  for (const token of stripped.match(/\b[A-Z][A-Z0-9_]+\b/g) ?? []) {
+    if (GRPC_CODES.has(token)) {
+      code = token;
+      continue;
+    }
+    if (!token.includes('_') || code === '') continue;
+    if (!found.some((f) => f.reason === token && f.code === code)) found.push({ code, reason: token });
+  }
+  return found;
+}
+
+export function parseScope(text: string): string {
+  return /\bScope:?\s+`?([a-z][a-z0-9-]*:[a-z][a-z0-9-]*)`?/.exec(text)?.[1] ?? '';
+}
+
+export function readImage(): FileDescriptor[] {
+  const json = execFileSync(
+    path.join(ROOT, 'node_modules', '.bin', 'buf'),
+    ['build', '-o', '-#format=json', '--path', 'proto/paycore'],
+    { cwd: ROOT, maxBuffer: IMAGE_BYTES_MAX, encoding: 'utf8' },
+  );
+  return (JSON.parse(json) as { file: FileDescriptor[] }).file;
+}
+
+export function collect(files: readonly FileDescriptor[]): { reasons: ReasonEnum[]; rpcs: RpcEntry[] } {
+  const reasons: ReasonEnum[] = [];
+  const rpcs: RpcEntry[] = [];
+  for (const file of [...files].sort((a, b) => a.name.localeCompare(b.name))) {
+    const context = contextOf(file.package);
+    if (context === undefined) continue;
+    (file.enumType ?? []).forEach((enumType, enumIndex) => {
+      if (!/(^|[a-z])ErrorReason$/.test(enumType.name)) return;
+      const prefix = `${upperSnake(enumType.name)}_`;
+      const values = (enumType.value ?? [])
+        .map((value, valueIndex) => ({ value, valueIndex }))
+        .filter(({ value }) => (value.number ?? 0) !== 0)
+        .map(({ value, valueIndex }) => {
+          if (!value.name.startsWith(prefix)) {
+            throw new Error(`${file.name}: ${enumType.name}.${value.name} lacks the prefix ${prefix}`);
+          }
+          return {
+            reason: value.name.slice(prefix.length),
+            description: comment(file, [FILE_ENUM, enumIndex, CHILD, valueIndex]),
+          };
+        });
+      const constName = enumType.name === 'ErrorReason' ? `${pascal(context)}ErrorReason` : enumType.name;
+      reasons.push({ context, enumName: `${file.package ?? ''}.${enumType.name}`, constName, values });
+    });
+    (file.service ?? []).forEach((service, serviceIndex) => {
+      (service.method ?? []).forEach((method, methodIndex) => {
+        const text = comment(file, [FILE_SERVICE, serviceIndex, CHILD, methodIndex]);
+        rpcs.push({
+          context,
+          service: `${file.package ?? ''}.${service.name}`,
+          rpc: method.name,
+          path: `/${file.package ?? ''}.${service.name}/${method.name}`,
+          scope: parseScope(text),
+          errors: parseErrors(text),
+        });
+      });
+    });
+  }
+  return { reasons, rpcs };
+}
+
+const quote = (value: string): string => JSON.stringify(value);
+const docComment = (text: string, indent: string): string =>
+  text === '' ? '' : `${indent}/** ${text.replace(/\*\//g, '* /')} */\n`;
+
+export function renderTypeScript(reasons: readonly ReasonEnum[], rpcs: readonly RpcEntry[]): string {
+  let out =
+    '// Code generated by packages/client/scripts/gen-catalogue.ts (make gen) from the protos. DO NOT EDIT.\n\n';
+  for (const e of reasons) {
+    out += `/** ${e.enumName}: the ErrorInfo reasons it declares. */\n`;
+    out += `export const ${e.constName} = {\n`;
+    for (const v of e.values) out += `${docComment(v.description, '  ')}  ${v.reason}: ${quote(v.reason)},\n`;
+    out += `} as const;\n`;
+    out += `export type ${e.constName} = (typeof ${e.constName})[keyof typeof ${e.constName}];\n\n`;
+  }
+  const documented = new Map<string, Set<string>>();
+  for (const r of rpcs) {
+    const set = documented.get(r.context) ?? new Set<string>();
+    for (const e of r.errors) set.add(e.reason);
+    documented.set(r.context, set);
+  }
+  for (const [context, set] of [...documented.entries()].sort(([a], [b]) => a.localeCompare(b))) {
+    const name = `${pascal(context)}DocumentedReasons`;
+    out += `/** Every reason the ${context} RPCs' comments document (see RPCS for which RPC sends which). */\n`;
+    out += `export const ${name} = {\n`;
+    for (const reason of [...set].sort()) out += `  ${reason}: ${quote(reason)},\n`;
+    out += `} as const;\n\n`;
+  }
+  out += '/** Every declared reason enum, by context. */\n';
+  out += 'export const ERROR_REASON_ENUMS = {\n';
+  for (const e of reasons) out += `  ${quote(`${e.context}:${e.constName}`)}: ${e.constName},\n`;
+  out += '} as const;\n\n';
+  out +=
+    'export interface RpcInfo {\n  readonly context: string;\n  readonly service: string;\n  readonly rpc: string;\n';
+  out +=
+    '  readonly path: string;\n  /** The scope the RPC requires, from its proto comment. */\n  readonly scope: string;\n';
+  out += '  /** The errors its proto comment documents: gRPC code and ErrorInfo reason. */\n';
+  out += '  readonly errors: readonly { readonly code: string; readonly reason: string }[];\n}\n\n';
+  out += '/** Every RPC of every paycore service, keyed by full method path. */\n';
+  out += 'export const RPCS: Readonly<Record<string, RpcInfo>> = {\n';
+  for (const r of rpcs) out += `  ${quote(r.path)}: ${JSON.stringify(r)},\n`;
+  out += '};\n';
+  return out;
+}
+
+export function renderMarkdown(reasons: readonly ReasonEnum[], rpcs: readonly RpcEntry[]): string {
+  let out = '# Error reasons and scopes per RPC\n\n';
+  out +=
+    'Generated from the protos by `tsx packages/client/scripts/gen-catalogue.ts --markdown`; do not edit\n';
+  out +=
+    '(a test compares this file with the generator). Each failed call carries a `google.rpc.ErrorInfo`\n';
+  out += 'whose `reason` is one of these names (`PaycoreError.reason` in @paycore/client); see\n';
+  out += '[the API guide](api-guide.md) for how to handle them.\n\n';
+  out += '## Declared reason enums\n\n';
+  for (const e of reasons) {
+    out += `### ${e.enumName} (\`${e.constName}\`)\n\n| reason | meaning |\n|---|---|\n`;
+    for (const v of e.values) out += `| \`${v.reason}\` | ${v.description.replace(/\|/g, '\\|')} |\n`;
+    out += '\n';
+  }
+  out += '## RPCs\n\nEvery RPC can also fail with UNAUTHENTICATED `UNAUTHENTICATED`, PERMISSION_DENIED\n';
+  out += '`MISSING_SCOPE`, INVALID_ARGUMENT `DEADLINE_REQUIRED` / `INVALID_FIELD`, UNAVAILABLE\n';
+  out += '`DEPENDENCY_UNAVAILABLE` and INTERNAL `INTERNAL`.\n\n';
+  let service = '';
+  for (const r of rpcs) {
+    if (r.service !== service) {
+      service = r.service;
+      out += `### ${service}\n\n| RPC | scope | errors (code reason) |\n|---|---|---|\n`;
+    }
+    const errors = r.errors.map((e) => `${e.code} \`${e.reason}\``).join(', ');
+    out += `| ${r.rpc} | ${r.scope === '' ? '-' : `\`${r.scope}\``} | ${errors === '' ? '-' : errors} |\n`;
+    const next = rpcs[rpcs.indexOf(r) + 1];
+    if (next === undefined || next.service !== service) out += '\n';
+  }
+  return out;
+}
+
+function main(): void {
+  const { reasons, rpcs } = collect(readImage());
+  if (!reasons.some((e) => e.enumName === 'paycore.common.v1.ErrorReason')) {
+    throw new Error('paycore.common.v1.ErrorReason not found in the protos');
+  }
+  if (process.argv.includes('--markdown')) {
+    process.stdout.write(renderMarkdown(reasons, rpcs));
+    return;
+  }
+  mkdirSync(path.dirname(OUT_FILE), { recursive: true });
+  writeFileSync(OUT_FILE, renderTypeScript(reasons, rpcs));
+  process.stdout.write(
+    `gen-catalogue: ${reasons.length} reason enums, ${rpcs.length} RPCs -> ${path.relative(ROOT, OUT_FILE)}\n`,
+  );
+}
+
+if (require.main === module) main();

@@ -1,0 +1,200 @@
+/**
+ * One promise-returning method per unary RPC of a ts-proto service
+ * definition, with the behaviour every paycore caller needs:
+ *
+ * - a deadline on every attempt (the call's `deadlineMs`, else the client's
+ *   default) — paycore servers refuse calls without one;
+ * - an idempotency key: a request with a `requestId` field that the caller
+ *   left empty gets a fresh UUID, generated once per logical call and sent
+ *   again on every retry, so a retried payment is the same payment;
+ * - retries only for idempotent calls — reads (Get/List/Query/Check) and
+ *   requests carrying a `requestId` — on UNAVAILABLE and DEADLINE_EXCEEDED,
+ *   with exponential backoff and full jitter, at most `attemptsMax` attempts;
+ * - a bearer token from the TokenProvider, fetched per attempt;
+ * - one W3C traceparent per logical call (the caller's, the `propagate`
+ *   hook's, or a new one) and the context code in `x-biz-context`;
+ * - failures as PaycoreError (reason, domain, metadata, field violations).
+ */
+import { randomUUID } from 'node:crypto';
+import { Metadata, status as GrpcStatus, type Client, type ServiceError } from '@grpc/grpc-js';
+import { assertBizCode, BIZ_CONTEXT_METADATA_KEY } from './context-code';
+import { toPaycoreError } from './errors';
+import type { TokenProvider } from './token';
+import { newTraceparent, TRACEPARENT_METADATA_KEY } from './trace';
+
+/** The shape of one unary method in a ts-proto `outputServices=grpc-js` definition. */
+export interface UnaryMethodDefinition<Req, Res> {
+  readonly path: string;
+  readonly requestStream: false;
+  readonly responseStream: false;
+  readonly requestSerialize: (value: Req) => Buffer;
+  readonly requestDeserialize: (value: Buffer) => Req;
+  readonly responseDeserialize: (value: Buffer) => Res;
+}
+
+type RequestOf<M> = M extends { requestDeserialize: (value: Buffer) => infer R } ? R : never;
+type ResponseOf<M> = M extends { responseDeserialize: (value: Buffer) => infer R } ? R : never;
+type UnaryKeys<D> = {
+  [K in keyof D]: D[K] extends { requestStream: false; responseStream: false } ? K : never;
+}[keyof D];
+
+/** A request with every field optional: missing scalars take their proto defaults. */
+export type RequestInput<Req> = { [K in keyof Req]?: Req[K] };
+
+export interface RetryPolicy {
+  /** Attempts in all, the first included (1 = never retry; at most 10). */
+  readonly attemptsMax: number;
+  readonly initialBackoffMs: number;
+  readonly backoffMaxMs: number;
+}
+
+export const DEFAULT_RETRY: RetryPolicy = { attemptsMax: 4, initialBackoffMs: 100, backoffMaxMs: 2_000 };
+export const DEFAULT_DEADLINE_MS = 10_000;
+const ATTEMPTS_MAX = 10;
+const DEADLINE_MS_MAX = 10 * 60_000;
+const RETRYABLE_CODES: ReadonlySet<GrpcStatus> = new Set([
+  GrpcStatus.UNAVAILABLE,
+  GrpcStatus.DEADLINE_EXCEEDED,
+]);
+const READ_METHOD = /^(get|list|query|check)/;
+
+export interface CallOptions {
+  /** Deadline of each attempt, ms from its start (default: the client's). */
+  readonly deadlineMs?: number;
+  /** Context code for `x-biz-context` (default: the client's `bizCode` hook). */
+  readonly bizCode?: string;
+  /** W3C traceparent to continue (default: the `propagate` hook's, else a new trace). */
+  readonly traceparent?: string;
+  /** `false` disables retries for this call even when it is idempotent. */
+  readonly retry?: false;
+  /** Extra ASCII metadata entries. */
+  readonly metadata?: Readonly<Record<string, string>>;
+  /** Called once with the traceparent the call carries (to print or store the trace id). */
+  readonly onTraceparent?: (traceparent: string) => void;
+}
+
+export interface CallSettings {
+  readonly token?: TokenProvider;
+  readonly defaultDeadlineMs?: number;
+  readonly retry?: RetryPolicy;
+  /** The context code of calls that give none (for example from your own request context). */
+  readonly bizCode?: () => string | undefined;
+  /** Adds your tracer's headers (traceparent, baggage) to outgoing metadata. */
+  readonly propagate?: (metadata: Metadata) => void;
+  /** Methods that are idempotent although their request has no requestId (upserts). */
+  readonly alsoIdempotent?: readonly string[];
+  /** Sleep used between attempts (tests replace it). */
+  readonly sleep?: (ms: number) => Promise<void>;
+}
+
+export type ServiceClient<D> = {
+  readonly [K in UnaryKeys<D>]: (
+    request: RequestInput<RequestOf<D[K]>>,
+    options?: CallOptions,
+  ) => Promise<ResponseOf<D[K]>>;
+};
+
+function checkPolicy(policy: RetryPolicy): RetryPolicy {
+  if (!Number.isInteger(policy.attemptsMax) || policy.attemptsMax < 1 || policy.attemptsMax > ATTEMPTS_MAX) {
+    throw new RangeError(`retry.attemptsMax must be an integer in 1..${ATTEMPTS_MAX}`);
+  }
+  if (!(policy.initialBackoffMs >= 0) || !(policy.backoffMaxMs >= policy.initialBackoffMs)) {
+    throw new RangeError('retry backoff must satisfy 0 <= initialBackoffMs <= backoffMaxMs');
+  }
+  return policy;
+}
+
+function checkDeadline(deadlineMs: number): number {
+  if (!Number.isFinite(deadlineMs) || deadlineMs <= 0 || deadlineMs > DEADLINE_MS_MAX) {
+    throw new RangeError(`deadlineMs must be in (0, ${DEADLINE_MS_MAX}]`);
+  }
+  return deadlineMs;
+}
+
+/** Full-jitter exponential backoff before attempt `attempt` (2, 3, ...). */
+export function backoffMs(policy: RetryPolicy, attempt: number, random: () => number = Math.random): number {
+  const ceiling = Math.min(policy.backoffMaxMs, policy.initialBackoffMs * 2 ** (attempt - 2));
+  return Math.floor(random() * ceiling);
+}
+
+function unaryOnce<Req, Res>(
+  client: Client,
+  method: UnaryMethodDefinition<Req, Res>,
+  request: Req,
+  metadata: Metadata,
+  deadlineMs: number,
+): Promise<Res> {
+  return new Promise<Res>((resolve, reject) => {
+    client.makeUnaryRequest<Req, Res>(
+      method.path,
+      method.requestSerialize,
+      method.responseDeserialize,
+      request,
+      metadata,
+      { deadline: Date.now() + deadlineMs },
+      (err: ServiceError | null, response?: Res) => {
+        if (err) reject(err);
+        else if (response === undefined) reject(new Error(`${method.path}: empty response`));
+        else resolve(response);
+      },
+    );
+  });
+}
+
+const defaultSleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Builds the promise client of one service definition over one grpc-js channel. */
+export function bindService<D extends object>(
+  definition: D,
+  channel: () => Client,
+  settings: CallSettings,
+): ServiceClient<D> {
+  const policy = checkPolicy(settings.retry ?? DEFAULT_RETRY);
+  const defaultDeadlineMs = checkDeadline(settings.defaultDeadlineMs ?? DEFAULT_DEADLINE_MS);
+  const sleep = settings.sleep ?? defaultSleep;
+  const alsoIdempotent = new Set(settings.alsoIdempotent ?? []);
+  const methods: Record<string, unknown> = {};
+  for (const [name, value] of Object.entries(definition)) {
+    const method = value as UnaryMethodDefinition<Record<string, unknown>, unknown>;
+    if (method.requestStream || method.responseStream) continue;
+    // The proto defaults of every field: decoding zero bytes yields them.
+    const defaults = method.requestDeserialize(Buffer.alloc(0));
+    const hasRequestId = 'requestId' in defaults;
+    const idempotent = hasRequestId || READ_METHOD.test(name) || alsoIdempotent.has(name);
+    methods[name] = async (input: Record<string, unknown>, options: CallOptions = {}): Promise<unknown> => {
+      const request: Record<string, unknown> = { ...defaults, ...input };
+      if (hasRequestId && (request['requestId'] === undefined || request['requestId'] === '')) {
+        request['requestId'] = randomUUID();
+      }
+      const deadlineMs = checkDeadline(options.deadlineMs ?? defaultDeadlineMs);
+      const base = new Metadata();
+      for (const [key, entry] of Object.entries(options.metadata ?? {})) base.set(key, entry);
+      if (options.traceparent === undefined) settings.propagate?.(base);
+      const traceparent =
+        options.traceparent ?? firstString(base, TRACEPARENT_METADATA_KEY) ?? newTraceparent();
+      base.set(TRACEPARENT_METADATA_KEY, traceparent);
+      options.onTraceparent?.(traceparent);
+      const bizCode = options.bizCode ?? settings.bizCode?.();
+      if (bizCode !== undefined && bizCode !== '') base.set(BIZ_CONTEXT_METADATA_KEY, assertBizCode(bizCode));
+      const attemptsMax = idempotent && options.retry !== false ? policy.attemptsMax : 1;
+      for (let attempt = 1; ; attempt += 1) {
+        const metadata = base.clone();
+        try {
+          if (settings.token) metadata.set('authorization', `Bearer ${await settings.token.token()}`);
+          return await unaryOnce(channel(), method, request, metadata, deadlineMs);
+        } catch (err) {
+          const code = (err as Partial<ServiceError>).code;
+          const retryable = typeof code === 'number' && RETRYABLE_CODES.has(code);
+          if (!retryable || attempt >= attemptsMax) throw toPaycoreError(err, method.path, attempt);
+          await sleep(backoffMs(policy, attempt + 1));
+        }
+      }
+    };
+  }
+  return methods as ServiceClient<D>;
+}
+
+function firstString(metadata: Metadata, key: string): string | undefined {
+  const value = metadata.get(key)[0];
+  return typeof value === 'string' ? value : undefined;
+}

@@ -1,0 +1,31 @@
+/**
+ * The services the client knows: one line each. `endpoint` is the service's
+ * name in `.run/endpoints.json` / deploy/services.json; `alsoIdempotent`
+ * lists mutations that are safe to retry although they carry no request_id
+ * (upserts). Adding a service (reconciliation, settlement) is one line here
+ * once its proto is generated.
+ */
+import { AccountServiceService } from '@paycore/proto/paycore/account/v1/account_service';
+import { CashierServiceService } from '@paycore/proto/paycore/cashier/v1/cashier_service';
+import { ChannelServiceService } from '@paycore/proto/paycore/channel/v1/channel_service';
+import { LedgerServiceService } from '@paycore/proto/paycore/ledger/v1/ledger_service';
+
+export interface ServiceEntry<D extends object = object> {
+  readonly definition: D;
+  readonly endpoint: string;
+  readonly alsoIdempotent?: readonly string[];
+}
+
+export const SERVICES = {
+  account: { definition: AccountServiceService, endpoint: 'account' },
+  ledger: { definition: LedgerServiceService, endpoint: 'ledger' },
+  channel: {
+    definition: ChannelServiceService,
+    endpoint: 'channel-router',
+    alsoIdempotent: ['upsertChannelNumber', 'setChannelCredentials', 'upsertPayChannelRoute'],
+  },
+  cashier: { definition: CashierServiceService, endpoint: 'cashier' },
+} as const satisfies Record<string, ServiceEntry>;
+
+export type ServiceName = keyof typeof SERVICES;
+export const SERVICE_NAMES = Object.keys(SERVICES) as ServiceName[];
