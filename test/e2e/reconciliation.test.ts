@@ -40,13 +40,18 @@ import { OwnerType } from '@paycore/proto/paycore/account/v1/account_service';
 import { OrderState, PartKind } from '@paycore/proto/paycore/cashier/v1/cashier_service';
 import { DifferenceClass, Direction, Resolution } from '@paycore/proto/paycore/reconciliation/v1/events';
 import type { DayReport, Difference } from '@paycore/proto/paycore/reconciliation/v1/reconciliation_service';
-import { addFault, payAtSandbox, startPlatform, waitFor, type Platform } from './platform';
+import { addFault, payAtSandbox, startPlatform, waitFor as waitUpTo, type Platform } from './platform';
 import { chinaToday, createOrder, pay, part, registerMerchant, uid } from './helpers';
 
 const ALIPAY = '100001';
 const WECHAT = '200001';
 const BANK = '300001';
 const OPERATOR = 'ops-alice';
+
+/** A loaded shared machine delays notifications and events: conditions get two minutes unless told. */
+function waitFor<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 120_000): Promise<T> {
+  return waitUpTo(what, fn, timeoutMs);
+}
 
 function addDays(date: string, days: number): string {
   return new Date(Date.parse(`${date}T00:00:00Z`) + days * 86_400_000).toISOString().slice(0, 10);
@@ -235,8 +240,8 @@ describe('reconciliation end to end (every service a real process)', function ()
     await waitFor('the stuck order PAID', async () =>
       (await orderState(stuck.orderId)) === OrderState.ORDER_STATE_PAID ? true : undefined,
     );
-    await waitFor('the merchant notified', async () =>
-      p.notifications.some((n) => n.orderId === stuck.orderId) ? true : undefined,
+    await waitFor('the merchant notified', () =>
+      Promise.resolve(p.notifications.some((n) => n.orderId === stuck.orderId) ? true : undefined),
     );
     await new Promise((resolve) => setTimeout(resolve, 2_000));
     const sent = p.notifications.filter((n) => n.orderId === stuck.orderId);
@@ -550,7 +555,7 @@ describe('reconciliation end to end (every service a real process)', function ()
         )[0]?.n,
       );
     const call = unary(p.recon.importStatement.bind(p.recon), request).catch((err: unknown) => err);
-    await waitFor('some suspense posted', async () => ((await postings()) >= 10 ? true : undefined), 60_000);
+    await waitFor('some suspense posted', async () => ((await postings()) >= 10 ? true : undefined));
     p.process('reconciliation').kill('SIGKILL');
     await p.process('reconciliation').exited;
     await call;

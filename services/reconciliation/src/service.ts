@@ -5,10 +5,15 @@
  * once. main.ts runs it as a process; tests run it in-process.
  */
 import { join } from 'node:path';
+import type { Logger } from 'pino';
+import type { DataSource } from 'typeorm';
 import {
   ensureStream,
   EventNaming,
   serviceTokenFromFile,
+  type FullConfig,
+  type Metrics,
+  type NatsConnections,
   type ServiceSpec,
   type Worker,
 } from '@paycore/platform';
@@ -28,9 +33,15 @@ import { parseChannels } from './domain/channels';
 
 export const CURRENCY = 'CNY';
 
+interface Peers {
+  readonly channel: ChannelPort;
+  readonly account: AccountPort;
+  readonly ledger: LedgerPort;
+}
+
 export interface ReconSpecOptions {
   /** Replace the peers (service tests of the engine alone); production always calls them. */
-  readonly peers?: { channel: ChannelPort; account: AccountPort; ledger: LedgerPort };
+  readonly peers?: Peers;
   readonly consumerBackoffMs?: readonly number[];
 }
 
@@ -54,33 +65,8 @@ export function reconciliationSpec(options: ReconSpecOptions = {}): ServiceSpec<
         name: naming.stream('channel'),
         subjects: [naming.contextSubjects('channel')],
       });
-      const token = serviceTokenFromFile(config.SERVICE_TOKEN_FILE);
       const closers: (() => void)[] = [];
-      const peers =
-        options.peers ??
-        (() => {
-          const channel = new GrpcChannelPort(
-            serviceAddress('channel-router', config.CHANNEL_ROUTER_ADDRESS, config.ENDPOINTS_FILE),
-            token,
-            metrics,
-          );
-          const account = new GrpcAccountPort(
-            serviceAddress('account', config.ACCOUNT_ADDRESS, config.ENDPOINTS_FILE),
-            token,
-            metrics,
-          );
-          const ledger = new GrpcLedgerPort(
-            serviceAddress('ledger', config.LEDGER_ADDRESS, config.ENDPOINTS_FILE),
-            token,
-            metrics,
-          );
-          closers.push(
-            () => channel.close(),
-            () => account.close(),
-            () => ledger.close(),
-          );
-          return { channel, account, ledger };
-        })();
+      const peers = options.peers ?? grpcPeers(config, metrics, closers);
       const channels = parseChannels(config.RECON_CHANNELS);
       const store = new PgReconStore(dataSource);
       const recon = new Reconciliation(store, peers.channel, peers.account, reconEvents(naming), logger, {
@@ -93,38 +79,76 @@ export function reconciliationSpec(options: ReconSpecOptions = {}): ServiceSpec<
       const checks = new DayChecks(store, peers.account, peers.ledger, CURRENCY);
       grpc.addService(ReconciliationServiceService, reconHandlers(recon, bank, checks, store), reconScopes);
       for (const route of reportRoutes(recon, store, checks)) http.route('GET', route.path, route.handler);
-      const consumer = channelTxnConsumer({
-        dataSource,
-        nats,
-        naming,
-        logger,
-        ...(options.consumerBackoffMs !== undefined ? { backoffMs: options.consumerBackoffMs } : {}),
-      });
-      const scheduler = new Scheduler(recon, store, logger, {
-        enabled: config.RECON_SCHEDULE_ENABLED,
-        minuteOfDay: config.RECON_SCHEDULE_MINUTE_OF_DAY,
-        resumeAfterMs: config.RECON_RESUME_AFTER_MS,
-        nowMs: () => Date.now(),
-      });
-      const ticker = new Ticker(
-        'reconciliation-schedule',
-        config.RECON_SCHEDULE_TICK_MS,
-        () => scheduler.pass(),
-        logger,
-      );
       logger.info({ channels: channels.map((c) => c.channelNo) }, 'reconciliation configured');
-      return [
-        { name: 'channel-txns', start: () => consumer.start(), stop: () => consumer.stop() },
-        { name: 'schedule', start: () => ticker.start(), stop: () => ticker.stop() },
-        {
-          name: 'peer-clients',
-          start: () => undefined,
-          stop: () => {
-            for (const close of closers) close();
-            return Promise.resolve();
-          },
-        },
-      ];
+      return backgroundWorkers({ config, dataSource, nats, naming, logger, recon, store, closers, options });
     },
   };
+}
+
+type ReconConfig = FullConfig<typeof reconConfigSchema>;
+
+/** The peers over gRPC; their clients are closed when the service stops. */
+function grpcPeers(config: ReconConfig, metrics: Metrics, closers: (() => void)[]): Peers {
+  const token = serviceTokenFromFile(config.SERVICE_TOKEN_FILE);
+  const address = (name: string, explicit: string | undefined) =>
+    serviceAddress(name, explicit, config.ENDPOINTS_FILE);
+  const channel = new GrpcChannelPort(
+    address('channel-router', config.CHANNEL_ROUTER_ADDRESS),
+    token,
+    metrics,
+  );
+  const account = new GrpcAccountPort(address('account', config.ACCOUNT_ADDRESS), token, metrics);
+  const ledger = new GrpcLedgerPort(address('ledger', config.LEDGER_ADDRESS), token, metrics);
+  closers.push(
+    () => channel.close(),
+    () => account.close(),
+    () => ledger.close(),
+  );
+  return { channel, account, ledger };
+}
+
+/** The channel.txn_updated consumer, the schedule / resume ticker, and the peers' clients. */
+function backgroundWorkers(input: {
+  config: ReconConfig;
+  dataSource: DataSource;
+  nats: NatsConnections;
+  naming: EventNaming;
+  logger: Logger;
+  recon: Reconciliation;
+  store: PgReconStore;
+  closers: readonly (() => void)[];
+  options: ReconSpecOptions;
+}): Worker[] {
+  const { config, dataSource, nats, naming, logger, recon, store, closers, options } = input;
+  const consumer = channelTxnConsumer({
+    dataSource,
+    nats,
+    naming,
+    logger,
+    ...(options.consumerBackoffMs !== undefined ? { backoffMs: options.consumerBackoffMs } : {}),
+  });
+  const scheduler = new Scheduler(recon, store, logger, {
+    enabled: config.RECON_SCHEDULE_ENABLED,
+    minuteOfDay: config.RECON_SCHEDULE_MINUTE_OF_DAY,
+    resumeAfterMs: config.RECON_RESUME_AFTER_MS,
+    nowMs: () => Date.now(),
+  });
+  const ticker = new Ticker(
+    'reconciliation-schedule',
+    config.RECON_SCHEDULE_TICK_MS,
+    () => scheduler.pass(),
+    logger,
+  );
+  return [
+    { name: 'channel-txns', start: () => consumer.start(), stop: () => consumer.stop() },
+    { name: 'schedule', start: () => ticker.start(), stop: () => ticker.stop() },
+    {
+      name: 'peer-clients',
+      start: () => undefined,
+      stop: () => {
+        for (const close of closers) close();
+        return Promise.resolve();
+      },
+    },
+  ];
 }

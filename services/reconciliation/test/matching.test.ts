@@ -109,7 +109,7 @@ describe('matching engine (real Postgres and NATS, fake peers)', function () {
     }
     for (let i = 0; i < 10; i += 1) rows.push(row(date, `EXTRA-${SEED}-${i}`, 100n + BigInt(i)));
     for (const txn of txns) await h.publishTxn(txn);
-    await h.waitTxns(txns.length);
+    await h.waitTxns(txns.length, 240_000);
     const res = await upload(date, rows, `eq-${SEED}`);
     const got = await h.sql<{ merchant_order_no: string; class: string; direction: string; delta: string }>(
       `SELECT merchant_order_no, class, direction, delta_minor::text AS delta FROM recon.results
@@ -182,7 +182,7 @@ describe('matching engine (real Postgres and NATS, fake peers)', function () {
       channelNo: WECHAT,
       finishTime: new Date('2025-04-01T16:00:03Z'),
     });
-    await h.waitTxns(401);
+    await h.waitTxns(401, 240_000);
     const second = await upload(nextDay, [row(nextDay, 'OTHER-1', 100n)], 'midnight-d1');
     const open = await h.sql<{ merchant_order_no: string; state: string; bill_date: string }>(
       `SELECT merchant_order_no, state, bill_date::text AS bill_date FROM recon.differences
@@ -198,6 +198,7 @@ describe('matching engine (real Postgres and NATS, fake peers)', function () {
   });
 
   it('a reused request id, a bad date and an unknown channel are refused with their reasons; nothing is written', async () => {
+    await upload('2025-05-01', [row('2025-05-01', 'ONCE', 100n)], 'reuse-1');
     const before = await h.sql<{ n: string }>('SELECT count(*) AS n FROM recon.statement_files');
     const reason = async (call: Promise<unknown>) => {
       try {
@@ -207,7 +208,7 @@ describe('matching engine (real Postgres and NATS, fake peers)', function () {
       }
       return 'SUCCEEDED';
     };
-    expect(await reason(upload('2025-03-10', [row('2025-03-10', 'X', 1n)], `eq-${SEED}`))).to.equal(
+    expect(await reason(upload('2025-05-02', [row('2025-05-02', 'X', 1n)], 'reuse-1'))).to.equal(
       'IDEMPOTENCY_KEY_REUSED',
     );
     expect(await reason(upload('2025-02-30', [row('2025-02-30', 'X', 1n)], 'bad-date'))).to.equal(

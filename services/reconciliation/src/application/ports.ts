@@ -3,8 +3,7 @@
  * implements ReconStore / ReconTx (one repository per aggregate, no SQL
  * here); the gRPC adapters implement ChannelPort, AccountPort and LedgerPort.
  */
-import type { IsolationLevel } from '@paycore/platform';
-import type { TxPort } from '../adapters/pg/uow';
+import type { IsolationLevel, TxPort } from '@paycore/platform';
 import type {
   ChannelTxn,
   Direction,

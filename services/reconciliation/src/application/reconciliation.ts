@@ -32,6 +32,7 @@ import type {
   DayFigures,
   DifferenceRow,
   EventFactory,
+  MatchOutcome,
   ReconStore,
   ReconTx,
   RunRow,
@@ -210,31 +211,37 @@ export class Reconciliation {
         { ...run, state: 'MATCHED', finishedAt: null },
         { holdDays: input.settings.holdDays, windowMinutes: this.settings.holdWindowMinutes },
       );
-      const now = new Date();
-      for (const difference of outcome.opened) await tx.publish(this.events.differenceOpened(difference));
-      for (const difference of outcome.heldMatched) {
-        await tx.differences.logRule({
-          runId: run.runId,
-          differenceId: difference.differenceId,
-          rule: 'held_matched_later',
-          outcome: 'RESOLVED',
-          detail: `held since ${difference.billDate}, matched by ${run.billDate}`,
-        });
-        await tx.publish(this.events.differenceResolved(difference, now));
-      }
-      for (const difference of outcome.heldExpired) {
-        await tx.differences.logRule({
-          runId: run.runId,
-          differenceId: difference.differenceId,
-          rule: 'hold_expired',
-          outcome: 'OPENED',
-          detail: `held since ${difference.billDate}, hold ended before ${run.billDate}`,
-        });
-      }
+      await this.announce(tx, run.runId, run.billDate, outcome);
       await tx.remember(request, { runId: run.runId });
       return run.runId;
     });
     return this.resume(runId);
+  }
+
+  /** The import's events and audit rows: new differences opened, held ones matched or expired. */
+  private async announce(tx: ReconTx, runId: string, billDate: string, outcome: MatchOutcome): Promise<void> {
+    const run = { runId, billDate };
+    const now = new Date();
+    for (const difference of outcome.opened) await tx.publish(this.events.differenceOpened(difference));
+    for (const difference of outcome.heldMatched) {
+      await tx.differences.logRule({
+        runId: run.runId,
+        differenceId: difference.differenceId,
+        rule: 'held_matched_later',
+        outcome: 'RESOLVED',
+        detail: `held since ${difference.billDate}, matched by ${run.billDate}`,
+      });
+      await tx.publish(this.events.differenceResolved(difference, now));
+    }
+    for (const difference of outcome.heldExpired) {
+      await tx.differences.logRule({
+        runId: run.runId,
+        differenceId: difference.differenceId,
+        rule: 'hold_expired',
+        outcome: 'OPENED',
+        detail: `held since ${difference.billDate}, hold ended before ${run.billDate}`,
+      });
+    }
   }
 
   /** Continues a run from its recorded state to REPORTED and returns the day's result. */

@@ -61,7 +61,7 @@ function isRecord(value: unknown): value is Record<string, unknown> {
 function stringList(value: unknown, what: string): string[] {
   if (!Array.isArray(value) || value.length > 32 || !value.every((v) => typeof v === 'string'))
     fail(`${what} must be a list of at most 32 strings`);
-  return value as string[];
+  return value;
 }
 
 function mappingOf(raw: unknown, channelNo: string): GenericCsvMapping {

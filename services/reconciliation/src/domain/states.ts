@@ -10,7 +10,9 @@
  * suspense posted) → REPORTED (events written). A run killed between steps
  * resumes at its recorded state.
  */
-import type { TransitionTable } from './transitions';
+
+/** The platform's TransitionTable shape (domain/ may not import the kit): for each state, where it may go. */
+type TransitionTable<S extends string> = Readonly<Record<S, readonly S[]>>;
 
 export const DIFFERENCE_STATES = ['HELD', 'OPEN', 'RESOLVED'] as const;
 export type DifferenceState = (typeof DIFFERENCE_STATES)[number];

@@ -22,6 +22,8 @@ const STATEMENT_DEADLINE_MS = 60_000;
 const ACCOUNT_PAGES_MAX = 100;
 const ENTRY_PAGES_MAX = 2_000;
 const PLATFORM_OWNER = 'platform';
+/** The platform-operations adjustment code (900101 · 01 · 08 · 0001 · 000000) under which reconciliation opens its accounts. */
+const OPEN_ACCOUNT_CODE = '90010101080001000000';
 const TRANSIENT_CODES = new Set<number>([
   GrpcStatus.UNAVAILABLE,
   GrpcStatus.DEADLINE_EXCEEDED,
@@ -43,6 +45,10 @@ export function serviceAddress(
     if (typeof address === 'string' && address !== '') return address;
   }
   throw new Error(`the ${name} address is unknown: set its address setting or ENDPOINTS_FILE`);
+}
+
+function asError(err: unknown): Error {
+  return err instanceof Error ? err : new Error(String(err));
 }
 
 function grpcCode(err: unknown): number | undefined {
@@ -115,7 +121,7 @@ export class GrpcChannelPort implements ChannelPort {
       );
     } catch (err) {
       if (errorReason(err) === 'BILL_NOT_READY') return undefined;
-      return call('channel-router', 'DownloadStatement', () => Promise.reject(err));
+      return call('channel-router', 'DownloadStatement', () => Promise.reject(asError(err)));
     }
     const stored = await call('channel-router', 'GetStatement', () =>
       unary(
@@ -187,7 +193,7 @@ export class GrpcAccountPort implements AccountPort {
     const opened = await call('account', 'OpenAccount', () =>
       unary(this.client.openAccount.bind(this.client), {
         requestId: openRequestId,
-        bizContext: undefined,
+        bizContext: { code: OPEN_ACCOUNT_CODE },
         ownerType: OwnerType.OWNER_TYPE_INTERNAL,
         ownerId: PLATFORM_OWNER,
         subjectCode,
@@ -280,7 +286,7 @@ export class GrpcLedgerPort implements LedgerPort {
       };
     } catch (err) {
       if (errorReason(err) === 'CHECK_REPORT_NOT_FOUND') return undefined;
-      return call('ledger', 'GetCheckReport', () => Promise.reject(err));
+      return call('ledger', 'GetCheckReport', () => Promise.reject(asError(err)));
     }
   }
 

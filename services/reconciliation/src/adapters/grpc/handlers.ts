@@ -122,12 +122,13 @@ function pageToken(token: string): { createdAt: Date; differenceId: string } | n
   return { createdAt, differenceId: id };
 }
 
-export function reconHandlers(
-  recon: Reconciliation,
-  bank: BankClaims,
-  checks: DayChecks,
-  store: ReconStore,
-): Handlers<Definition> {
+type DayHandlers = Pick<
+  Handlers<Definition>,
+  'reconcileDay' | 'importStatement' | 'getDayReport' | 'listDifferences'
+>;
+type OpsHandlers = Pick<Handlers<Definition>, 'resolveDifferences' | 'importBankStatement' | 'claimBankLine'>;
+
+function dayHandlers(recon: Reconciliation, checks: DayChecks, store: ReconStore): DayHandlers {
   const report = async (result: DayResult): Promise<DayReport> =>
     toReport(result, await checks.checks(result));
   return {
@@ -174,6 +175,11 @@ export function reconHandlers(
             : '',
       };
     },
+  };
+}
+
+function opsHandlers(recon: Reconciliation, bank: BankClaims): OpsHandlers {
+  return {
     resolveDifferences: async (req) => {
       const decisions =
         req.decisions.length > 0
@@ -211,6 +217,15 @@ export function reconHandlers(
       return { line: toBankLine(claimed.line), transferId: claimed.transferId };
     },
   };
+}
+
+export function reconHandlers(
+  recon: Reconciliation,
+  bank: BankClaims,
+  checks: DayChecks,
+  store: ReconStore,
+): Handlers<Definition> {
+  return { ...dayHandlers(recon, checks, store), ...opsHandlers(recon, bank) };
 }
 
 export const reconScopes: Specs<Definition> = {

@@ -10,7 +10,7 @@ import type { PoolClient } from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import type { FilesRepo, StatementFileRow } from '../../application/ports';
 import type { ParsedStatement, StatementLine } from '../../domain/model';
-import type { SqlTx } from './uow';
+import type { SqlTx } from '@paycore/platform';
 
 export const COPY_CHUNK_LINES = 50_000;
 /** Rows per pushed text block inside one COPY (keeps each write small). */
@@ -69,7 +69,7 @@ export class PgFiles implements FilesRepo {
   constructor(private readonly sql: SqlTx) {}
 
   async byChecksum(channelNo: string, billDate: string, checksum: string): Promise<StatementFileRow | null> {
-    const rows = await this.sql.query<Record<string, unknown>>(
+    const rows = await this.sql.query(
       `SELECT * FROM statement_files WHERE channel_no = $1 AND bill_date = $2 AND checksum_sha256 = $3`,
       [channelNo, billDate, checksum],
     );
@@ -77,10 +77,7 @@ export class PgFiles implements FilesRepo {
   }
 
   async byId(fileId: string): Promise<StatementFileRow | null> {
-    const rows = await this.sql.query<Record<string, unknown>>(
-      `SELECT * FROM statement_files WHERE file_id = $1`,
-      [fileId],
-    );
+    const rows = await this.sql.query(`SELECT * FROM statement_files WHERE file_id = $1`, [fileId]);
     return rows[0] === undefined ? null : fileRow(rows[0]);
   }
 

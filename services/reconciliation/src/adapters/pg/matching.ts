@@ -9,7 +9,7 @@
 import type { DayFigures, HoldPolicy, MatchingRepo, MatchOutcome, RunRow } from '../../application/ports';
 import { DIFFERENCE_TRANSITIONS } from '../../domain/states';
 import { big, DIFFERENCE_COLUMNS, differenceRow, text, type Row } from './rows';
-import type { SqlTx } from './uow';
+import type { SqlTx } from '@paycore/platform';
 
 export const DIFFERENCE_ENTITY = {
   name: 'difference',
@@ -38,13 +38,8 @@ const CLASS = `CASE
 const DIRECTION_OF = (value: string): string =>
   `CASE WHEN ${value} > 0 THEN 'OVER' WHEN ${value} < 0 THEN 'UNDER' ELSE 'NONE' END`;
 
-export class PgMatching implements MatchingRepo {
-  constructor(private readonly sql: SqlTx) {}
-
-  async matchDay(run: RunRow, policy: HoldPolicy): Promise<MatchOutcome> {
-    const params = [run.fileId, run.channelNo, run.billDate];
-    await this.sql.query(
-      `CREATE TEMP TABLE held_matched ON COMMIT DROP AS
+/** Held items of earlier bills this file matches: a line for a held CHANNEL_MISSING, a transaction for a held PLATFORM_MISSING. $1 file, $2 channel, $3 date. */
+const HELD_MATCHED_SQL = `CREATE TEMP TABLE held_matched ON COMMIT DROP AS
        SELECT d.difference_id, l.line_no, NULL::text AS txn_id
          FROM differences d
          JOIN statement_lines l ON l.file_id = $1 AND l.merchant_order_no = d.merchant_order_no
@@ -58,31 +53,29 @@ export class PgMatching implements MatchingRepo {
          JOIN channel_txns t ON t.txn_id = d.merchant_order_no AND t.channel_no = d.channel_no
         WHERE d.channel_no = $2 AND d.bill_date < $3 AND d.state = 'HELD' AND d.class = 'PLATFORM_MISSING'
           AND t.state = 'SUCCESS' AND t.kind = d.kind AND t.amount_minor = d.channel_amount_minor
-          AND t.currency = d.currency`,
-      params,
-    );
-    await this.sql.query(
-      `CREATE TEMP TABLE day_lines ON COMMIT DROP AS
+          AND t.currency = d.currency`;
+
+/** The file's lines not consumed by held items, ranked per merchant order number (rank > 1: duplicate). $1 file. */
+const DAY_LINES_SQL = `CREATE TEMP TABLE day_lines ON COMMIT DROP AS
        SELECT l.*, row_number() OVER (PARTITION BY l.merchant_order_no ORDER BY l.line_no) AS dup_rank
          FROM statement_lines l
         WHERE l.file_id = $1
-          AND NOT EXISTS (SELECT 1 FROM held_matched h WHERE h.line_no = l.line_no)`,
-      [run.fileId],
-    );
-    await this.sql.query(`CREATE INDEX ON day_lines (merchant_order_no)`);
-    await this.sql.query(
-      `CREATE TEMP TABLE day_txns ON COMMIT DROP AS
+          AND NOT EXISTS (SELECT 1 FROM held_matched h WHERE h.line_no = l.line_no)`;
+
+const DAY_LINES_INDEX_SQL = `CREATE INDEX ON day_lines (merchant_order_no)`;
+
+/** paycore's side: the channel day's successes not billed by an earlier day, and whatever a line names. $1 channel, $2 date. */
+const DAY_TXNS_SQL = `CREATE TEMP TABLE day_txns ON COMMIT DROP AS
        SELECT t.* FROM channel_txns t
         WHERE t.channel_no = $1
           AND (t.txn_id IN (SELECT merchant_order_no FROM day_lines)
                OR (t.channel_day = $2 AND t.state = 'SUCCESS'
                    AND NOT EXISTS (SELECT 1 FROM results r
                                     WHERE r.platform_txn_id = t.txn_id AND r.bill_date < $2)))
-          AND NOT EXISTS (SELECT 1 FROM held_matched h WHERE h.txn_id = t.txn_id)`,
-      [run.channelNo, run.billDate],
-    );
-    await this.sql.query(
-      `INSERT INTO results (run_id, seq, bill_date, class, direction, delta_minor, kind, merchant_order_no,
+          AND NOT EXISTS (SELECT 1 FROM held_matched h WHERE h.txn_id = t.txn_id)`;
+
+/** The decision table of domain/classify.ts over the FULL OUTER JOIN. $1 run, $2 date. */
+const RESULTS_SQL = `INSERT INTO results (run_id, seq, bill_date, class, direction, delta_minor, kind, merchant_order_no,
          channel_txn_no, platform_txn_id, platform_amount_minor, channel_amount_minor, platform_state,
          channel_status, channel_fee_minor, platform_fee_minor, currency, biz_code, line_no, finished_at)
        SELECT $1, row_number() OVER (ORDER BY l.line_no NULLS LAST, t.txn_id), $2::date, c.class,
@@ -101,14 +94,10 @@ export class PgMatching implements MatchingRepo {
          FROM day_lines l
          FULL OUTER JOIN day_txns t ON t.txn_id = l.merchant_order_no AND l.dup_rank = 1
         CROSS JOIN LATERAL (SELECT ${CHANNEL_SIGNED} AS channel_signed, ${PLATFORM_SIGNED} AS platform_signed) s
-        CROSS JOIN LATERAL (SELECT ${CLASS} AS class) c`,
-      [run.runId, run.billDate],
-    );
-    const heldMatched = await this.resolveHeld(run);
-    const heldExpired = await this.expireHeld(run);
-    const cutoff = `${run.billDate} ${minutesBeforeMidnight(policy.windowMinutes)}`;
-    const opened = await this.sql.query<Row>(
-      `WITH inserted AS (
+        CROSS JOIN LATERAL (SELECT ${CLASS} AS class) c`;
+
+/** One difference per non-matched result, held or open. $1 run, $2 channel, $3 hold days, $4 hold cut-off time text. */
+const DIFFERENCES_SQL = `WITH inserted AS (
          INSERT INTO differences (difference_id, run_id, channel_no, bill_date, class, direction, delta_minor, kind,
            merchant_order_no, channel_txn_no, platform_txn_id, platform_amount_minor, channel_amount_minor,
            currency, biz_code, state, hold_until)
@@ -122,9 +111,29 @@ export class PgMatching implements MatchingRepo {
           WHERE r.run_id = $1 AND r.class <> 'MATCHED'
           ORDER BY r.seq
          RETURNING *)
-       SELECT ${DIFFERENCE_COLUMNS} FROM inserted d ORDER BY d.merchant_order_no`,
-      [run.runId, run.channelNo, policy.holdDays, cutoff],
-    );
+       SELECT ${DIFFERENCE_COLUMNS} FROM inserted d ORDER BY d.merchant_order_no`;
+
+export class PgMatching implements MatchingRepo {
+  constructor(private readonly sql: SqlTx) {}
+
+  async matchDay(run: RunRow, policy: HoldPolicy): Promise<MatchOutcome> {
+    await this.sql.query(HELD_MATCHED_SQL, [run.fileId, run.channelNo, run.billDate]);
+    await this.sql.query(DAY_LINES_SQL, [run.fileId]);
+    await this.sql.query(DAY_LINES_INDEX_SQL);
+    await this.sql.query(DAY_TXNS_SQL, [run.channelNo, run.billDate]);
+    // Temporary tables have no statistics until analysed; without them the join plans as if they were empty.
+    await this.sql.query('ANALYZE day_lines');
+    await this.sql.query('ANALYZE day_txns');
+    await this.sql.query(RESULTS_SQL, [run.runId, run.billDate]);
+    const heldMatched = await this.resolveHeld(run);
+    const heldExpired = await this.expireHeld(run);
+    const cutoff = `${run.billDate} ${minutesBeforeMidnight(policy.windowMinutes)}`;
+    const opened = await this.sql.query<Row>(DIFFERENCES_SQL, [
+      run.runId,
+      run.channelNo,
+      policy.holdDays,
+      cutoff,
+    ]);
     return { heldMatched, heldExpired, opened: opened.map(differenceRow) };
   }
 

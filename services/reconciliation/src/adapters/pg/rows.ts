@@ -6,7 +6,14 @@ import { dateText } from './files';
 
 export type Row = Record<string, unknown>;
 
-const text = (value: unknown): string => (value === null || value === undefined ? '' : String(value));
+function text(value: unknown): string {
+  if (value === null || value === undefined) return '';
+  if (typeof value === 'string') return value;
+  if (typeof value === 'number' || typeof value === 'bigint' || typeof value === 'boolean')
+    return value.toString();
+  if (value instanceof Date) return value.toISOString();
+  return JSON.stringify(value);
+}
 const big = (value: unknown): bigint => BigInt(text(value) === '' ? '0' : text(value));
 
 export const DIFFERENCE_COLUMNS = `d.difference_id::text AS difference_id, d.run_id::text AS run_id, d.channel_no,

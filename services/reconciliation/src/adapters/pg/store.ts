@@ -4,7 +4,7 @@
  * accounts, bank lines), and the reads that need no transaction.
  */
 import type { DataSource } from 'typeorm';
-import type { IsolationLevel } from '@paycore/platform';
+import { createUnitOfWork, type IsolationLevel, type SqlTx, type UnitOfWork } from '@paycore/platform';
 import type {
   AccountsRepo,
   BankLineRow,
@@ -28,7 +28,6 @@ import { RUN_TRANSITIONS, type RunState } from '../../domain/states';
 import { fileRow, PgFiles } from './files';
 import { DIFFERENCE_ENTITY, PgMatching } from './matching';
 import { big, DIFFERENCE_COLUMNS, differenceRow, RUN_COLUMNS, runRow, text, type Row } from './rows';
-import { createUnitOfWork, type SqlTx, type UnitOfWork } from './uow';
 
 const RUN_ENTITY = {
   name: 'run',
