@@ -268,10 +268,10 @@ export async function startPlatform(
       CASHIER_RECOVERY_IDLE_MS: '1500',
       CASHIER_NOTIFY_TICK_MS: '100',
       CASHIER_NOTIFY_TIME_SCALE: '1000',
-      // reconciliation: runs on request only (no daily schedule), resumes interrupted runs quickly
+      // reconciliation: runs on request only (no daily schedule); the resume worker waits long enough never to race a live run (tests resume by replay)
       RECON_SCHEDULE_ENABLED: 'false',
       RECON_SCHEDULE_TICK_MS: '500',
-      RECON_RESUME_AFTER_MS: '1000',
+      RECON_RESUME_AFTER_MS: '600000',
       ...commonEnv,
       ...(extraEnv[name] ?? {}),
     };
