@@ -49,6 +49,7 @@ import { ChannelServiceClient } from '@paycore/proto/paycore/channel/v1/channel_
 import { BalanceDirection, LedgerServiceClient } from '@paycore/proto/paycore/ledger/v1/ledger_service';
 import { verifyNotification } from '@paycore/cashier';
 import { seedChannelRegistry } from './seed-channels';
+import { reconciliationDemo } from './demo/reconciliation';
 
 startTelemetry({
   serviceName: 'paycore-demo',
@@ -671,6 +672,14 @@ async function main(): Promise<void> {
     const day = await runDay(c, sandboxUrl, webhook.url);
     // Let the last notifications arrive before counting them.
     await new Promise((resolve) => setTimeout(resolve, 2_000));
+    await reconciliationDemo({
+      endpoints,
+      httpEndpoints: existsSync(httpEndpointsFile) ? readJson(httpEndpointsFile) : {},
+      token,
+      sandboxUrl,
+      expectThat,
+      section,
+    });
     section('end of day');
     const date = await endOfDay(c);
     await report(c, day, deliveries, date ?? chinaToday());

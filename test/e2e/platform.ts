@@ -1,7 +1,7 @@
 /**
  * The whole platform as real processes for end-to-end tests: the channel
  * sandbox (time-scaled), account, ledger, channel-router (registry seeded
- * from the sandbox) and the cashier, each started with `spawnNode` exactly as
+ * from the sandbox), the cashier and reconciliation, each started with `spawnNode` exactly as
  * `make up` starts them (node --import tsx <main.ts>, env contract of
  * scripts/up.sh), on one fresh database (one schema per service) and one
  * NATS prefix. Also: a merchant webhook server that verifies signatures and
@@ -19,6 +19,7 @@ import { AccountServiceClient } from '@paycore/proto/paycore/account/v1/account_
 import { CashierServiceClient } from '@paycore/proto/paycore/cashier/v1/cashier_service';
 import { ChannelServiceClient } from '@paycore/proto/paycore/channel/v1/channel_service';
 import { LedgerServiceClient } from '@paycore/proto/paycore/ledger/v1/ledger_service';
+import { ReconciliationServiceClient } from '@paycore/proto/paycore/reconciliation/v1/reconciliation_service';
 import {
   createTestDatabase,
   createTokenMinter,
@@ -49,6 +50,9 @@ export const ALL_SCOPES = [
   'cashier:read',
   'cashier:write',
   'cashier:ops',
+  'recon:read',
+  'recon:write',
+  'recon:ops',
 ];
 
 const ENTRIES: Readonly<Record<string, string>> = {
@@ -56,6 +60,7 @@ const ENTRIES: Readonly<Record<string, string>> = {
   ledger: 'services/ledger/src/main.ts',
   'channel-router': 'services/channel-router/src/main.ts',
   cashier: 'services/cashier/src/main.ts',
+  reconciliation: 'services/reconciliation/src/main.ts',
 };
 
 export interface ReceivedNotification {
@@ -76,6 +81,9 @@ export interface Platform {
   readonly account: AccountServiceClient;
   readonly ledger: LedgerServiceClient;
   readonly channel: ChannelServiceClient;
+  readonly recon: ReconciliationServiceClient;
+  /** Base URL of reconciliation's HTTP port (reports, CSV export). */
+  readonly reconHttpUrl: string;
   readonly notifyUrl: string;
   /** The run's database (benches read its pg_stat_database row). */
   readonly databaseName: string;
@@ -289,6 +297,10 @@ export async function startPlatform(
       // cashier
       CASHIER_NOTIFY_TIME_SCALE: '1000',
       ...testSchedules,
+      // reconciliation: runs on request only (no daily schedule); the resume worker waits long enough never to race a live run (tests resume by replay)
+      RECON_SCHEDULE_ENABLED: 'false',
+      RECON_SCHEDULE_TICK_MS: '500',
+      RECON_RESUME_AFTER_MS: '600000',
       ...commonEnv,
       ...(extraEnv[name] ?? {}),
     };
@@ -308,6 +320,7 @@ export async function startPlatform(
     await start('account');
     await Promise.all([start('ledger'), start('channel-router')]);
     await start('cashier');
+    await start('reconciliation');
   } catch (err) {
     // A platform that fails to start leaves nothing behind: no process, no database.
     for (const child of children.values()) if (!child.hasExited()) child.kill('SIGKILL');
@@ -333,6 +346,8 @@ export async function startPlatform(
     account: createClient(AccountServiceClient, { address: address('account'), ...options }),
     ledger: createClient(LedgerServiceClient, { address: address('ledger'), ...options }),
     channel: createClient(ChannelServiceClient, { address: address('channel-router'), ...options }),
+    recon: createClient(ReconciliationServiceClient, { address: address('reconciliation'), ...options }),
+    reconHttpUrl: `http://127.0.0.1:${ports['reconciliation']?.http ?? 0}`,
     notifyUrl: webhook.url,
     databaseName: database.name,
     httpAddress(name: string): string {
@@ -359,7 +374,14 @@ export async function startPlatform(
     async close() {
       await pg.end();
       webhook.server.close();
-      for (const name of ['cashier', 'channel-router', 'ledger', 'account', 'channel-sandbox']) {
+      for (const name of [
+        'reconciliation',
+        'cashier',
+        'channel-router',
+        'ledger',
+        'account',
+        'channel-sandbox',
+      ]) {
         const child = children.get(name);
         if (child && !child.hasExited()) {
           child.kill('SIGTERM');

@@ -170,6 +170,17 @@ function fail(message: string): never {
   throw new ProtocolError(ProtocolErrorReason.INVALID_BILL, message);
 }
 
+/** Runs `parse` for one file line, prefixing a refusal with `line N: ` (amount errors become bill errors). */
+export function atLine<T>(line: number, parse: () => T): T {
+  try {
+    return parse();
+  } catch (err) {
+    if (err instanceof ProtocolError)
+      throw new ProtocolError(ProtocolErrorReason.INVALID_BILL, `line ${line}: ${err.message}`);
+    throw err;
+  }
+}
+
 export function alipayBillFileNames(
   account: string,
   billDate: string,
@@ -402,9 +413,12 @@ export function parseAlipayDetailCsv(
   if (rows[4] !== csvLine(ALIPAY_DETAIL_COLUMNS)) fail('the 业务明细 header row differs');
   const endIndex = rows.indexOf(DETAIL_END);
   if (endIndex < 0) fail('missing 业务明细列表结束 line');
-  const lines = rows.slice(5, endIndex).map((row) => parseDetailLine(parseCsvLine(row)));
+  // Detail rows start on file line 6; a refusal names the line it is about.
+  const lines = rows
+    .slice(5, endIndex)
+    .map((row, index) => atLine(index + 6, () => parseDetailLine(parseCsvLine(row))));
   const totalsMatch = TOTALS_PATTERN.exec(rows[endIndex + 1] ?? '');
-  if (!totalsMatch) fail('missing #交易合计 line');
+  if (!totalsMatch) fail(`line ${endIndex + 2}: missing #交易合计 line`);
   const totals: AlipayBillTotals = {
     tradeCount: Number(totalsMatch[1]),
     refundCount: Number(totalsMatch[2]),
@@ -420,7 +434,7 @@ export function parseAlipayDetailCsv(
     computed.merchantReceivedFen !== totals.merchantReceivedFen ||
     computed.serviceFeeFen !== totals.serviceFeeFen
   ) {
-    fail('the footer totals do not match the lines');
+    fail(`line ${endIndex + 2}: the footer totals do not match the lines`);
   }
   return { account, billDate, exportedAt, lines, totals };
 }

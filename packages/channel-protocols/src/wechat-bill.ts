@@ -13,6 +13,7 @@
  */
 import { fenToYuan, yuanToFen } from './amount';
 import { splitLines } from './csv';
+import { atLine } from './alipay-bill';
 import { ProtocolError, ProtocolErrorReason } from './errors';
 
 export const WECHAT_BILL_ROWS_MAX = 1_000_000;
@@ -294,18 +295,21 @@ export function parseWechatBill(text: string): ParsedWechatBill {
   const names = WECHAT_BILL_COLUMNS[billType];
   const summaryIndex = lines.indexOf(WECHAT_SUMMARY_COLUMNS.join(','));
   if (summaryIndex < 0 || summaryIndex !== lines.length - 2) fail('the two summary lines must end the bill');
-  const rows = lines.slice(1, summaryIndex).map((line) => {
-    const values = unbacktick(line);
-    if (values.length !== names.length) fail(`a row has ${values.length} values, expected ${names.length}`);
-    const fields: Record<string, string | bigint> = {};
-    names.forEach((name, index) => {
-      const column = COLUMN[name] ?? fail(`no column ${name}`);
-      const value = values[index] ?? '';
-      if ('text' in column) fields[column.text] = value;
-      else fields[column.amount] = yuanToFen(value);
-    });
-    return wechatBillRow(fields as unknown as WechatBillRowInput);
-  });
+  // Rows start on file line 2; a refusal names the line it is about.
+  const rows = lines.slice(1, summaryIndex).map((line, index) =>
+    atLine(index + 2, () => {
+      const values = unbacktick(line);
+      if (values.length !== names.length) fail(`a row has ${values.length} values, expected ${names.length}`);
+      const fields: Record<string, string | bigint> = {};
+      names.forEach((name, index) => {
+        const column = COLUMN[name] ?? fail(`no column ${name}`);
+        const value = values[index] ?? '';
+        if ('text' in column) fields[column.text] = value;
+        else fields[column.amount] = yuanToFen(value);
+      });
+      return wechatBillRow(fields as unknown as WechatBillRowInput);
+    }),
+  );
   const totals = unbacktick(lines[summaryIndex + 1] ?? '');
   if (totals.length !== WECHAT_SUMMARY_COLUMNS.length || !/^\d+$/.test(totals[0] ?? ''))
     fail('malformed summary values');
@@ -321,7 +325,8 @@ export function parseWechatBill(text: string): ParsedWechatBill {
   };
   const computed = wechatBillSummary(rows);
   for (const key of Object.keys(summary) as (keyof WechatBillSummary)[]) {
-    if (summary[key] !== computed[key]) fail(`summary ${key} does not match the rows`);
+    if (summary[key] !== computed[key])
+      fail(`line ${summaryIndex + 2}: summary ${key} does not match the rows`);
   }
   return { billType, rows, summary };
 }

@@ -15,6 +15,7 @@ const { ChannelProtocol, ChannelStatus } = proto.channelTypes;
 const CHANNEL = 'paycore.channel.v1.ChannelService';
 const PAY_CHANNELS_MAX = 100;
 
+// eslint-disable-next-line max-lines-per-function -- a commander table of subcommands, one short entry each
 export function register(program: Command, runtime: () => Runtime): void {
   const channels = program.command('channels').description('channel-router: registry and breaker state');
   channels
