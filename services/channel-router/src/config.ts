@@ -27,6 +27,9 @@ export const channelConfigSchema = {
   CHANNEL_BREAKER_MIN_CALLS: int({ min: 1, max: 10_000, default: 10 }),
   CHANNEL_BREAKER_FAILURE_PERCENT: int({ min: 1, max: 100, default: 50 }),
   CHANNEL_BREAKER_OPEN_MS: int({ min: 100, max: 3_600_000, default: 30_000 }),
+  /** Unverified (forged, malformed) callbacks stored per channel number per window; the rest are only counted. */
+  CHANNEL_UNVERIFIED_SAMPLE_MAX: int({ min: 0, max: 10_000, default: 100 }),
+  CHANNEL_UNVERIFIED_SAMPLE_WINDOW_MS: int({ min: 1_000, max: 86_400_000, default: 3_600_000 }),
   CHANNEL_DEFAULT_STRATEGY: oneOf(['PRIORITY', 'LOWEST_COST', 'WEIGHTED'] as const, { default: 'PRIORITY' }),
 };
 

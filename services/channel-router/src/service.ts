@@ -9,7 +9,9 @@ import { join } from 'node:path';
 import { ensureStream, EventNaming, type ServiceSpec, type Worker } from '@paycore/platform';
 import { ChannelServiceService } from '@paycore/proto/paycore/channel/v1/channel_service';
 import { channelHandlers, channelScopes } from './adapters/grpc/handlers';
+import { CHANNEL_ADAPTERS } from './adapters/channels/factories';
 import { CallbackHandler } from './adapters/http/callbacks';
+import { createRouterMetrics, meteredFactories } from './adapters/metrics';
 import { CredentialSealer } from './adapters/pg/sealing';
 import { PgChannelStore } from './adapters/pg/store';
 import { ChannelRouter } from './application/channel-router';
@@ -49,18 +51,25 @@ export const channelRouterSpec: ServiceSpec<typeof channelConfigSchema> = {
       keyBase64 = randomBytes(32).toString('base64');
     }
     const store = new PgChannelStore(dataSource, naming.subject('channel', 'txn_updated'));
+    const breakers = new BreakerBoard({
+      windowMs: config.CHANNEL_BREAKER_WINDOW_MS,
+      minimumCalls: config.CHANNEL_BREAKER_MIN_CALLS,
+      failureRateThreshold: config.CHANNEL_BREAKER_FAILURE_PERCENT / 100,
+      openMs: config.CHANNEL_BREAKER_OPEN_MS,
+      halfOpenProbesMax: 1,
+      nowMs: Date.now,
+    });
+    const routerMetrics = createRouterMetrics(metrics.registry, breakers);
     const router = new ChannelRouter({
       store,
+      adapters: meteredFactories(CHANNEL_ADAPTERS, routerMetrics),
       catalogue,
       sealer: new CredentialSealer(keyBase64),
-      breakers: new BreakerBoard({
-        windowMs: config.CHANNEL_BREAKER_WINDOW_MS,
-        minimumCalls: config.CHANNEL_BREAKER_MIN_CALLS,
-        failureRateThreshold: config.CHANNEL_BREAKER_FAILURE_PERCENT / 100,
-        openMs: config.CHANNEL_BREAKER_OPEN_MS,
-        halfOpenProbesMax: 1,
-        nowMs: Date.now,
-      }),
+      breakers,
+      unverifiedSample: {
+        max: config.CHANNEL_UNVERIFIED_SAMPLE_MAX,
+        windowMs: config.CHANNEL_UNVERIFIED_SAMPLE_WINDOW_MS,
+      },
       logger,
       callbackBaseUrl: (config.CHANNEL_CALLBACK_BASE_URL ?? `http://127.0.0.1:${config.HTTP_PORT}`).replace(
         /\/$/,
@@ -74,7 +83,7 @@ export const channelRouterSpec: ServiceSpec<typeof channelConfigSchema> = {
       },
     });
     grpc.addService(ChannelServiceService, channelHandlers(router, catalogue), channelScopes);
-    const callbacks = new CallbackHandler(router, logger, metrics.registry);
+    const callbacks = new CallbackHandler(router, logger, metrics.registry, routerMetrics);
     // Routes are exact paths: one per channel number the catalogue knows, for both wallet protocols.
     const channelNos = new Set(catalogue.codes().map((code) => code.slice(14)));
     for (const channelNo of channelNos) {

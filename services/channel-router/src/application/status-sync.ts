@@ -53,7 +53,7 @@ export class StatusSyncWorker {
 
   /** One pass; exposed for tests. Returns how many transactions were examined. */
   async tick(): Promise<number> {
-    const due = await this.router.store.claimDue(this.options.batchSizeMax, this.options.leaseMs);
+    const due = await this.router.claimDue(this.options.batchSizeMax, this.options.leaseMs);
     for (let start = 0; start < due.length; start += this.options.concurrencyMax) {
       const slice = due.slice(start, start + this.options.concurrencyMax);
       await Promise.all(
@@ -72,7 +72,7 @@ export class StatusSyncWorker {
   }
 
   private async syncInTrace(txn: Txn): Promise<void> {
-    const stored = await this.router.store.traceHeaders(txn.txnId);
+    const stored = await this.router.traceHeaders(txn.txnId);
     await continueStoredTrace(stored, 'channel status sync', SpanKind.INTERNAL, () =>
       this.router.syncOne(txn),
     );
