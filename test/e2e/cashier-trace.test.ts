@@ -5,7 +5,8 @@
  * span, covers the cashier, account (TryTransfer / ConfirmTransfer), the
  * NATS hop of `transfer_posted` and the ledger's voucher, under one trace id,
  * and every cashier, account and ledger span of it carries the context code
- * (`paycore.biz_code`).
+ * (`paycore.biz_code`). Postgres spans are switched on for this test
+ * (OTEL_PG_SPANS=sampled; off by default) and appear under the payment.
  *
  * A channel payment's trace goes further: the sandbox (an external party,
  * untraced) calls channel-router back with a fresh HTTP request, and
@@ -87,7 +88,8 @@ describe('one payment, one trace (every service a real process)', function () {
   before(async () => {
     testSpanExporter(); // real trace ids for this process's client spans
     collector = await startCollector(spans);
-    p = await startPlatform({}, { OTEL_EXPORTER_OTLP_ENDPOINT: collector.url });
+    // Postgres spans are off by default (docs/adr/0025); this test turns them on to see the statements too.
+    p = await startPlatform({}, { OTEL_EXPORTER_OTLP_ENDPOINT: collector.url, OTEL_PG_SPANS: 'sampled' });
   });
   after(async () => {
     await p?.close();
@@ -135,6 +137,11 @@ describe('one payment, one trace (every service a real process)', function () {
       true,
       names.join(', '),
     );
+    // OTEL_PG_SPANS=sampled: the statements of the payment are children of its sampled spans.
+    expect(
+      mine.some((s) => s.service === 'cashier' && s.name.startsWith('pg')),
+      'cashier Postgres spans in the payment trace',
+    ).to.equal(true);
     // pg spans come from the OTel pg instrumentation and carry no paycore attributes; the rest must.
     const unlabelled = mine.filter(
       (s) => s.service !== 'paycore-test' && !s.name.startsWith('pg') && s.bizCode === undefined,

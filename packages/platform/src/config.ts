@@ -185,6 +185,22 @@ export const serviceConfigSchema = {
     default: 'info',
   }),
   SHUTDOWN_GRACE_MS: int({ min: 0, max: 120_000, default: 10_000 }),
+  OUTBOX_RELAY_BACKSTOP_MS: int({
+    min: 10,
+    max: 60_000,
+    default: 2_000,
+    description: 'longest wait of an idle outbox relay without a wake-up (the slow poll)',
+  }),
+  WAKEUP_NOTIFY_PEERS: bool({
+    default: true,
+    description: 'send local wake-ups (new outbox rows, …) to peer processes as Postgres NOTIFY',
+  }),
+  READINESS_INTERVAL_MS: int({
+    min: 100,
+    max: 60_000,
+    default: 5_000,
+    description: 'how often the health status re-checks Postgres and NATS',
+  }),
 } as const;
 
 export type ServiceConfig = ConfigOf<typeof serviceConfigSchema>;

@@ -17,5 +17,6 @@ export * from './db';
 export * from './events';
 export * from './service';
 export * from './trace-continuation';
+export * from './wakeup';
 export * from './uow';
 export * from './domain';

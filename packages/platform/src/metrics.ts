@@ -4,6 +4,7 @@
  * dashboards and alerts work unchanged.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { dbStatementsSent } from './db/statement-count';
 
 export interface Metrics {
   readonly registry: Registry;
@@ -16,6 +17,16 @@ export function createMetrics(serviceName: string, options: { defaultMetrics?: b
   const registry = new Registry();
   registry.setDefaultLabels({ service: serviceName });
   if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: registry });
+  // Read at scrape time from a plain integer: no work per statement beyond the increment.
+  new Counter({
+    name: 'paycore_db_statements_total',
+    help: 'SQL statements this process sent to Postgres (transaction boundaries included).',
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(dbStatementsSent());
+    },
+  });
   return {
     registry,
     grpcHandled: new Counter({

@@ -33,7 +33,8 @@ import { verifierFromConfig } from './auth';
 import { GrpcServerKit } from './grpc/server';
 import { HttpServer } from './http';
 import { createDataSource, runMigrations, pingDatabase } from './db';
-import { connectNats, OutboxRelay, type NatsConnections } from './events';
+import { connectNats, OutboxRelay, outboxWakeupChannel, type NatsConnections } from './events';
+import { PgWakeups } from './wakeup';
 import { readTlsCredentials } from './tls';
 
 export interface Worker {
@@ -53,6 +54,12 @@ export interface ServiceDeps<C extends Record<string, Spec>> {
   readonly dataSource: DataSource | undefined;
   /** Present when the spec uses NATS. */
   readonly nats: NatsConnections | undefined;
+  /**
+   * Present when the spec declares a schema: the process's LISTEN/NOTIFY hub.
+   * Background loops wait on `wakeups.wakeup(wakeupChannel(schema, topic), { backstopIntervalMs })`
+   * and writers call `signalAfterCommit(manager, channel)` (docs/adr/0026, /work/briefs/wakeup-api.md).
+   */
+  readonly wakeups: PgWakeups | undefined;
   readonly grpc: GrpcServerKit;
   readonly http: HttpServer;
 }
@@ -157,6 +164,7 @@ export async function runService<C extends Record<string, Spec>>(
   let stopping = false;
   let dataSource: DataSource | undefined;
   let nats: NatsConnections | undefined;
+  let wakeups: PgWakeups | undefined;
   const workers: Worker[] = [];
   let readinessTimer: NodeJS.Timeout | undefined;
 
@@ -191,6 +199,13 @@ export async function runService<C extends Record<string, Spec>>(
         () => ds.initialize(),
       );
       dataSource = ds;
+      wakeups = new PgWakeups({
+        url: databaseUrl ?? '',
+        applicationName: spec.name,
+        notifyPeers: config.WAKEUP_NOTIFY_PEERS,
+        logger,
+      });
+      await wakeups.start();
       logger.info({ database: redactUrl(databaseUrl ?? ''), schema: spec.schema }, 'postgres connected');
       // The platform's own tables (outbox, inbox) are migrated even without a service directory.
       const schemaName = spec.schema;
@@ -211,9 +226,28 @@ export async function runService<C extends Record<string, Spec>>(
       );
       logger.info({ nats: config.NATS_URL }, 'nats connected');
     }
-    const own = await spec.setup({ config, logger, metrics, catalogue, dataSource, nats, grpc, http });
-    if ((spec.relayOutbox ?? true) && dataSource && nats && spec.schema !== null) {
-      const relay = new OutboxRelay({ dataSource, schema: spec.schema, js: nats.js, logger });
+    const own = await spec.setup({
+      config,
+      logger,
+      metrics,
+      catalogue,
+      dataSource,
+      nats,
+      wakeups,
+      grpc,
+      http,
+    });
+    if ((spec.relayOutbox ?? true) && dataSource && nats && wakeups && spec.schema !== null) {
+      const relay = new OutboxRelay({
+        dataSource,
+        schema: spec.schema,
+        js: nats.js,
+        logger,
+        pollIntervalMs: config.OUTBOX_RELAY_BACKSTOP_MS,
+        wakeup: wakeups.wakeup(outboxWakeupChannel(spec.schema), {
+          backstopIntervalMs: config.OUTBOX_RELAY_BACKSTOP_MS,
+        }),
+      });
       registerRelayMetrics(metrics, relay);
       workers.push({ name: 'outbox-relay', start: () => relay.start(), stop: () => relay.stop() });
     }
@@ -228,7 +262,10 @@ export async function runService<C extends Record<string, Spec>>(
       grpc.health.setAll(up);
     };
     await refresh();
-    readinessTimer = setInterval(() => void refresh(), options.readinessIntervalMs ?? 1000);
+    readinessTimer = setInterval(
+      () => void refresh(),
+      options.readinessIntervalMs ?? config.READINESS_INTERVAL_MS,
+    );
     readinessTimer.unref();
   })();
   ready.catch((err: unknown) => {
@@ -252,6 +289,7 @@ export async function runService<C extends Record<string, Spec>>(
     }
     await http.close();
     if (nats) await nats.nc.drain().catch(() => nats?.nc.close());
+    await wakeups?.stop();
     if (dataSource?.isInitialized) await dataSource.destroy();
     logger.info('stopped');
     logger.flush();

@@ -3,14 +3,31 @@
  * startTelemetry the services use, and assertions over what it captured.
  */
 import { InMemorySpanExporter, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
-import { startTelemetry } from '@paycore/platform/telemetry';
+import { startTelemetry, type PgSpans } from '@paycore/platform/telemetry';
 
 let exporter: InMemorySpanExporter | undefined;
+let exporterPgSpans: PgSpans | undefined;
 
-export function testSpanExporter(): InMemorySpanExporter {
+/**
+ * The process's in-memory exporter, every trace sampled. `pgSpans` (default
+ * 'sampled': tests see the statements of their flows) is fixed by the first
+ * call; a later call that asks for another setting fails rather than being
+ * silently ignored.
+ */
+export function testSpanExporter(options: { readonly pgSpans?: PgSpans } = {}): InMemorySpanExporter {
+  const pgSpans = options.pgSpans ?? 'sampled';
   if (!exporter) {
     exporter = new InMemorySpanExporter();
-    startTelemetry({ serviceName: 'paycore-test', spanExporter: exporter, otlpEndpoint: '' });
+    exporterPgSpans = pgSpans;
+    startTelemetry({
+      serviceName: 'paycore-test',
+      spanExporter: exporter,
+      otlpEndpoint: '',
+      pgSpans,
+      sampleRatio: 1,
+    });
+  } else if (exporterPgSpans !== pgSpans) {
+    throw new Error(`testSpanExporter was started with pgSpans=${exporterPgSpans}, not ${pgSpans}`);
   }
   return exporter;
 }

@@ -12,6 +12,8 @@ import 'reflect-metadata';
 import { DataSource } from 'typeorm';
 import type { PostgresConnectionOptions } from 'typeorm/driver/postgres/PostgresConnectionOptions';
 import { quoteSchema } from './identifiers';
+import { installPlatformQueryRunner } from './query-runner';
+import { CountingPgClient } from './statement-count';
 
 export interface CreateDataSourceOptions {
   /** postgres://user:pass@host:port/db */
@@ -63,9 +65,14 @@ export function createDataSource(options: CreateDataSourceOptions): DataSource {
       options: sessionOptions.join(' '),
       idleTimeoutMillis: options.idleTimeoutMs ?? IDLE_TIMEOUT_MS_DEFAULT,
       keepAlive: true,
+      // Counts statements for /metrics and the benchmarks (statement-count.ts).
+      Client: CountingPgClient,
     },
   };
-  return new DataSource(pgOptions);
+  const dataSource = new DataSource(pgOptions);
+  // One-statement transaction starts and after-commit callbacks (query-runner.ts).
+  installPlatformQueryRunner(dataSource);
+  return dataSource;
 }
 
 /**

@@ -22,3 +22,5 @@ export {
 } from './transaction';
 export { quoteSchema, advisoryLockKey, InvalidSchemaNameError } from './identifiers';
 export { SILENT_LOG_SINK, type PlatformLogSink } from './logging';
+export { afterCommit, installPlatformQueryRunner, PlatformQueryRunner } from './query-runner';
+export { dbStatementsSent, CountingPgClient } from './statement-count';

@@ -34,6 +34,6 @@ describe('transition tables', () => {
       /not a declared state/,
     );
     expect(() => assertWellFormed({ A: ['A'] })).to.throw(/lists itself/);
-    expect(() => assertWellFormed({ A: ['B', 'B'], B: [] })).to.throw(/twice/);
+    expect(() => assertWellFormed<'A' | 'B'>({ A: ['B', 'B'], B: [] })).to.throw(/twice/);
   });
 });

@@ -16,6 +16,7 @@ export {
 } from './nats';
 export {
   writeOutbox,
+  outboxWakeupChannel,
   OUTBOX_PAYLOAD_BYTES_MAX,
   InvalidOutboxEventError,
   type OutboxEvent,

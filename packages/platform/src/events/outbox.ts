@@ -3,12 +3,17 @@
  * if and only if the state change that it reports committed. Publishing is
  * the relay's job (relay.ts).
  *
+ * Once the writing transaction commits, the relay of this process is woken
+ * (and, through the process's PgWakeups hub, the relays of its peers), so an
+ * event leaves without waiting for the relay's backstop poll.
+ *
  * The row captures, at write time, the trace context and business code of
  * the code path that produced the event, so the trace continues across the
  * relay even though the relay runs later, in another process.
  */
 import type { EntityManager } from 'typeorm';
 import { quoteSchema } from '../db/identifiers';
+import { signalAfterCommit, wakeupChannel } from '../wakeup';
 import { assertValidHeaders, captureContextHeaders, type EventHeaders } from './headers';
 
 export interface OutboxEvent {
@@ -34,6 +39,11 @@ export interface OutboxRow {
 /** Events larger than this belong in a table with a reference in the event. */
 export const OUTBOX_PAYLOAD_BYTES_MAX = 512 * 1024;
 const SUBJECT_PATTERN = /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/;
+
+/** The wake-up channel on which writeOutbox signals the relay of `schema`. */
+export function outboxWakeupChannel(schema: string): string {
+  return wakeupChannel(schema, 'outbox');
+}
 
 export class InvalidOutboxEventError extends Error {
   override readonly name = 'InvalidOutboxEventError';
@@ -66,5 +76,13 @@ export async function writeOutbox(manager: EntityManager, event: OutboxEvent): P
   );
   const row = rows[0];
   if (!row) throw new Error('outbox insert returned no row');
+  const schema = event.schema ?? connectionSchema(manager);
+  if (schema !== undefined) signalAfterCommit(manager, outboxWakeupChannel(schema));
   return { id: row.id, msgId: row.msg_id };
+}
+
+/** The schema createDataSource gave the connection (its search_path's first entry). */
+function connectionSchema(manager: EntityManager): string | undefined {
+  const options = manager.connection.options;
+  return 'schema' in options && typeof options.schema === 'string' ? options.schema : undefined;
 }

@@ -1,14 +1,25 @@
 /**
  * The outbox relay: moves committed outbox rows to JetStream.
  *
- * One batch = one Postgres transaction:
- *   1. take a transaction-scoped advisory lock for the schema (try, not wait),
- *      so that of several replicas exactly one relays at a time;
- *   2. SELECT the oldest unpublished rows FOR UPDATE SKIP LOCKED;
+ * When it runs: the relay waits on a wake-up (../wakeup.ts) between batches.
+ * writeOutbox signals it right after the writing transaction commits (in
+ * this process; other processes through LISTEN/NOTIFY when a PgWakeups hub
+ * is running), and a backstop poll (`pollIntervalMs`, default 2 s) catches
+ * anything else, e.g. rows written by a process without a hub. A backstop
+ * wake first asks with one autocommit statement whether anything is
+ * unpublished, so an idle relay costs one statement per interval.
+ *
+ * One batch = one Postgres transaction of three statements (four when rows
+ * were published): START TRANSACTION, then
+ *   1.+2. in one statement, take a transaction-scoped advisory lock for the
+ *      schema (try, not wait), so that of several replicas exactly one relays
+ *      at a time, and SELECT the oldest unpublished rows FOR UPDATE SKIP
+ *      LOCKED — none when the lock is taken; a relay that finds the lock
+ *      taken tries again after `lockBusyRetryMs`;
  *   3. publish them with `Nats-Msg-Id` = msg_id, at most
  *      `publishConcurrencyMax` in flight, started in id order, and await every
  *      PubAck;
- *   4. set published_at on the acknowledged rows and commit.
+ *   4. set published_at on the acknowledged rows and COMMIT.
  *
  * Delivery guarantee: at least once, exactly once in the stream within the
  * duplicate window. If the process dies between 3 and 4, or a PubAck is lost,
@@ -35,7 +46,9 @@ import type { DataSource, EntityManager } from 'typeorm';
 import { advisoryLockKey, quoteSchema } from '../db/identifiers';
 import { errorMessage, SILENT_LOG_SINK, type PlatformLogSink } from '../db/logging';
 import { inTransaction } from '../db/transaction';
+import { Wakeup } from '../wakeup';
 import { assertIntegerInRange, backoffDelayMs, mapSettledBounded, Sleeper } from './bounded';
+import { outboxWakeupChannel } from './outbox';
 import { BIZ_CODE_SPAN_ATTRIBUTE } from './biz-context';
 import { bizCodeOf, extractTraceContext, toNatsHeaders, type EventHeaders } from './headers';
 
@@ -45,8 +58,21 @@ export interface OutboxRelayOptions {
   readonly js: JetStreamClient;
   /** Rows per batch (one transaction). Default 500. */
   readonly batchSizeMax?: number;
-  /** Sleep when the outbox is drained. Default 50. */
+  /**
+   * The backstop: the longest the relay sleeps when the outbox is drained
+   * and no wake-up came. Default 2000.
+   */
   readonly pollIntervalMs?: number;
+  /**
+   * What wakes the relay when an event was written (PgWakeups.wakeup of
+   * outboxWakeupChannel(schema), so that peers' writes wake it too). When
+   * absent the relay waits on an in-process Wakeup of that channel: writes
+   * of this process wake it, others wait for the backstop. The relay closes
+   * it on stop().
+   */
+  readonly wakeup?: Wakeup;
+  /** Retry delay when another relay holds the schema's lock. Default 100. */
+  readonly lockBusyRetryMs?: number;
   /** Publishes in flight within a batch. Default 64. */
   readonly publishConcurrencyMax?: number;
   /** Bound on each PubAck wait. Default 5000. */
@@ -73,12 +99,20 @@ export interface OutboxRelayStats {
   readonly purged: number;
   /** Age of the oldest unpublished event at the last poll; 0 when the outbox was empty. */
   readonly lagMs: number;
+  /** Waits ended by a wake-up signal. */
+  readonly wakeSignals: number;
+  /** Waits ended by the backstop timer. */
+  readonly wakeBackstops: number;
+  /** Backstop checks that found nothing to relay (one statement each). */
+  readonly idleChecks: number;
   readonly running: boolean;
 }
 
 export interface RelayBatchOutcome {
   /** Rows taken from the outbox. */
   readonly selected: number;
+  /** Another relay held the schema's lock: nothing was selected. */
+  readonly lockBusy?: boolean;
   readonly published: number;
   readonly failed: number;
   /** The first publish error of the batch, when any failed. */
@@ -94,6 +128,10 @@ interface OutboxSelectRow {
   age_ms: string;
 }
 
+interface OutboxBatchRow extends Partial<OutboxSelectRow> {
+  locked: boolean;
+}
+
 const tracer = trace.getTracer('@paycore/platform');
 const BACKOFF_BASE_MS = 50;
 const PURGE_STATEMENTS_PER_RUN_MAX = 100;
@@ -103,6 +141,8 @@ export class OutboxRelay {
   private readonly lockKey: string;
   private readonly batchSizeMax: number;
   private readonly pollIntervalMs: number;
+  private readonly lockBusyRetryMs: number;
+  private readonly wakeup: Wakeup;
   private readonly publishConcurrencyMax: number;
   private readonly publishTimeoutMs: number;
   private readonly backoffMaxMs: number;
@@ -113,13 +153,29 @@ export class OutboxRelay {
   private readonly sleeper = new Sleeper();
   private loop: Promise<void> | undefined;
   private stopping = false;
-  private counters = { published: 0, duplicates: 0, failures: 0, batches: 0, purged: 0, lagMs: 0 };
+  private stopped = false;
+  private nextPurgeAtMs = 0;
+  private counters = {
+    published: 0,
+    duplicates: 0,
+    failures: 0,
+    batches: 0,
+    purged: 0,
+    lagMs: 0,
+    wakeSignals: 0,
+    wakeBackstops: 0,
+    idleChecks: 0,
+  };
 
   constructor(private readonly options: OutboxRelayOptions) {
     this.table = `${quoteSchema(options.schema)}.outbox`;
     this.lockKey = advisoryLockKey(`paycore:outbox-relay:${options.schema}`);
     this.batchSizeMax = assertIntegerInRange('batchSizeMax', options.batchSizeMax ?? 500, 1, 10_000);
-    this.pollIntervalMs = assertIntegerInRange('pollIntervalMs', options.pollIntervalMs ?? 50, 1, 60_000);
+    this.pollIntervalMs = assertIntegerInRange('pollIntervalMs', options.pollIntervalMs ?? 2_000, 1, 60_000);
+    this.lockBusyRetryMs = assertIntegerInRange('lockBusyRetryMs', options.lockBusyRetryMs ?? 100, 1, 60_000);
+    this.wakeup =
+      options.wakeup ??
+      new Wakeup(outboxWakeupChannel(options.schema), { backstopIntervalMs: this.pollIntervalMs });
     this.publishConcurrencyMax = assertIntegerInRange(
       'publishConcurrencyMax',
       options.publishConcurrencyMax ?? 64,
@@ -161,6 +217,7 @@ export class OutboxRelay {
 
   start(): void {
     if (this.loop) return;
+    if (this.stopped) throw new Error('an OutboxRelay cannot start again after stop(); make a new one');
     this.stopping = false;
     this.loop = this.run();
   }
@@ -168,7 +225,9 @@ export class OutboxRelay {
   /** Finishes the batch in hand (its publishes and its commit), then returns. */
   async stop(): Promise<void> {
     this.stopping = true;
+    this.stopped = true;
     this.sleeper.interrupt();
+    this.wakeup.close();
     await this.loop;
     this.loop = undefined;
   }
@@ -179,10 +238,10 @@ export class OutboxRelay {
 
   private async run(): Promise<void> {
     let consecutiveFailures = 0;
-    let nextPurgeAtMs = Date.now();
+    this.nextPurgeAtMs = Date.now();
     while (!this.stopping) {
-      if (Date.now() >= nextPurgeAtMs) {
-        nextPurgeAtMs = Date.now() + this.purgeIntervalMs;
+      if (Date.now() >= this.nextPurgeAtMs) {
+        this.nextPurgeAtMs = Date.now() + this.purgeIntervalMs;
         await this.purgePublished().catch((error: unknown) => {
           this.logger.warn({ err: errorMessage(error), schema: this.options.schema }, 'outbox purge failed');
         });
@@ -210,9 +269,42 @@ export class OutboxRelay {
         continue;
       }
       consecutiveFailures = 0;
+      if (outcome.lockBusy === true) {
+        // Another relay is at work; it may have started before our rows committed.
+        await this.sleeper.sleep(this.lockBusyRetryMs);
+        continue;
+      }
       // A full batch means more may be waiting: go again at once.
-      if (outcome.selected < this.batchSizeMax) await this.sleeper.sleep(this.pollIntervalMs);
+      if (outcome.selected >= this.batchSizeMax) continue;
+      await this.waitForWork();
     }
+  }
+
+  /**
+   * Returns when there may be work: at a wake-up signal at once (a signal
+   * latched during the batch counts), at the backstop after one cheap check.
+   */
+  private async waitForWork(): Promise<void> {
+    while (!this.stopping) {
+      const reason = await this.wakeup.wait();
+      if (reason === 'closed') return;
+      if (reason === 'signal') {
+        this.counters.wakeSignals++;
+        return;
+      }
+      this.counters.wakeBackstops++;
+      if (Date.now() >= this.nextPurgeAtMs) return;
+      const waiting = await this.hasUnpublished().catch(() => true);
+      if (waiting) return;
+      this.counters.idleChecks++;
+    }
+  }
+
+  private async hasUnpublished(): Promise<boolean> {
+    const rows = await this.options.dataSource.query<{ waiting: boolean }[]>(
+      `SELECT EXISTS (SELECT 1 FROM ${this.table} WHERE published_at IS NULL) AS waiting`,
+    );
+    return rows[0]?.waiting === true;
   }
 
   /** Relays one batch. Exposed for tests and for a drain on shutdown. */
@@ -228,20 +320,27 @@ export class OutboxRelay {
   }
 
   private async relayBatch(manager: EntityManager): Promise<RelayBatchOutcome> {
-    const lock = await manager.query<{ locked: boolean }[]>(
-      'SELECT pg_try_advisory_xact_lock($1::bigint) AS locked',
-      [this.lockKey],
+    // One round trip: the lock CTE is evaluated once (it calls a volatile function, so it is
+    // materialised); the LEFT JOIN keeps one row with locked=false when the lock is taken.
+    const batch = await manager.query<OutboxBatchRow[]>(
+      `WITH lock AS (SELECT pg_try_advisory_xact_lock($1::bigint) AS locked),
+            batch AS (
+              SELECT o.id, o.msg_id, o.subject, o.payload, o.headers, o.created_at
+                FROM ${this.table} o
+               WHERE (SELECT locked FROM lock) AND o.published_at IS NULL
+               ORDER BY o.id
+               LIMIT $2
+                 FOR UPDATE SKIP LOCKED
+            )
+       SELECT lock.locked, b.id::text AS id, b.msg_id::text AS msg_id, b.subject, b.payload, b.headers,
+              floor(extract(epoch FROM clock_timestamp() - b.created_at) * 1000)::bigint::text AS age_ms
+         FROM lock LEFT JOIN batch b ON true
+        ORDER BY b.id`,
+      [this.lockKey, this.batchSizeMax],
     );
-    if (lock[0]?.locked !== true) return { selected: 0, published: 0, failed: 0 };
-    const rows = await manager.query<OutboxSelectRow[]>(
-      `SELECT id::text AS id, msg_id::text AS msg_id, subject, payload, headers,
-              floor(extract(epoch FROM clock_timestamp() - created_at) * 1000)::bigint::text AS age_ms
-         FROM ${this.table}
-        WHERE published_at IS NULL
-        ORDER BY id
-        LIMIT $1
-        FOR UPDATE SKIP LOCKED`,
-      [this.batchSizeMax],
+    if (batch[0]?.locked !== true) return { selected: 0, published: 0, failed: 0, lockBusy: true };
+    const rows = batch.filter(
+      (row): row is OutboxBatchRow & OutboxSelectRow => row.id !== undefined && row.id !== null,
     );
     this.counters.lagMs = rows[0] ? Number(rows[0].age_ms) : 0;
     if (rows.length === 0) return { selected: 0, published: 0, failed: 0 };

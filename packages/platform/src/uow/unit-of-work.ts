@@ -8,7 +8,9 @@
  * the events that report it and the remembered answer to its request commit
  * together or not at all.
  *
- * The transaction opens with a single `BEGIN ISOLATION LEVEL …` statement.
+ * The transaction opens with a single `START TRANSACTION ISOLATION LEVEL …`
+ * statement (the platform query runner, db/query-runner.ts) and commits with
+ * one COMMIT; callbacks queued with `afterCommit` run after it.
  * Serialization failures and deadlocks (40001 / 40P01) run `fn` again from
  * the start, a bounded number of times, so `fn` must have no effect outside
  * the transaction (no gRPC calls, no publishes: the outbox is the way out).
@@ -19,7 +21,7 @@ import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { trace } from '@opentelemetry/api';
 import type { PoolClient } from 'pg';
-import type { DataSource, EntityManager, QueryRunner } from 'typeorm';
+import type { DataSource, EntityManager } from 'typeorm';
 import { fromStatesOf, type TransitionTable } from '../domain/transitions';
 import { isRetryableTransactionError, retryDelayMs, sqlState, type IsolationLevel } from '../db/transaction';
 import { writeOutbox, type OutboxEvent } from '../events/outbox';
@@ -269,14 +271,6 @@ class PgSqlTx implements SqlTx {
 const RETRIES_MAX_DEFAULT = 3;
 const RETRIES_MAX_LIMIT = 10;
 
-/** Marks the TypeORM runner as inside a transaction that we opened with one BEGIN. */
-function markTransactionActive(runner: QueryRunner, active: boolean): void {
-  // TypeORM opens transactions with two statements (START TRANSACTION, then
-  // SET TRANSACTION ISOLATION LEVEL); we open with one and tell the runner,
-  // so that code using `manager` (writeOutbox checks it) sees the truth.
-  (runner as unknown as { isTransactionActive: boolean }).isTransactionActive = active;
-}
-
 export function createUnitOfWork(dataSource: DataSource, options: UnitOfWorkOptions = {}): UnitOfWork {
   const retriesMax = options.retriesMax ?? RETRIES_MAX_DEFAULT;
   assert.ok(
@@ -286,21 +280,21 @@ export function createUnitOfWork(dataSource: DataSource, options: UnitOfWorkOpti
 
   async function attempt<T>(isolation: IsolationLevel, fn: (tx: SqlTx) => Promise<T>): Promise<T> {
     const runner = dataSource.createQueryRunner('master');
-    const client = (await runner.connect()) as PoolClient;
-    let open = false;
     try {
-      await client.query(`BEGIN ISOLATION LEVEL ${isolation}`);
-      open = true;
-      markTransactionActive(runner, true);
+      // The platform's query runner (createDataSource) opens with one statement,
+      // `START TRANSACTION ISOLATION LEVEL …`, and runs after-commit callbacks
+      // (the outbox relay's wake-up) once COMMIT succeeded.
+      await runner.startTransaction(isolation);
+      const client = (await runner.connect()) as PoolClient;
       const tx = new PgSqlTx(client, runner.manager);
       const result = await fn(tx);
       assert.equal(tx.unremembered.size, 0, `claimed but not remembered: ${[...tx.unremembered].join(', ')}`);
-      await client.query('COMMIT');
-      open = false;
+      await runner.commitTransaction();
       return result;
+    } catch (error) {
+      if (runner.isTransactionActive) await runner.rollbackTransaction().catch(() => undefined);
+      throw error;
     } finally {
-      if (open) await client.query('ROLLBACK').catch(() => undefined);
-      markTransactionActive(runner, false);
       await runner.release();
     }
   }

@@ -5,7 +5,9 @@
  * flow shares one trace id and carries the same `paycore.biz_code`, and the
  * consumer's log line carries both the trace id and the code. Spans are read
  * from the in-memory exporter installed through the same startTelemetry the
- * services use; the state is read back from Postgres.
+ * services use, with Postgres spans switched on (`pgSpans: 'sampled'`; they
+ * are off by default), so the statements of the flow join its trace; the
+ * state is read back from Postgres.
  */
 import { expect } from 'chai';
 import { Client } from 'pg';
@@ -15,7 +17,7 @@ import { testSpanExporter, waitForSpans } from '@paycore/testing';
 import { unary } from '../../src';
 import { startEchoHarness, UNROUTED_CODE, type Harness } from './harness';
 
-testSpanExporter();
+testSpanExporter({ pgSpans: 'sampled' });
 
 describe('platform kit: one trace from gRPC through the outbox and NATS to gRPC', function () {
   this.timeout(60_000);
