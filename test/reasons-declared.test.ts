@@ -53,6 +53,8 @@ const SERVICES: Readonly<Record<string, CheckedService>> = {
     },
     // Not @paycore/money: the router only computes fees over amounts and rates
     // its handlers have already validated, so money's reasons cannot reach a caller.
+    // Not @paycore/calendar: the router uses only isIsoDate (a boolean) and
+    // ChannelDays, whose rules are validated at start-up.
     packages: ['context', 'errors'],
   },
 };

@@ -13,11 +13,11 @@ import { CHANNEL_ADAPTERS } from './adapters/channels/factories';
 import { CallbackHandler } from './adapters/http/callbacks';
 import { createRouterMetrics, meteredFactories } from './adapters/metrics';
 import { CredentialSealer } from './adapters/pg/sealing';
-import { PgChannelStore } from './adapters/pg/store';
+import { PgChannelStore, STATUS_SYNC_WAKEUP } from './adapters/pg/store';
 import { ChannelRouter } from './application/channel-router';
 import { seedFromSandbox } from './application/seed';
 import { StatusSyncWorker } from './application/status-sync';
-import { channelConfigSchema, sandboxUrl } from './config';
+import { channelConfigSchema, channelDaysFrom, sandboxUrl } from './config';
 import { BreakerBoard } from './domain/breaker';
 
 export const channelRouterSpec: ServiceSpec<typeof channelConfigSchema> = {
@@ -36,8 +36,9 @@ export const channelRouterSpec: ServiceSpec<typeof channelConfigSchema> = {
     catalogue,
     logger,
     metrics,
+    wakeups,
   }): Promise<readonly Worker[]> {
-    if (dataSource === undefined || nats === undefined)
+    if (dataSource === undefined || nats === undefined || wakeups === undefined)
       throw new Error('channel-router needs Postgres and NATS');
     const naming = new EventNaming(config.NATS_PREFIX);
     await ensureStream(nats.jsm, {
@@ -66,6 +67,7 @@ export const channelRouterSpec: ServiceSpec<typeof channelConfigSchema> = {
       catalogue,
       sealer: new CredentialSealer(keyBase64),
       breakers,
+      channelDays: channelDaysFrom(config.CHANNEL_DAY_RULES),
       unverifiedSample: {
         max: config.CHANNEL_UNVERIFIED_SAMPLE_MAX,
         windowMs: config.CHANNEL_UNVERIFIED_SAMPLE_WINDOW_MS,
@@ -101,6 +103,7 @@ export const channelRouterSpec: ServiceSpec<typeof channelConfigSchema> = {
     }
     const sync = new StatusSyncWorker(
       router,
+      wakeups.wakeup(STATUS_SYNC_WAKEUP, { backstopIntervalMs: config.CHANNEL_SYNC_TICK_MS }),
       {
         tickMs: config.CHANNEL_SYNC_TICK_MS,
         batchSizeMax: config.CHANNEL_SYNC_BATCH_MAX,

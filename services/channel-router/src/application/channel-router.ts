@@ -10,6 +10,7 @@
  * are FAILED_PRECONDITION with a declared reason, so callers can pass them on.
  */
 import { randomBytes } from 'node:crypto';
+import { ChannelDays } from '@paycore/calendar';
 import type { Catalogue } from '@paycore/context';
 import { parseBizCode, withRoute } from '@paycore/context';
 import { computeFee } from '@paycore/money';
@@ -32,7 +33,7 @@ import {
   UnknownChannelNoError,
   UnknownPayChannelError,
 } from '../domain/errors';
-import { chinaDate, type ChannelAction, type ChannelNumberConfig, type RouteConfig } from '../domain/model';
+import { type ChannelAction, type ChannelNumberConfig, type RouteConfig } from '../domain/model';
 import {
   choose,
   ineligibility,
@@ -57,9 +58,6 @@ import type {
   RegistryRepo,
 } from './ports';
 
-/** The day a channel's caps and bills count by; China's natural day until per-channel rules are configured. */
-export type ChannelDayOf = (channelNo: string, nowMs: number) => string;
-
 export interface UnverifiedSample {
   /** At most this many unverified callbacks per channel number are stored per window (0: none). */
   readonly max: number;
@@ -78,7 +76,8 @@ export interface ChannelRouterOptions {
   readonly channelTimeoutMs: number;
   readonly syncSchedule: SyncSchedule;
   readonly unverifiedSample: UnverifiedSample;
-  readonly channelDayOf?: ChannelDayOf;
+  /** The day each channel number's caps count by (default: China's natural day for every channel). */
+  readonly channelDays?: ChannelDays;
   readonly nowMs?: () => number;
   readonly random?: () => number;
 }
@@ -160,12 +159,12 @@ type Started =
 export class ChannelRouter {
   private readonly nowMs: () => number;
   private readonly random: () => number;
-  private readonly channelDayOf: ChannelDayOf;
+  private readonly channelDays: ChannelDays;
 
   constructor(private readonly options: ChannelRouterOptions) {
     this.nowMs = options.nowMs ?? Date.now;
     this.random = options.random ?? Math.random;
-    this.channelDayOf = options.channelDayOf ?? ((_channelNo, nowMs) => chinaDate(nowMs));
+    this.channelDays = options.channelDays ?? new ChannelDays();
   }
 
   private get store(): ChannelStore {
@@ -330,7 +329,7 @@ export class ChannelRouter {
     const days = candidates.map((r) => ({
       payChannel: r.payChannel,
       channelNo: r.channelNo,
-      day: this.channelDayOf(r.channelNo, nowMs),
+      day: this.channelDays.dayOf(r.channelNo, nowMs),
     }));
     const usage = await this.store.reads.caps.usage(days);
     const usedToday = new Map(
@@ -465,7 +464,7 @@ export class ChannelRouter {
     dailyCap: bigint,
   ): Promise<Txn> {
     const nowMs = this.nowMs();
-    const day = this.channelDayOf(row.channelNo, nowMs);
+    const day = this.channelDays.dayOf(row.channelNo, nowMs);
     let capDate: string | undefined;
     if (dailyCap > 0n) {
       capDate = day;
@@ -783,6 +782,10 @@ export class ChannelRouter {
     return this.store.transaction('channel.claim_due', 'READ COMMITTED', (tx) =>
       tx.sync.claimDue(batchSizeMax, leaseMs),
     );
+  }
+
+  async nextSyncDueAt(): Promise<Date | undefined> {
+    return this.store.reads.sync.nextDueAt();
   }
 
   /** One sync attempt of a claimed transaction, then its next slot or the exception list. */

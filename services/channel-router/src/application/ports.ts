@@ -156,6 +156,14 @@ export interface SyncRepo {
   claimDue(batchSizeMax: number, leaseMs: number): Promise<Txn[]>;
   /** Next attempt at `atMs` if the transaction is still open. */
   scheduleSync(txnId: string, atMs: number): Promise<void>;
+  /** The earliest next sync of any transaction (one indexed statement), undefined when none is scheduled. */
+  nextDueAt(): Promise<Date | undefined>;
+}
+
+/** What the status sync loop sleeps on: woken when a transaction is created (here or by a peer), or at its timeout. */
+export interface SyncWake {
+  wait(timeoutMs?: number): Promise<'signal' | 'backstop' | 'closed'>;
+  close(): void;
 }
 
 export interface ExceptionsRepo {
@@ -209,5 +217,8 @@ export interface ChannelTx extends TxPort {
 export interface ChannelStore {
   transaction<T>(name: string, isolation: IsolationLevel, fn: (tx: ChannelTx) => Promise<T>): Promise<T>;
   /** Plain reads outside any transaction (each one statement). */
-  readonly reads: Pick<ChannelTx, 'registry' | 'caps' | 'transactions' | 'exceptions' | 'statements'>;
+  readonly reads: Pick<
+    ChannelTx,
+    'registry' | 'caps' | 'transactions' | 'sync' | 'exceptions' | 'statements'
+  >;
 }

@@ -4,6 +4,7 @@
  * mapped by the platform kit.
  */
 import { assertRequestId, invalidArgument, type Handlers, type Specs } from '@paycore/platform';
+import { isIsoDate } from '@paycore/calendar';
 import { isRoundingMode } from '@paycore/money';
 import type { Money } from '@paycore/proto/paycore/common/v1/money';
 import type { BizContext } from '@paycore/proto/paycore/common/v1/biz_context';
@@ -47,13 +48,6 @@ const STRATEGY_TO_PB: Record<RoutingStrategy, PbStrategy> = {
 
 const AMOUNT_MAX = 10_000_000_000n;
 
-/** A real calendar day as YYYY-MM-DD (2025-02-30 is not one). */
-function isIsoDate(text: string): boolean {
-  if (!/^\d{4}-\d{2}-\d{2}$/.test(text)) return false;
-  const [year, month, day] = text.split('-').map(Number) as [number, number, number];
-  const date = new Date(Date.UTC(year, month - 1, day));
-  return date.getUTCFullYear() === year && date.getUTCMonth() === month - 1 && date.getUTCDate() === day;
-}
 const TEXT_SAFE = /^[^,`\r\n]{1,128}$/u;
 
 /** Checked first, before any other field, by the platform's one rule (1..128 printable ASCII). */

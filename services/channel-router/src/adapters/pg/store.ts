@@ -5,7 +5,14 @@
  * remembered answer to its request commit together or not at all. Reads
  * outside a transaction run one statement each on the pool.
  */
-import { createUnitOfWork, type IsolationLevel, type SqlTx, type UnitOfWork } from '@paycore/platform';
+import {
+  createUnitOfWork,
+  signalAfterCommit,
+  wakeupChannel,
+  type IsolationLevel,
+  type SqlTx,
+  type UnitOfWork,
+} from '@paycore/platform';
 import type { DataSource } from 'typeorm';
 import type { ChannelStore, ChannelTx } from '../../application/ports';
 import { PgCallbacks } from './callbacks';
@@ -18,6 +25,9 @@ import { PgExceptions, PgSync } from './sync';
 import { PgTransactions } from './transactions';
 
 export { REGISTRY_ROWS_MAX } from './rows';
+
+/** Status sync's wake-up: signalled after a transaction is created (a new row has a first sync slot). */
+export const STATUS_SYNC_WAKEUP = wakeupChannel('channel', 'status_sync');
 
 class PgChannelTx implements ChannelTx {
   readonly registry: PgRegistry;
@@ -35,7 +45,7 @@ class PgChannelTx implements ChannelTx {
   ) {
     this.registry = new PgRegistry(sql);
     this.caps = new PgCaps(sql);
-    this.transactions = new PgTransactions(sql);
+    this.transactions = new PgTransactions(sql, () => signalAfterCommit(sql.manager, STATUS_SYNC_WAKEUP));
     this.sync = new PgSync(sql);
     this.exceptions = new PgExceptions(sql);
     this.statements = new PgStatements(sql);
@@ -72,6 +82,7 @@ export class PgChannelStore implements ChannelStore {
       registry: new PgRegistry(sql),
       caps: new PgCaps(sql),
       transactions: new PgTransactions(sql),
+      sync: new PgSync(sql),
       exceptions: new PgExceptions(sql),
       statements: new PgStatements(sql),
     };

@@ -29,6 +29,13 @@ export class PgSync implements SyncRepo {
       [txnId, new Date(atMs), OPEN_TXN_STATES],
     );
   }
+
+  async nextDueAt(): Promise<Date | undefined> {
+    const rows = await this.sql.query<{ due: Date | null }>(
+      'SELECT min(next_sync_at) AS due FROM transactions WHERE next_sync_at IS NOT NULL',
+    );
+    return rows[0]?.due ?? undefined;
+  }
 }
 
 export class PgExceptions implements ExceptionsRepo {

@@ -34,7 +34,11 @@ function detailColumns(details: TxnDetails): Record<string, unknown> {
 }
 
 export class PgTransactions implements TransactionsRepo {
-  constructor(private readonly sql: Sql) {}
+  /** `afterInsert` runs once a row is inserted (the store wakes status sync after commit). */
+  constructor(
+    private readonly sql: Sql,
+    private readonly afterInsert: () => void = () => undefined,
+  ) {}
 
   async insert(row: NewTxnRow): Promise<void> {
     await this.sql.query(
@@ -60,6 +64,7 @@ export class PgTransactions implements TransactionsRepo {
         JSON.stringify(traceHeadersForStorage()),
       ],
     );
+    this.afterInsert();
   }
 
   async byId(txnId: string): Promise<Txn | undefined> {
