@@ -103,8 +103,7 @@ export class HttpServer {
     }
     const body = await readBody(req, this.bodySizeMaxBytes);
     if (body === undefined) {
-      res.writeHead(413, { 'content-type': 'text/plain' });
-      res.end('body too large');
+      await refuseTooLarge(req, res, this.bodySizeMaxBytes);
       return;
     }
     const out = await handler({
@@ -119,14 +118,70 @@ export class HttpServer {
   }
 }
 
+/**
+ * The body, or undefined once it passes `limit` (the rest is left unread for
+ * refuseTooLarge). A declared Content-Length over the limit is refused
+ * before reading anything.
+ */
 async function readBody(req: IncomingMessage, limit: number): Promise<Buffer | undefined> {
+  const declared = Number(req.headers['content-length'] ?? '0');
+  if (declared > limit) return undefined;
   const chunks: Buffer[] = [];
   let size = 0;
-  for await (const chunk of req) {
-    const buf = chunk as Buffer;
-    size += buf.length;
-    if (size > limit) return undefined;
-    chunks.push(buf);
-  }
-  return Buffer.concat(chunks);
+  return new Promise((resolve, reject) => {
+    const onData = (chunk: Buffer): void => {
+      size += chunk.length;
+      if (size > limit) {
+        req.off('data', onData);
+        req.off('end', onEnd);
+        req.pause();
+        resolve(undefined);
+        return;
+      }
+      chunks.push(chunk);
+    };
+    const onEnd = (): void => resolve(Buffer.concat(chunks));
+    req.on('data', onData);
+    req.once('end', onEnd);
+    req.once('error', reject);
+  });
+}
+
+/** How much of a refused body is read and thrown away so the connection can close without a reset. */
+const REFUSED_BODY_DRAIN_FACTOR = 16;
+const REFUSED_BODY_DRAIN_MS = 5_000;
+
+/**
+ * Answers 413 with `Connection: close` and closes the connection cleanly: the
+ * rest of the body is read and discarded first (bounded in bytes and time),
+ * because closing a socket with unread data makes the kernel send a reset,
+ * which a client sees as a failed request instead of our answer; and the
+ * `Connection: close` tells a keep-alive client not to reuse the connection
+ * for its next request. A client that sends more than the drain bound still
+ * gets the answer, then the connection is cut.
+ */
+async function refuseTooLarge(req: IncomingMessage, res: ServerResponse, limit: number): Promise<void> {
+  const drainBytesMax = limit * REFUSED_BODY_DRAIN_FACTOR;
+  await new Promise<void>((resolve) => {
+    let drained = 0;
+    const done = (): void => {
+      clearTimeout(timer);
+      req.off('data', onData);
+      resolve();
+    };
+    const onData = (chunk: Buffer): void => {
+      drained += chunk.length;
+      if (drained > drainBytesMax) done();
+    };
+    const timer = setTimeout(done, REFUSED_BODY_DRAIN_MS);
+    if (req.readableEnded) return done();
+    req.on('data', onData);
+    req.once('end', done);
+    req.once('error', done);
+    req.once('close', done);
+    req.resume();
+  });
+  res.shouldKeepAlive = false;
+  res.writeHead(413, { 'content-type': 'text/plain', connection: 'close' });
+  res.end('body too large');
 }

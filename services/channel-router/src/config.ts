@@ -5,6 +5,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { ChannelDays, type DayRule } from '@paycore/calendar';
 import { int, oneOf, optional, str } from '@paycore/platform';
 
 export const channelConfigSchema = {
@@ -19,6 +20,7 @@ export const channelConfigSchema = {
   CHANNEL_CALL_TIMEOUT_MS: int({ min: 100, max: 60_000, default: 10_000 }),
   CHANNEL_SYNC_FIRST_DELAY_MS: int({ min: 10, max: 3_600_000, default: 5_000 }),
   CHANNEL_SYNC_DELAY_MAX_MS: int({ min: 10, max: 86_400_000, default: 600_000 }),
+  /** Status sync's backstop: the longest it sleeps between passes when no wake-up and no due transaction wakes it sooner. */
   CHANNEL_SYNC_TICK_MS: int({ min: 10, max: 60_000, default: 1_000 }),
   CHANNEL_SYNC_BATCH_MAX: int({ min: 1, max: 1_000, default: 100 }),
   CHANNEL_SYNC_CONCURRENCY: int({ min: 1, max: 64, default: 8 }),
@@ -27,6 +29,14 @@ export const channelConfigSchema = {
   CHANNEL_BREAKER_MIN_CALLS: int({ min: 1, max: 10_000, default: 10 }),
   CHANNEL_BREAKER_FAILURE_PERCENT: int({ min: 1, max: 100, default: 50 }),
   CHANNEL_BREAKER_OPEN_MS: int({ min: 100, max: 3_600_000, default: 30_000 }),
+  /** Unverified (forged, malformed) callbacks stored per channel number per window; the rest are only counted. */
+  CHANNEL_UNVERIFIED_SAMPLE_MAX: int({ min: 0, max: 10_000, default: 100 }),
+  CHANNEL_UNVERIFIED_SAMPLE_WINDOW_MS: int({ min: 1_000, max: 86_400_000, default: 3_600_000 }),
+  /**
+   * JSON: channel number → day rule for its caps and bills, e.g.
+   * {"300001":{"timeZone":"Asia/Shanghai","cutoverMinutes":1380}}; others use China's natural day.
+   */
+  CHANNEL_DAY_RULES: str({ default: '{}' }),
   CHANNEL_DEFAULT_STRATEGY: oneOf(['PRIORITY', 'LOWEST_COST', 'WEIGHTED'] as const, { default: 'PRIORITY' }),
 };
 
@@ -46,4 +56,14 @@ export function sandboxUrl(explicit: string | undefined, endpointsFile: string |
     }
   }
   return SANDBOX_DEFAULT_URL;
+}
+
+/** The channel day rules of CHANNEL_DAY_RULES, validated (a bad zone or cut-over stops the start-up). */
+export function channelDaysFrom(json: string): ChannelDays {
+  const parsed: unknown = JSON.parse(json);
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
+    throw new Error(
+      'CHANNEL_DAY_RULES must be a JSON object of channel number → { timeZone, cutoverMinutes }',
+    );
+  return new ChannelDays(parsed as Record<string, DayRule>);
 }

@@ -9,13 +9,15 @@ import { join } from 'node:path';
 import { ensureStream, EventNaming, type ServiceSpec, type Worker } from '@paycore/platform';
 import { ChannelServiceService } from '@paycore/proto/paycore/channel/v1/channel_service';
 import { channelHandlers, channelScopes } from './adapters/grpc/handlers';
+import { CHANNEL_ADAPTERS } from './adapters/channels/factories';
 import { CallbackHandler } from './adapters/http/callbacks';
+import { createRouterMetrics, meteredFactories } from './adapters/metrics';
 import { CredentialSealer } from './adapters/pg/sealing';
-import { PgChannelStore } from './adapters/pg/store';
+import { PgChannelStore, STATUS_SYNC_WAKEUP } from './adapters/pg/store';
 import { ChannelRouter } from './application/channel-router';
 import { seedFromSandbox } from './application/seed';
 import { StatusSyncWorker } from './application/status-sync';
-import { channelConfigSchema, sandboxUrl } from './config';
+import { channelConfigSchema, channelDaysFrom, sandboxUrl } from './config';
 import { BreakerBoard } from './domain/breaker';
 import { registerChannelCollectors } from './adapters/metrics/collectors';
 
@@ -35,8 +37,9 @@ export const channelRouterSpec: ServiceSpec<typeof channelConfigSchema> = {
     catalogue,
     logger,
     metrics,
+    wakeups,
   }): Promise<readonly Worker[]> {
-    if (dataSource === undefined || nats === undefined)
+    if (dataSource === undefined || nats === undefined || wakeups === undefined)
       throw new Error('channel-router needs Postgres and NATS');
     registerChannelCollectors(metrics, dataSource);
     const naming = new EventNaming(config.NATS_PREFIX);
@@ -51,18 +54,26 @@ export const channelRouterSpec: ServiceSpec<typeof channelConfigSchema> = {
       keyBase64 = randomBytes(32).toString('base64');
     }
     const store = new PgChannelStore(dataSource, naming.subject('channel', 'txn_updated'));
+    const breakers = new BreakerBoard({
+      windowMs: config.CHANNEL_BREAKER_WINDOW_MS,
+      minimumCalls: config.CHANNEL_BREAKER_MIN_CALLS,
+      failureRateThreshold: config.CHANNEL_BREAKER_FAILURE_PERCENT / 100,
+      openMs: config.CHANNEL_BREAKER_OPEN_MS,
+      halfOpenProbesMax: 1,
+      nowMs: Date.now,
+    });
+    const routerMetrics = createRouterMetrics(metrics.registry, breakers);
     const router = new ChannelRouter({
       store,
+      adapters: meteredFactories(CHANNEL_ADAPTERS, routerMetrics),
       catalogue,
       sealer: new CredentialSealer(keyBase64),
-      breakers: new BreakerBoard({
-        windowMs: config.CHANNEL_BREAKER_WINDOW_MS,
-        minimumCalls: config.CHANNEL_BREAKER_MIN_CALLS,
-        failureRateThreshold: config.CHANNEL_BREAKER_FAILURE_PERCENT / 100,
-        openMs: config.CHANNEL_BREAKER_OPEN_MS,
-        halfOpenProbesMax: 1,
-        nowMs: Date.now,
-      }),
+      breakers,
+      channelDays: channelDaysFrom(config.CHANNEL_DAY_RULES),
+      unverifiedSample: {
+        max: config.CHANNEL_UNVERIFIED_SAMPLE_MAX,
+        windowMs: config.CHANNEL_UNVERIFIED_SAMPLE_WINDOW_MS,
+      },
       logger,
       callbackBaseUrl: (config.CHANNEL_CALLBACK_BASE_URL ?? `http://127.0.0.1:${config.HTTP_PORT}`).replace(
         /\/$/,
@@ -76,7 +87,7 @@ export const channelRouterSpec: ServiceSpec<typeof channelConfigSchema> = {
       },
     });
     grpc.addService(ChannelServiceService, channelHandlers(router, catalogue), channelScopes);
-    const callbacks = new CallbackHandler(router, logger, metrics.registry);
+    const callbacks = new CallbackHandler(router, logger, metrics.registry, routerMetrics);
     // Routes are exact paths: one per channel number the catalogue knows, for both wallet protocols.
     const channelNos = new Set(catalogue.codes().map((code) => code.slice(14)));
     for (const channelNo of channelNos) {
@@ -94,6 +105,7 @@ export const channelRouterSpec: ServiceSpec<typeof channelConfigSchema> = {
     }
     const sync = new StatusSyncWorker(
       router,
+      wakeups.wakeup(STATUS_SYNC_WAKEUP, { backstopIntervalMs: config.CHANNEL_SYNC_TICK_MS }),
       {
         tickMs: config.CHANNEL_SYNC_TICK_MS,
         batchSizeMax: config.CHANNEL_SYNC_BATCH_MAX,

@@ -31,7 +31,8 @@ export interface RouterHarness {
   close(): Promise<void>;
 }
 
-export async function startRouterHarness(): Promise<RouterHarness> {
+/** `env` overrides or adds settings (e.g. a small sample bound) for one test file. */
+export async function startRouterHarness(env: Readonly<Record<string, string>> = {}): Promise<RouterHarness> {
   const silent = createLogger({ service: 'channel-test', level: 'silent' });
   const sandbox = await startSandbox({ timeScale: 1000, logger: silent });
   const database = await createTestDatabase();
@@ -66,6 +67,7 @@ export async function startRouterHarness(): Promise<RouterHarness> {
       CHANNEL_SYNC_FIRST_DELAY_MS: '300',
       CHANNEL_SYNC_TICK_MS: '50',
       CHANNEL_CALL_TIMEOUT_MS: '3000',
+      ...env,
     },
   });
   await service.ready;

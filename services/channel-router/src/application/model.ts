@@ -22,6 +22,8 @@ export interface Txn {
   readonly failureMessage: string;
   readonly retryableElsewhere: boolean;
   readonly payUrl: string;
+  /** The channel day whose cap counter still holds this amount; undefined once given back, or never reserved. */
+  readonly capDate: string | undefined;
   readonly version: bigint;
   readonly createdAt: Date;
   readonly updatedAt: Date;
@@ -48,4 +50,9 @@ export interface StatementRecord {
   readonly checksumSha256: string;
   readonly lineCount: number;
   readonly sizeBytes: number;
+}
+
+/** What an idempotent channel operation remembers: the transaction it created or acted on. */
+export interface TxnRef {
+  readonly txnId: string;
 }

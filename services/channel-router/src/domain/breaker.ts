@@ -114,6 +114,11 @@ export class BreakerBoard {
     return breaker;
   }
 
+  /** The state of every breaker created so far, by channel number. */
+  states(): Map<string, BreakerState> {
+    return new Map([...this.breakers].map(([channelNo, breaker]) => [channelNo, breaker.current()]));
+  }
+
   openChannels(): Set<string> {
     const open = new Set<string>();
     for (const [channelNo, breaker] of this.breakers) if (!breaker.allowsRouting()) open.add(channelNo);

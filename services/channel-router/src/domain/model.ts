@@ -44,7 +44,7 @@ export interface RouteConfig {
   readonly currency: string;
   readonly minAmount: bigint;
   readonly maxAmount: bigint;
-  /** Per China-local day; 0n = no cap. */
+  /** Per channel day (the channel number's day rule, China's natural day by default); 0n = no cap. */
   readonly dailyCap: bigint;
   readonly weight: number;
   readonly priority: number;
@@ -60,9 +60,4 @@ export const CLOSE_AFTER_SECONDS_MAX = 604_800;
 
 export function inMaintenance(route: RouteConfig, nowMs: number): boolean {
   return route.maintenanceWindows.some((window) => window.startMs <= nowMs && nowMs < window.endMs);
-}
-
-/** China-local calendar day of an instant ("YYYY-MM-DD"): daily caps and bills count by it. */
-export function chinaDate(nowMs: number): string {
-  return new Date(nowMs + 8 * 3_600_000).toISOString().slice(0, 10);
 }

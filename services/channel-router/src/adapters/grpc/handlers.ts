@@ -3,7 +3,8 @@
  * at the edge, call the use case, map the result. Errors are typed and
  * mapped by the platform kit.
  */
-import { invalidArgument, type Handlers, type Specs } from '@paycore/platform';
+import { assertRequestId, invalidArgument, type Handlers, type Specs } from '@paycore/platform';
+import { isIsoDate } from '@paycore/calendar';
 import { isRoundingMode } from '@paycore/money';
 import type { Money } from '@paycore/proto/paycore/common/v1/money';
 import type { BizContext } from '@paycore/proto/paycore/common/v1/biz_context';
@@ -17,7 +18,6 @@ import type { Catalogue } from '@paycore/context';
 import type { ChannelRouter } from '../../application/channel-router';
 import type { StatementRecord } from '../../application/model';
 import { UnsupportedCurrencyError } from '../../domain/errors';
-import { REQUEST_ID_PATTERN } from '../../domain/idempotency';
 import {
   CLOSE_AFTER_SECONDS_MAX,
   MAINTENANCE_WINDOWS_MAX,
@@ -47,14 +47,12 @@ const STRATEGY_TO_PB: Record<RoutingStrategy, PbStrategy> = {
 };
 
 const AMOUNT_MAX = 10_000_000_000n;
+
 const TEXT_SAFE = /^[^,`\r\n]{1,128}$/u;
 
+/** Checked first, before any other field, by the platform's one rule (1..128 printable ASCII). */
 function requestId(value: string): string {
-  if (!REQUEST_ID_PATTERN.test(value)) {
-    throw invalidArgument([
-      { field: 'request_id', description: 'must be 1..128 printable ASCII characters' },
-    ]);
-  }
+  assertRequestId(value);
   return value;
 }
 
@@ -234,10 +232,13 @@ export function channelHandlers(router: ChannelRouter, catalogue: Catalogue): Ha
     upsertPayChannelRoute: async (req) => ({
       route: routeToProto(await router.upsertRoute(routeFromProto(req.route))),
     }),
-    listRegistry: async () => ({
-      channelNumbers: (await router.store.channelNumbers()).map(channelToProto),
-      routes: (await router.store.routes()).map(routeToProto),
-    }),
+    listRegistry: async () => {
+      const registry = await router.registry();
+      return {
+        channelNumbers: registry.channels.map(channelToProto),
+        routes: registry.routes.map(routeToProto),
+      };
+    },
     listPayChannels: async (req) => {
       const bizCode = bizCodeOf(catalogue, req.bizContext);
       const { amount } = amountOf(req.amount, 'amount');
@@ -277,6 +278,7 @@ export function channelHandlers(router: ChannelRouter, catalogue: Catalogue): Ha
       };
     },
     createChannelPayment: async (req) => {
+      const id = requestId(req.requestId);
       const { amount, currency } = amountOf(req.amount, 'amount');
       if (!TEXT_SAFE.test(req.subject)) {
         throw invalidArgument([
@@ -284,7 +286,7 @@ export function channelHandlers(router: ChannelRouter, catalogue: Catalogue): Ha
         ]);
       }
       const txn = await router.createPayment({
-        requestId: requestId(req.requestId),
+        requestId: id,
         bizCode: bizCodeOf(catalogue, req.bizContext),
         amount,
         currency,
@@ -301,6 +303,7 @@ export function channelHandlers(router: ChannelRouter, catalogue: Catalogue): Ha
       ),
     }),
     refundChannelPayment: async (req) => {
+      const id = requestId(req.requestId);
       const { amount, currency } = amountOf(req.amount, 'amount');
       if (req.reason.length > 128 || /[,`\r\n]/.test(req.reason)) {
         throw invalidArgument([
@@ -308,7 +311,7 @@ export function channelHandlers(router: ChannelRouter, catalogue: Catalogue): Ha
         ]);
       }
       const txn = await router.refund({
-        requestId: requestId(req.requestId),
+        requestId: id,
         paymentTxnId: txnIdOf(req.paymentTxnId, 'payment_txn_id'),
         amount,
         currency,
@@ -321,6 +324,7 @@ export function channelHandlers(router: ChannelRouter, catalogue: Catalogue): Ha
       return { transaction: txnToProto(txn) };
     },
     createPayout: async (req) => {
+      const id = requestId(req.requestId);
       const { amount, currency } = amountOf(req.amount, 'amount');
       const problems: { field: string; description: string }[] = [];
       if (!/^\d{8,32}$/.test(req.accountNo))
@@ -332,7 +336,7 @@ export function channelHandlers(router: ChannelRouter, catalogue: Catalogue): Ha
       if (req.remark.length > 64) problems.push({ field: 'remark', description: 'at most 64 characters' });
       if (problems.length > 0) throw invalidArgument(problems);
       const txn = await router.createPayout({
-        requestId: requestId(req.requestId),
+        requestId: id,
         bizCode: bizCodeOf(catalogue, req.bizContext),
         amount,
         currency,
@@ -350,8 +354,8 @@ export function channelHandlers(router: ChannelRouter, catalogue: Catalogue): Ha
     }),
     downloadStatement: async (req) => {
       const channelNo = digits(req.channelNo, 6, 'channel_no');
-      if (!/^\d{4}-\d{2}-\d{2}$/.test(req.billDate))
-        throw invalidArgument([{ field: 'bill_date', description: 'must be YYYY-MM-DD' }]);
+      if (!isIsoDate(req.billDate))
+        throw invalidArgument([{ field: 'bill_date', description: 'must be a real day, YYYY-MM-DD' }]);
       return statementToProto(await router.downloadStatement(channelNo, req.billDate));
     },
     getStatement: async (req) => {
@@ -362,7 +366,7 @@ export function channelHandlers(router: ChannelRouter, catalogue: Catalogue): Ha
       const size = req.pageSize === 0 ? 100 : req.pageSize;
       if (size < 1 || size > 500)
         throw invalidArgument([{ field: 'page_size', description: 'must be 0..500' }]);
-      return { transactions: (await router.store.exceptions(size)).map(txnToProto) };
+      return { transactions: (await router.exceptions(size)).map(txnToProto) };
     },
   };
 }

@@ -11,7 +11,9 @@
  * gets 400 and is counted: retrying will not fix it, an operator must look).
  * Only then is the state applied — through the same state machine as every
  * other path, so duplicated and reordered notifications are harmless. Every
- * callback is recorded, verified or not.
+ * verified callback is recorded; unverified ones (unknown channel, malformed,
+ * bad signature) are all counted in channel_callback_unverified_total and
+ * only a bounded sample of them is stored (ChannelRouter.recordCallback).
  */
 import {
   alipayVerify,
@@ -25,6 +27,7 @@ import {
 import { continueStoredTrace, type HttpRequest, type HttpResponse } from '@paycore/platform';
 import { SpanKind } from '@opentelemetry/api';
 import { Counter, type Registry } from 'prom-client';
+import type { RouterMetrics } from '../metrics';
 import type { Logger } from 'pino';
 import type { ChannelRouter } from '../../application/channel-router';
 import type { ChannelCredentials } from '../../domain/credentials';
@@ -72,6 +75,7 @@ export class CallbackHandler {
     private readonly router: ChannelRouter,
     private readonly logger: Logger,
     registry: Registry,
+    private readonly metrics: RouterMetrics,
   ) {
     this.rejected = new Counter({
       name: 'channel_callback_rejected_total',
@@ -96,11 +100,18 @@ export class CallbackHandler {
       txnId?: string,
     ): Promise<HttpResponse> => {
       this.rejected.inc({ channel_no: channelNo, reason });
-      this.logger.warn({ channel_no: channelNo, reason, txn_id: txnId }, 'channel callback rejected');
-      await this.router.store.recordNotification(channelNo, txnId, verified, `REJECTED_${reason}`, body);
+      if (!verified) this.metrics.unverifiedCallbacks.inc({ channel_no: channelNo, reason });
+      const stored = await this.router.recordCallback({
+        channelNo,
+        txnId,
+        verified,
+        outcome: `REJECTED_${reason}`,
+        body,
+      });
+      this.logger.warn({ channel_no: channelNo, reason, txn_id: txnId, stored }, 'channel callback rejected');
       return refusal(protocol, status, reason);
     };
-    const found = await this.router.verifierCredentials(channelNo);
+    const found = await this.router.callbackCredentials(channelNo);
     if (found === undefined || found.channel.protocol.toLowerCase() !== protocol)
       return reject(404, 'UNKNOWN_CHANNEL', false);
     let parsed: Parsed;
@@ -113,13 +124,13 @@ export class CallbackHandler {
       return reject(400, 'MALFORMED', false);
     }
     if (!parsed.verified) return reject(400, 'BAD_SIGNATURE', false);
-    const txn = await this.router.store.txn(parsed.outTradeNo);
+    const txn = await this.router.txn(parsed.outTradeNo);
     if (txn === undefined || txn.kind !== 'PAYMENT' || txn.channelNo !== channelNo) {
       return reject(400, 'UNKNOWN_ORDER', true, parsed.outTradeNo);
     }
     if (parsed.amountFen !== txn.amount) return reject(400, 'AMOUNT_MISMATCH', true, txn.txnId);
     // Verified and ours: continue the payment's trace (stored at creation) for the change it causes.
-    const stored = await this.router.store.traceHeaders(txn.txnId);
+    const stored = await this.router.traceHeaders(txn.txnId);
     return continueStoredTrace(
       stored,
       `POST /callbacks/${protocol}/${channelNo}`,
@@ -128,19 +139,19 @@ export class CallbackHandler {
         const result =
           parsed.state === undefined
             ? { changed: false }
-            : await this.router.store.apply(
+            : await this.router.recordOutcome(
                 txn.txnId,
                 { state: parsed.state, healthy: true, channelTxnNo: parsed.channelTxnNo },
                 'callback',
               );
         this.accepted.inc({ channel_no: channelNo, protocol });
-        await this.router.store.recordNotification(
+        await this.router.recordCallback({
           channelNo,
-          txn.txnId,
-          true,
-          result.changed ? 'APPLIED' : 'NO_CHANGE',
+          txnId: txn.txnId,
+          verified: true,
+          outcome: result.changed ? 'APPLIED' : 'NO_CHANGE',
           body,
-        );
+        });
         return protocol === 'alipay' ? ALIPAY_ACK : WECHAT_ACK;
       },
     );
