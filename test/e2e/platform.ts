@@ -259,6 +259,8 @@ export async function startPlatform(
       CASHIER_RECOVERY_IDLE_MS: '1500',
       CASHIER_NOTIFY_TICK_MS: '100',
       CASHIER_NOTIFY_TIME_SCALE: '1000',
+      // The merchants' webhooks of these tests listen on 127.0.0.1.
+      CASHIER_NOTIFY_ALLOW_PRIVATE_URLS: 'true',
       ...commonEnv,
       ...(extraEnv[name] ?? {}),
     };

@@ -270,7 +270,14 @@ export class GrpcChannelPort implements ChannelPort {
     } catch (err) {
       const mapped = failure('channel-router', 'Route', err);
       if (mapped instanceof DependencyRefusal) {
-        const reason = mapped.reason === 'NO_ROUTE' ? 'NO_ROUTE' : 'UNKNOWN_PAY_CHANNEL';
+        // A definite refusal keeps its meaning: nothing routes (NO_ROUTE), a pay channel the catalogue
+        // does not know (UNKNOWN_PAY_CHANNEL), or a route that exists but cannot carry it now.
+        const reason =
+          mapped.reason === 'NO_ROUTE'
+            ? 'NO_ROUTE'
+            : mapped.reason === 'UNKNOWN_PAY_CHANNEL' || mapped.reason === 'CHANNEL_NOT_FOUND'
+              ? 'UNKNOWN_PAY_CHANNEL'
+              : 'ROUTE_NOT_AVAILABLE';
         throw new CashierError(reason, `pay channel ${payChannel}: ${mapped.message}`, {
           field: 'pay_channel',
         });
