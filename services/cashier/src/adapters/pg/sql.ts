@@ -80,7 +80,7 @@ export function stateList(states: readonly string[]): string {
   return `(${states.map((s) => `'${s}'`).join(', ')})`;
 }
 
-/** `state NOT IN ('SUCCEEDED', 'FAILED')` for payments, from the table. */
+/** Payments not in a final state, the predicate rendered from the table (matches the partial indexes). */
 export const PAYMENT_NOT_FINAL = `state NOT IN ${stateList(finalStatesOf(PAYMENT_TRANSITIONS))}`;
 export const WITHDRAWAL_NOT_FINAL = `state NOT IN ${stateList(finalStatesOf(WITHDRAWAL_TRANSITIONS))}`;
 export const REFUND_NOT_FINAL = `state NOT IN ${stateList(finalStatesOf(REFUND_TRANSITIONS))}`;
