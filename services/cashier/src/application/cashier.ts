@@ -36,7 +36,7 @@ import { checkRisk } from '../domain/risk';
 import type { AccountDirectory } from './accounts';
 import type { Drivers } from './drivers';
 import { ExceptionDesk } from './exceptions';
-import { PaymentStarter, type PayInput } from './pay';
+import { PaymentStarter, routeOrRefuse, type PayInput } from './pay';
 import type { AccountPort, CashierStore, ChannelPort } from './ports';
 import { RefundDesk } from './refunds';
 import type {
@@ -518,7 +518,7 @@ export class Cashier {
       throw new CashierError('PAYER_NOT_FOUND', `payer ${input.payerId} has no balance`, {
         field: 'payer_id',
       });
-    const route = await this.channel.route(withdrawBizCode(), amountMinor, input.payerId, '4001');
+    const route = await routeOrRefuse(this.channel, withdrawBizCode(), amountMinor, input.payerId, '4001');
     const withdrawalId = await this.store.transaction('cashier.withdraw', 'READ COMMITTED', async (tx) => {
       const claim = await tx.claim<{ withdrawalId: string }>(request);
       if (claim.kind === 'replay') return claim.response.withdrawalId;

@@ -17,7 +17,14 @@ import { CashierError } from '../domain/errors';
 import { NO_RISK_LIMITS, type RequestedPart } from '../domain/model';
 import { planPayment } from '../domain/plan';
 import { canonicalRequestHash, type IdempotentRequest } from '@paycore/platform';
-import type { CashierStore, CashierTx, ChannelPort, NewPayment } from './ports';
+import {
+  DependencyRefusal,
+  type CashierStore,
+  type CashierTx,
+  type ChannelPort,
+  type NewPayment,
+  type RouteChoice,
+} from './ports';
 import type { OrderRecord, PaymentRecord } from './records';
 import { orderNotFound } from './validate';
 
@@ -95,7 +102,8 @@ export class PaymentStarter {
     const parts: NewPayment['parts'][number][] = [];
     for (const part of planned) {
       if (part.kind === 'CHANNEL') {
-        const route = await this.channel.route(
+        const route = await routeOrRefuse(
+          this.channel,
           order.orderCode,
           part.amountMinor,
           order.merchantId ?? input.payerId,
@@ -170,5 +178,35 @@ export class PaymentStarter {
     if (order.expireAt.getTime() <= this.nowMs()) {
       throw new CashierError('ORDER_EXPIRED', `order expired at ${order.expireAt.toISOString()}`);
     }
+  }
+}
+
+/**
+ * Routes a channel part; a definite refusal of channel-router keeps its meaning for the caller:
+ * nothing routes (NO_ROUTE), a pay channel it does not know (UNKNOWN_PAY_CHANNEL), or a route that
+ * exists but cannot carry it now (ROUTE_NOT_AVAILABLE) — all FAILED_PRECONDITION or INVALID_ARGUMENT,
+ * never INTERNAL.
+ */
+export async function routeOrRefuse(
+  channel: ChannelPort,
+  bizCode: string,
+  amountMinor: bigint,
+  merchantId: string,
+  payChannel: string,
+): Promise<RouteChoice> {
+  try {
+    return await channel.route(bizCode, amountMinor, merchantId, payChannel);
+  } catch (err) {
+    if (!(err instanceof DependencyRefusal)) throw err;
+    const reason =
+      err.reason === 'NO_ROUTE'
+        ? 'NO_ROUTE'
+        : err.reason === 'UNKNOWN_PAY_CHANNEL' || err.reason === 'CHANNEL_NOT_FOUND'
+          ? 'UNKNOWN_PAY_CHANNEL'
+          : 'ROUTE_NOT_AVAILABLE';
+    throw new CashierError(reason, `pay channel ${payChannel}: ${err.message}`, {
+      field: 'pay_channel',
+      metadata: { channel_router_reason: err.reason },
+    });
   }
 }

@@ -328,7 +328,7 @@ export interface RouteChoice {
 
 export interface ChannelPort {
   listPayChannels(bizCode: string, amountMinor: bigint): Promise<{ payChannel: string; label: string }[]>;
-  /** Throws CashierError NO_ROUTE / ROUTE_NOT_AVAILABLE / UNKNOWN_PAY_CHANNEL when nothing can carry it. */
+  /** A definite refusal (no route, unknown pay channel, route not available) is a DependencyRefusal. */
   route(bizCode: string, amountMinor: bigint, merchantId: string, payChannel: string): Promise<RouteChoice>;
   createPayment(
     requestId: string,

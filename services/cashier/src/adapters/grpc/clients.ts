@@ -258,32 +258,16 @@ export class GrpcChannelPort implements ChannelPort {
   }
 
   async route(bizCode: string, amountMinor: bigint, merchantId: string, payChannel: string) {
-    try {
-      const res = await unary(this.client.route.bind(this.client), {
+    const res = await this.call('Route', () =>
+      unary(this.client.route.bind(this.client), {
         bizContext: { code: bizCode },
         amount: { amountMinor, currency: CURRENCY },
         merchantId,
         payChannel,
         strategy: 0,
-      });
-      return { payChannel: res.payChannel, channelNo: res.channelNo, bizCode: res.bizContext?.code ?? '' };
-    } catch (err) {
-      const mapped = failure('channel-router', 'Route', err);
-      if (mapped instanceof DependencyRefusal) {
-        // A definite refusal keeps its meaning: nothing routes (NO_ROUTE), a pay channel the catalogue
-        // does not know (UNKNOWN_PAY_CHANNEL), or a route that exists but cannot carry it now.
-        const reason =
-          mapped.reason === 'NO_ROUTE'
-            ? 'NO_ROUTE'
-            : mapped.reason === 'UNKNOWN_PAY_CHANNEL' || mapped.reason === 'CHANNEL_NOT_FOUND'
-              ? 'UNKNOWN_PAY_CHANNEL'
-              : 'ROUTE_NOT_AVAILABLE';
-        throw new CashierError(reason, `pay channel ${payChannel}: ${mapped.message}`, {
-          field: 'pay_channel',
-        });
-      }
-      throw mapped;
-    }
+      }),
+    );
+    return { payChannel: res.payChannel, channelNo: res.channelNo, bizCode: res.bizContext?.code ?? '' };
   }
 
   async createPayment(requestId: string, bizCode: string, amountMinor: bigint, subject: string) {
