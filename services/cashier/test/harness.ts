@@ -224,6 +224,9 @@ export class FakeChannel implements ChannelPort {
 export class StatementCounter {
   statements = 0;
   commits = 0;
+  /** Statements outside any transaction: each is a commit of its own in Postgres. */
+  autocommits = 0;
+  depth = 0;
   // Kept to be put back as it was; called only with the client as `this` (apply below).
   // eslint-disable-next-line @typescript-eslint/unbound-method
   private readonly original = pg.Client.prototype.query;
@@ -236,13 +239,18 @@ export class StatementCounter {
       const text =
         typeof config === 'string' ? config : ((config as { text?: string } | undefined)?.text ?? '');
       counter.statements++;
-      if (/^\s*COMMIT/i.test(text)) counter.commits++;
+      if (/^\s*BEGIN/i.test(text)) counter.depth++;
+      else if (/^\s*(COMMIT|ROLLBACK)/i.test(text)) {
+        counter.depth--;
+        counter.commits++;
+      } else if (counter.depth === 0) counter.autocommits++;
       return (original as (...a: unknown[]) => unknown).apply(this, args);
     } as typeof pg.Client.prototype.query;
   }
   reset(): void {
     this.statements = 0;
     this.commits = 0;
+    this.autocommits = 0;
   }
   uninstall(): void {
     pg.Client.prototype.query = this.original;
