@@ -10,7 +10,7 @@
 import { randomUUID } from 'node:crypto';
 import { minuteBucket, checkRisk } from '../domain/risk';
 import { chinaDayOf } from '@paycore/calendar';
-import type { Catalogue } from '@paycore/context';
+import { runWithBizCode, type Catalogue } from '@paycore/context';
 import { internalPartCode } from '../domain/codes';
 import { couponRefusal } from '../domain/coupons';
 import { CashierError } from '../domain/errors';
@@ -102,12 +102,15 @@ export class PaymentStarter {
     const parts: NewPayment['parts'][number][] = [];
     for (const part of planned) {
       if (part.kind === 'CHANNEL') {
-        const route = await routeOrRefuse(
-          this.channel,
-          order.orderCode,
-          part.amountMinor,
-          order.merchantId ?? input.payerId,
-          part.payChannel,
+        // The order's code is current for the call, so its span and log lines carry it.
+        const route = await runWithBizCode(order.orderCode, () =>
+          routeOrRefuse(
+            this.channel,
+            order.orderCode,
+            part.amountMinor,
+            order.merchantId ?? input.payerId,
+            part.payChannel,
+          ),
         );
         parts.push({ ...part, channelNo: route.channelNo, bizCode: route.bizCode });
       } else {
