@@ -78,6 +78,8 @@ set_service_env() {
     AUTH_JWT_PUBLIC_KEY_FILE="$RUN_DIR/jwt/public.pem" AUTH_JWT_ISSUER=paycore-dev AUTH_JWT_AUDIENCE=paycore
     BIZ_CATALOGUE_FILE="$PAYCORE_ROOT/config/biz-catalogue.json" LOG_LEVEL="${LOG_LEVEL:-info}"
     ENDPOINTS_FILE="$RUN_DIR/endpoints.json" SERVICE_TOKEN_FILE="$RUN_DIR/dev-token"
+    # Local webhooks (make demo's merchant) listen on 127.0.0.1; production leaves this false.
+    CASHIER_NOTIFY_ALLOW_PRIVATE_URLS="${CASHIER_NOTIFY_ALLOW_PRIVATE_URLS:-true}"
   )
 }
 
