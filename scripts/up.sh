@@ -126,6 +126,8 @@ set_service_env() {
     BIZ_CATALOGUE_FILE="$PAYCORE_ROOT/config/biz-catalogue.json" LOG_LEVEL="${LOG_LEVEL:-info}"
     ENDPOINTS_FILE="$RUN_DIR/endpoints.json" SERVICE_TOKEN_FILE="$RUN_DIR/dev-token"
     PAYCORE_SPAN_FILE_DIR="$RUN_DIR/spans"
+    # Local webhooks (make demo's merchant) listen on 127.0.0.1; production leaves this false.
+    CASHIER_NOTIFY_ALLOW_PRIVATE_URLS="${CASHIER_NOTIFY_ALLOW_PRIVATE_URLS:-true}"
   )
   local -a extra=()
   if [[ -f "$RUN_DIR/service-env/$1" ]]; then mapfile -d '' -t extra <"$RUN_DIR/service-env/$1"; fi

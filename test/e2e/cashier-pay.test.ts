@@ -318,7 +318,11 @@ describe('cashier end to end (every service a real process)', function () {
         pay(p, '00000000-0000-4000-8000-000000000000', payerId, [part(PartKind.PART_KIND_BALANCE, 1n)]),
       ),
     ).to.equal('ORDER_NOT_FOUND');
-    expect((await order(created.orderId)).payments).to.have.length(0);
+    // The try refuses insufficient funds itself (no balance read first): the attempt is recorded FAILED.
+    const attempts = (await order(created.orderId)).payments;
+    expect(attempts.map((a) => [a.state, a.failureReason])).to.deep.equal([
+      [PaymentState.PAYMENT_STATE_FAILED, 'INSUFFICIENT_BALANCE'],
+    ]);
 
     const expiring = await createOrder(p, merchantId, 1_000n, {
       expireTime: new Date(Date.now() + 1_500),

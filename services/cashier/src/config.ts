@@ -2,7 +2,7 @@
  * Settings of the cashier beyond the platform's common ones. Durations in
  * ms. Addresses default to the entries of ENDPOINTS_FILE (make up).
  */
-import { int, optional } from '@paycore/platform';
+import { bool, int, optional } from '@paycore/platform';
 
 export const cashierConfigSchema = {
   ACCOUNT_ADDRESS: optional('host:port of the account service; else `account` in ENDPOINTS_FILE'),
@@ -31,6 +31,17 @@ export const cashierConfigSchema = {
     max: 30 * 86_400_000,
     default: 7_200_000,
     description: 'a flow still unknown this long after it started goes to the exception queue',
+  }),
+  CASHIER_WITHDRAWAL_HOLD_MS: int({
+    min: 1_000,
+    max: 7 * 86_400_000,
+    default: 2 * 86_400_000,
+    description: "how long a withdrawal holds the payer's balance while the payout is unknown",
+  }),
+  CASHIER_NOTIFY_ALLOW_PRIVATE_URLS: bool({
+    default: false,
+    description:
+      'accept merchant notify_url hosts on loopback, link-local and private ranges (local development)',
   }),
   CASHIER_NOTIFY_TICK_MS: int({ min: 10, max: 60_000, default: 500 }),
   CASHIER_NOTIFY_BATCH_MAX: int({ min: 1, max: 500, default: 50 }),

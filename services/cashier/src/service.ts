@@ -63,14 +63,23 @@ export const cashierSpec: ServiceSpec<typeof cashierConfigSchema> = {
     const store = new PgCashierStore(dataSource, naming);
     const accounts = new AccountDirectory(store, account, CURRENCY);
     const nowMs = (): number => Date.now();
-    const drivers = new Drivers(store, accounts, account, channel, logger, {
-      tryMarginMs: config.CASHIER_TRY_MARGIN_MS,
-      exceptionWindowMs: config.CASHIER_EXCEPTION_WINDOW_MS,
-      nowMs,
+    const drivers = new Drivers({
+      store,
+      accounts,
+      account,
+      channel,
+      logger,
+      options: {
+        tryMarginMs: config.CASHIER_TRY_MARGIN_MS,
+        exceptionWindowMs: config.CASHIER_EXCEPTION_WINDOW_MS,
+        withdrawalHoldMs: config.CASHIER_WITHDRAWAL_HOLD_MS,
+        nowMs,
+      },
     });
     const cashier = new Cashier(store, accounts, account, channel, drivers, catalogue, logger, {
       orderTtlMs: config.CASHIER_ORDER_TTL_MS,
       nowMs,
+      allowPrivateNotifyUrls: config.CASHIER_NOTIFY_ALLOW_PRIVATE_URLS,
     });
     grpc.addService(CashierServiceService, cashierHandlers(cashier), cashierScopes);
 
@@ -83,9 +92,9 @@ export const cashierSpec: ServiceSpec<typeof cashierConfigSchema> = {
       stream: naming.stream('channel'),
       durable: naming.durable('cashier', 'channel_txns'),
       filterSubjects: [naming.subject('channel', 'txn_updated')],
-      handler: async (message, manager) => {
+      handler: async (message) => {
         const event = TxnUpdated.decode(message.data);
-        if (event.transaction !== undefined) await events.handle(event.transaction, manager);
+        if (event.transaction !== undefined) await events.handle(event.transaction);
       },
       maxDeliver: 10,
       backoffMs: [1_000, 5_000, 30_000],

@@ -4,8 +4,7 @@
  * so two replicas or a crash between opening and recording open one account.
  */
 import { accountKey, type AccountRef } from '../domain/accounts';
-import type { AccountPort } from './ports';
-import type { PgCashierStore } from '../adapters/pg/store';
+import type { AccountPort, CashierStore } from './ports';
 
 /** Account ids never change once known; a bound keeps a long-lived process's cache small. */
 const CACHE_ENTRIES_MAX = 50_000;
@@ -14,7 +13,7 @@ export class AccountDirectory {
   private readonly cache = new Map<string, string>();
 
   constructor(
-    private readonly store: PgCashierStore,
+    private readonly store: CashierStore,
     private readonly account: AccountPort,
     private readonly currency: string,
   ) {}

@@ -46,6 +46,8 @@ export interface OrderRecord {
   readonly refundedMinor: bigint;
   readonly receiptConfirmed: boolean;
   readonly releasePosted: boolean;
+  /** ESCROW: what ConfirmReceipt fixed for release to the merchant (paid minus refunded then); null before. */
+  readonly releaseMinor: bigint | null;
   readonly paidPaymentId: string | null;
   readonly closeCause: string | null;
   readonly createdAt: Date;
@@ -76,6 +78,11 @@ export interface PaymentRecord {
   readonly failureReason: string;
   readonly failureMessage: string;
   readonly payUrl: string;
+  /** Channel close requests asked so far: the next close's request id is derived from it, never the clock. */
+  readonly closeAttempts: number;
+  /** The risk counters' day and merchant this payment counted in (given back if it fails). */
+  readonly riskDay: string;
+  readonly riskMerchantId: string | null;
   readonly createdAt: Date;
   readonly updatedAt: Date;
   readonly finishedAt: Date | null;

@@ -9,14 +9,12 @@
  * - Notifier: delivers merchant notifications on the retry schedule.
  */
 import type { Logger } from 'pino';
-import type { EntityManager } from 'typeorm';
 import { TxnKind, TxnState, type ChannelTransaction } from '@paycore/proto/paycore/channel/v1/types';
 import { isAcknowledged, nextNotifyDelayMs, signNotification, SIGNATURE_VERSION } from '../domain/notify';
 import { decideFromChannel } from '../domain/states';
-import type { PgCashierStore } from '../adapters/pg/store';
 import type { Cashier } from './cashier';
 import type { Drivers } from './drivers';
-import type { ChannelTxnState } from './ports';
+import type { CashierStore, ChannelTxnState } from './ports';
 
 const STATE_NAMES: Readonly<Partial<Record<TxnState, ChannelTxnState>>> = {
   [TxnState.TXN_STATE_PROCESSING]: 'PROCESSING',
@@ -28,62 +26,73 @@ const STATE_NAMES: Readonly<Partial<Record<TxnState, ChannelTxnState>>> = {
 
 export class ChannelEvents {
   constructor(
-    private readonly store: PgCashierStore,
+    private readonly store: CashierStore,
     private readonly drivers: Drivers,
     private readonly logger: Logger,
   ) {}
 
-  /** Runs inside the inbox transaction: the decision commits with the inbox row, or neither does. */
-  async handle(txn: ChannelTransaction, manager: EntityManager): Promise<void> {
+  /**
+   * Applies a final channel state in one cashier transaction (run from the inbox handler: a redelivery
+   * applies it again, which the guarded transitions make harmless). A success for a payment already
+   * CANCELLING or FAILED is never silent: it opens an OPEN exception.
+   */
+  async handle(txn: ChannelTransaction): Promise<void> {
     const state = STATE_NAMES[txn.state];
     if (state === undefined) return;
     const decision = decideFromChannel(state);
     if (decision === 'WAIT') return;
-    if (txn.kind === TxnKind.TXN_KIND_PAYMENT) {
-      const paymentId = await this.store.paymentIdByTxn(txn.txnId, manager);
-      if (paymentId === undefined) return; // not ours yet or at all; recovery polls what is ours
-      const moved = await this.store.movePayment(
-        paymentId,
-        ['PROCESSING'],
-        decision === 'CONFIRM' ? 'CONFIRMING' : 'CANCELLING',
-        decision === 'CONFIRM'
-          ? undefined
-          : {
-              reason: state === 'CLOSED' ? 'CHANNEL_CLOSED' : 'CHANNEL_DECLINED',
-              message: `${txn.failureCode} ${txn.failureMessage}`.trim(),
-            },
-        manager,
-      );
-      if (!moved && decision === 'CONFIRM') {
-        const payment = await this.store.payment(paymentId, manager);
-        if (payment?.state === 'FAILED') {
-          // Money arrived for a payment already given up: it must not be lost silently.
-          await this.store.openException({
+    const kick = await this.store.transaction('cashier.channel-event', 'READ COMMITTED', async (tx) => {
+      if (txn.kind === TxnKind.TXN_KIND_PAYMENT) {
+        const paymentId = await tx.payments.idByTxn(txn.txnId);
+        if (paymentId === undefined) return undefined; // not ours yet or at all; recovery polls what is ours
+        const moved = await tx.payments.moveTo(
+          paymentId,
+          decision === 'CONFIRM' ? 'CONFIRMING' : 'CANCELLING',
+          decision === 'CONFIRM'
+            ? {}
+            : {
+                failureReason: state === 'CLOSED' ? 'CHANNEL_CLOSED' : 'CHANNEL_DECLINED',
+                failureMessage: `${txn.failureCode} ${txn.failureMessage}`.trim(),
+              },
+        );
+        if (
+          !moved.changed &&
+          decision === 'CONFIRM' &&
+          (moved.current === 'CANCELLING' || moved.current === 'FAILED')
+        ) {
+          // Money arrived for a payment being given up: it must not be lost silently.
+          await tx.exceptions.open({
             flowKind: 'PAYMENT',
             flowId: paymentId,
             bizCode: txn.bizCode,
-            detail: `channel reports SUCCESS for ${txn.txnId} after the payment FAILED: refund or complete by hand`,
+            detail: `channel reports SUCCESS for ${txn.txnId} while the payment is ${moved.current}: refund along the original path or complete by hand`,
           });
         }
+        return { kind: 'payment' as const, id: paymentId };
       }
-      this.drivers.kick('payment', paymentId);
-    } else if (txn.kind === TxnKind.TXN_KIND_REFUND) {
-      const refundId = await this.store.refundIdByTxn(txn.txnId, manager);
-      if (refundId === undefined) return;
-      await this.store.setRefundChannelState(txn.txnId, decision === 'CONFIRM' ? 'SUCCESS' : 'FAIL', manager);
-      this.drivers.kick('refund', refundId);
-    } else if (txn.kind === TxnKind.TXN_KIND_PAYOUT) {
-      const withdrawalId = await this.store.withdrawalIdByTxn(txn.txnId, manager);
-      if (withdrawalId === undefined) return;
-      await this.store.moveWithdrawal(
-        withdrawalId,
-        ['PROCESSING'],
-        decision === 'CONFIRM' ? 'CONFIRMING' : 'CANCELLING',
-        decision === 'CONFIRM' ? undefined : `PAYOUT_${state}`,
-        manager,
-      );
-      this.drivers.kick('withdrawal', withdrawalId);
-    }
+      if (txn.kind === TxnKind.TXN_KIND_REFUND) {
+        const found = await tx.refunds.byTxn(txn.txnId);
+        if (found === undefined) return undefined;
+        await tx.refunds.moveChannel(
+          found.refundId,
+          found.partNo,
+          decision === 'CONFIRM' ? 'SUCCESS' : 'FAIL',
+        );
+        return { kind: 'refund' as const, id: found.refundId };
+      }
+      if (txn.kind === TxnKind.TXN_KIND_PAYOUT) {
+        const withdrawalId = await tx.withdrawals.idByTxn(txn.txnId);
+        if (withdrawalId === undefined) return undefined;
+        await tx.withdrawals.moveTo(
+          withdrawalId,
+          decision === 'CONFIRM' ? 'CONFIRMING' : 'CANCELLING',
+          decision === 'CONFIRM' ? undefined : `PAYOUT_${state}`,
+        );
+        return { kind: 'withdrawal' as const, id: withdrawalId };
+      }
+      return undefined;
+    });
+    if (kick) this.drivers.kick(kick.kind, kick.id);
     this.logger.debug({ txn_id: txn.txnId, state }, 'channel transaction applied');
   }
 }
@@ -130,46 +139,42 @@ export class Ticker {
 
 export class Recovery {
   constructor(
-    private readonly store: PgCashierStore,
+    private readonly store: CashierStore,
     private readonly drivers: Drivers,
     private readonly cashier: Cashier,
     private readonly logger: Logger,
     private readonly idleMs: number,
+    private readonly batchMax = 50,
   ) {}
 
+  /** One bounded pass: one statement finds the work, each flow is driven (and polled) once. */
   async pass(): Promise<void> {
-    for (const payment of await this.store.idlePayments(this.idleMs)) {
-      await this.store.touchPayment(payment.paymentId);
+    const work = await this.store.idleFlows(this.idleMs, new Date(), this.batchMax);
+    for (const id of work.paymentIds) {
       await this.drivers
-        .drivePayment(payment.paymentId, { poll: true })
-        .catch((err: unknown) =>
-          this.logger.warn({ err, payment_id: payment.paymentId }, 'recovering payment failed'),
-        );
+        .drivePayment(id, { poll: true })
+        .catch((err: unknown) => this.logger.warn({ err, payment_id: id }, 'recovering payment failed'));
     }
-    for (const orderId of await this.store.expiredOrders(new Date())) {
+    for (const orderId of work.expiredOrderIds) {
       await this.cashier
-        .closeOrder(orderId, 'EXPIRED')
+        .closeOrder({ requestId: `expire:${orderId}`, orderId, cause: 'EXPIRED' })
         .catch((err: unknown) =>
           this.logger.info({ err, order_id: orderId }, 'expired order not closed yet'),
         );
     }
-    for (const refund of await this.store.idleRefunds(this.idleMs)) {
-      await this.store.touchRefund(refund.refundId);
+    for (const id of work.refundIds) {
       await this.drivers
-        .driveRefund(refund.refundId, { poll: true })
+        .driveRefund(id, { poll: true })
+        .catch((err: unknown) => this.logger.warn({ err, refund_id: id }, 'recovering refund failed'));
+    }
+    for (const id of work.withdrawalIds) {
+      await this.drivers
+        .driveWithdrawal(id, { poll: true })
         .catch((err: unknown) =>
-          this.logger.warn({ err, refund_id: refund.refundId }, 'recovering refund failed'),
+          this.logger.warn({ err, withdrawal_id: id }, 'recovering withdrawal failed'),
         );
     }
-    for (const w of await this.store.idleWithdrawals(this.idleMs)) {
-      await this.store.touchWithdrawal(w.withdrawalId);
-      await this.drivers
-        .driveWithdrawal(w.withdrawalId, { poll: true })
-        .catch((err: unknown) =>
-          this.logger.warn({ err, withdrawal_id: w.withdrawalId }, 'recovering withdrawal failed'),
-        );
-    }
-    for (const orderId of await this.store.unpostedReleases()) {
+    for (const orderId of work.unpostedReleaseOrderIds) {
       await this.drivers
         .postRelease(orderId)
         .catch((err: unknown) => this.logger.warn({ err, order_id: orderId }, 'escrow release failed'));
@@ -186,6 +191,29 @@ export interface HttpPost {
   ): Promise<{ status: number; body: string }>;
 }
 
+/** The notifier reads at most this much of a merchant's answer ("success" is 7 bytes). */
+export const NOTIFY_RESPONSE_BYTES_MAX = 1024;
+
+/** Reads at most `maxBytes` of a response body, then cancels the rest of the stream. */
+export async function readBounded(res: Response, maxBytes: number): Promise<string> {
+  if (!res.body) return '';
+  const reader = res.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  try {
+    for (let reads = 0; total < maxBytes && reads < 10_000; reads++) {
+      const next = (await reader.read()) as { done: boolean; value?: Uint8Array };
+      const value = next.value;
+      if (next.done || value === undefined) break;
+      chunks.push(value.subarray(0, maxBytes - total));
+      total += Math.min(value.byteLength, maxBytes - total);
+    }
+  } finally {
+    await reader.cancel().catch(() => undefined);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
 export const fetchPost: HttpPost = async (url, headers, body, timeoutMs) => {
   const res = await fetch(url, {
     method: 'POST',
@@ -194,20 +222,19 @@ export const fetchPost: HttpPost = async (url, headers, body, timeoutMs) => {
     signal: AbortSignal.timeout(timeoutMs),
     redirect: 'manual',
   });
-  const text = (await res.text()).slice(0, 1024);
-  return { status: res.status, body: text };
+  return { status: res.status, body: await readBounded(res, NOTIFY_RESPONSE_BYTES_MAX) };
 };
 
 export class Notifier {
   constructor(
-    private readonly store: PgCashierStore,
+    private readonly store: CashierStore,
     private readonly post: HttpPost,
     private readonly logger: Logger,
     private readonly options: { timeScale: number; batchMax: number; timeoutMs: number; nowMs: () => number },
   ) {}
 
   async pass(): Promise<void> {
-    const due = await this.store.claimNotifications(this.options.batchMax, this.options.timeoutMs * 2);
+    const { due } = await this.store.claimNotifications(this.options.batchMax, this.options.timeoutMs * 2);
     await Promise.all(
       due.map(async (n) => {
         const timestamp = Math.floor(this.options.nowMs() / 1000);
@@ -230,7 +257,14 @@ export class Notifier {
           error = err instanceof Error ? err.message : String(err);
         }
         const nextDelayMs = delivered ? undefined : nextNotifyDelayMs(n.attempts + 1, this.options.timeScale);
-        await this.store.recordNotification(n.notificationId, { delivered, status, error, nextDelayMs });
+        await this.store.transaction('cashier.notification-attempt', 'READ COMMITTED', (tx) =>
+          tx.notifications.recordAttempt(n.notificationId, {
+            to: delivered ? 'DELIVERED' : nextDelayMs === undefined ? 'GAVE_UP' : undefined,
+            status,
+            error,
+            nextDelayMs: nextDelayMs ?? 0,
+          }),
+        );
         this.logger.info(
           {
             order_id: n.orderId,

@@ -1,8 +1,8 @@
 /**
  * Risk limits (风控限额): per transaction, daily cumulative per merchant and
  * per payer, and a velocity limit on payments per payer per minute. Pure:
- * the store supplies the usage (counted under the order's lock) and applies
- * the returned increments in the same transaction that starts the payment.
+ * the use case reads the usage (locked) and counts the payment in the
+ * transaction that starts it; its day is China's natural day (@paycore/calendar).
  */
 import { CashierError } from './errors';
 import type { RiskLimits } from './model';
@@ -71,11 +71,6 @@ export function checkRisk(
     );
   }
   return undefined;
-}
-
-/** "YYYY-MM-DD" in China time (UTC+8, no daylight saving), the day risk counters roll over. */
-export function chinaDay(atMs: number): string {
-  return new Date(atMs + 8 * 3_600_000).toISOString().slice(0, 10);
 }
 
 /** The minute bucket of the velocity counter. */

@@ -258,25 +258,16 @@ export class GrpcChannelPort implements ChannelPort {
   }
 
   async route(bizCode: string, amountMinor: bigint, merchantId: string, payChannel: string) {
-    try {
-      const res = await unary(this.client.route.bind(this.client), {
+    const res = await this.call('Route', () =>
+      unary(this.client.route.bind(this.client), {
         bizContext: { code: bizCode },
         amount: { amountMinor, currency: CURRENCY },
         merchantId,
         payChannel,
         strategy: 0,
-      });
-      return { payChannel: res.payChannel, channelNo: res.channelNo, bizCode: res.bizContext?.code ?? '' };
-    } catch (err) {
-      const mapped = failure('channel-router', 'Route', err);
-      if (mapped instanceof DependencyRefusal) {
-        const reason = mapped.reason === 'NO_ROUTE' ? 'NO_ROUTE' : 'UNKNOWN_PAY_CHANNEL';
-        throw new CashierError(reason, `pay channel ${payChannel}: ${mapped.message}`, {
-          field: 'pay_channel',
-        });
-      }
-      throw mapped;
-    }
+      }),
+    );
+    return { payChannel: res.payChannel, channelNo: res.channelNo, bizCode: res.bizContext?.code ?? '' };
   }
 
   async createPayment(requestId: string, bizCode: string, amountMinor: bigint, subject: string) {

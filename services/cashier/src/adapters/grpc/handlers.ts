@@ -127,12 +127,20 @@ export function cashierHandlers(cashier: Cashier): Handlers<Definition> {
       tagSpan(order.bizCode);
       return { order: toOrder(order), payment: toPayment(payment, order.currency) };
     },
-    confirmReceipt: async (req) => ({ order: toOrder(await cashier.confirmReceipt(req.orderId)) }),
+    confirmReceipt: async (req) => ({
+      order: toOrder(await cashier.confirmReceipt({ requestId: req.requestId, orderId: req.orderId })),
+    }),
     closePaymentOrder: async (req) => ({
-      order: toOrder(await cashier.closeOrder(req.orderId, 'CLOSED_BY_MERCHANT')),
+      order: toOrder(
+        await cashier.closeOrder({
+          requestId: req.requestId,
+          orderId: req.orderId,
+          cause: 'CLOSED_BY_MERCHANT',
+        }),
+      ),
     }),
     refund: async (req) => {
-      const refund = await cashier.refund({
+      const refund = await cashier.refunds.refund({
         requestId: req.requestId,
         orderId: req.orderId,
         merchantRefundNo: req.merchantRefundNo,
@@ -146,8 +154,8 @@ export function cashierHandlers(cashier: Cashier): Handlers<Definition> {
     getRefund: async (req) => ({
       refund: toRefund(
         req.refundId !== ''
-          ? await cashier.refundById(req.refundId)
-          : await cashier.refundByMerchantNo(req.merchantId, req.merchantRefundNo),
+          ? await cashier.refunds.refundById(req.refundId)
+          : await cashier.refunds.refundByMerchantNo(req.merchantId, req.merchantRefundNo),
       ),
     }),
     topUp: async (req) => {
@@ -193,7 +201,8 @@ export function cashierHandlers(cashier: Cashier): Handlers<Definition> {
     }),
     resolveException: async (req, ctx) => ({
       exception: toException(
-        await cashier.resolveException({
+        await cashier.exceptionDesk.resolve({
+          requestId: req.requestId,
           exceptionId: req.exceptionId,
           resolution: resolutionName(req.resolution),
           reason: req.reason,

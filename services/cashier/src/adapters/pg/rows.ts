@@ -45,10 +45,10 @@ export const MERCHANT_COLUMNS = `merchant_id, name, notify_key, per_txn_max_mino
   payer_daily_max_minor::text, payer_per_minute_max, settlement_account_id, escrow_account_id, created_at`;
 export const ORDER_COLUMNS = `order_id::text, kind, merchant_id, merchant_order_no, payer_id, top_up_target,
   amount_minor::text, currency, product, biz_mode, order_code, biz_code, subject, state, expire_at, notify_url,
-  request_hash, refunded_minor::text, receipt_confirmed, release_posted, paid_payment_id::text, close_cause,
+  request_hash, refunded_minor::text, receipt_confirmed, release_posted, release_minor::text, paid_payment_id::text, close_cause,
   created_at, paid_at`;
 export const PAYMENT_COLUMNS = `payment_id::text, order_id::text, request_id, request_hash, payer_id, amount_minor::text,
-  state, failure_reason, failure_message, pay_url, created_at, updated_at, finished_at`;
+  state, failure_reason, failure_message, pay_url, close_attempts, risk_day, risk_merchant_id, created_at, updated_at, finished_at`;
 export const PART_COLUMNS = `payment_id::text, part_no, kind, amount_minor::text, pay_channel, channel_no, coupon_id::text,
   biz_code, state, channel_txn_id, refunded_minor::text`;
 export const REFUND_COLUMNS = `refund_id::text, order_id::text, payment_id::text, merchant_id, merchant_refund_no,
@@ -102,6 +102,7 @@ export function orderOf(row: Row): OrderRecord {
     refundedMinor: big(row, 'refunded_minor'),
     receiptConfirmed: bool(row, 'receipt_confirmed'),
     releasePosted: bool(row, 'release_posted'),
+    releaseMinor: textOrNull(row, 'release_minor') === null ? null : big(row, 'release_minor'),
     paidPaymentId: textOrNull(row, 'paid_payment_id'),
     closeCause: textOrNull(row, 'close_cause'),
     createdAt: date(row, 'created_at'),
@@ -136,6 +137,9 @@ export function paymentOf(row: Row, parts: readonly PartRecord[]): PaymentRecord
     failureReason: text(row, 'failure_reason'),
     failureMessage: text(row, 'failure_message'),
     payUrl: text(row, 'pay_url'),
+    closeAttempts: int(row, 'close_attempts'),
+    riskDay: text(row, 'risk_day'),
+    riskMerchantId: textOrNull(row, 'risk_merchant_id'),
     createdAt: date(row, 'created_at'),
     updatedAt: date(row, 'updated_at'),
     finishedAt: dateOrNull(row, 'finished_at'),

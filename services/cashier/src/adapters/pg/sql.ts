@@ -1,0 +1,86 @@
+/**
+ * What the cashier's pg repositories share: the entities whose states the
+ * unit of work changes (each names its domain transition table), a reader for
+ * statements outside a transaction, and state lists rendered from the domain
+ * tables (so that no SQL names a state by hand, and partial indexes whose
+ * predicates list the final states still match).
+ */
+import type { DataSource } from 'typeorm';
+import type { Pool } from 'pg';
+import type { EntityStates } from '@paycore/platform';
+import { finalStatesOf, type TransitionTable } from '@paycore/platform/domain';
+import type {
+  OrderStateName,
+  PaymentStateName,
+  RefundStateName,
+  WithdrawalStateName,
+} from '../../domain/model';
+import {
+  COUPON_TRANSITIONS,
+  EXCEPTION_TRANSITIONS,
+  NOTIFICATION_TRANSITIONS,
+  ORDER_TRANSITIONS,
+  PAYMENT_TRANSITIONS,
+  REFUND_TRANSITIONS,
+  WITHDRAWAL_TRANSITIONS,
+  type CouponStateName,
+  type ExceptionStateName,
+  type NotificationStateName,
+} from '../../domain/states';
+
+/** One statement's rows; bigint parameters travel as decimal text. */
+export interface Queryable {
+  query<R extends object = Record<string, unknown>>(sql: string, params?: readonly unknown[]): Promise<R[]>;
+}
+
+/** Statements outside a transaction, on the data source's pool (one round trip each). */
+export function poolReader(dataSource: DataSource): Queryable {
+  const pool = (dataSource.driver as unknown as { master: Pool }).master;
+  return {
+    async query<R extends object>(sql: string, params: readonly unknown[] = []): Promise<R[]> {
+      const values = params.map((v) => (typeof v === 'bigint' ? v.toString() : v));
+      return (await pool.query<R>(sql, values)).rows;
+    },
+  };
+}
+
+const entity = <S extends string>(
+  name: string,
+  table: string,
+  idColumn: string,
+  transitions: TransitionTable<S>,
+): EntityStates<S> => ({ name, table, idColumn, stateColumn: 'state', transitions });
+
+export const ORDERS = entity<OrderStateName>('order', 'orders', 'order_id', ORDER_TRANSITIONS);
+export const PAYMENTS = entity<PaymentStateName>('payment', 'payments', 'payment_id', PAYMENT_TRANSITIONS);
+export const REFUNDS = entity<RefundStateName>('refund', 'refunds', 'refund_id', REFUND_TRANSITIONS);
+export const WITHDRAWALS = entity<WithdrawalStateName>(
+  'withdrawal',
+  'withdrawals',
+  'withdrawal_id',
+  WITHDRAWAL_TRANSITIONS,
+);
+export const COUPONS = entity<CouponStateName>('coupon', 'coupons', 'coupon_id', COUPON_TRANSITIONS);
+export const NOTIFICATIONS = entity<NotificationStateName>(
+  'notification',
+  'notifications',
+  'notification_id',
+  NOTIFICATION_TRANSITIONS,
+);
+export const EXCEPTIONS = entity<ExceptionStateName>(
+  'exception',
+  'exceptions',
+  'exception_id',
+  EXCEPTION_TRANSITIONS,
+);
+
+/** `('A', 'B')` of states taken from a domain table (identifiers checked), for predicates of partial indexes. */
+export function stateList(states: readonly string[]): string {
+  for (const s of states) if (!/^[A-Z_]+$/.test(s)) throw new Error(`state ${s} is not a plain name`);
+  return `(${states.map((s) => `'${s}'`).join(', ')})`;
+}
+
+/** Payments not in a final state, the predicate rendered from the table (matches the partial indexes). */
+export const PAYMENT_NOT_FINAL = `state NOT IN ${stateList(finalStatesOf(PAYMENT_TRANSITIONS))}`;
+export const WITHDRAWAL_NOT_FINAL = `state NOT IN ${stateList(finalStatesOf(WITHDRAWAL_TRANSITIONS))}`;
+export const REFUND_NOT_FINAL = `state NOT IN ${stateList(finalStatesOf(REFUND_TRANSITIONS))}`;
