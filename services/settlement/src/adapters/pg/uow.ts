@@ -45,11 +45,21 @@ export class SqlTx {
 
   constructor(readonly manager: EntityManager) {}
 
-  query<R extends object = Record<string, unknown>>(
+  async query<R extends object = Record<string, unknown>>(
     sql: string,
     params: readonly unknown[] = [],
   ): Promise<R[]> {
-    return this.manager.query<R[]>(sql, [...params]);
+    const result: unknown = await this.manager.query(sql, [...params]);
+    // TypeORM answers UPDATE / DELETE with [rows, affected count]; every caller wants the rows.
+    if (
+      Array.isArray(result) &&
+      result.length === 2 &&
+      Array.isArray(result[0]) &&
+      typeof result[1] === 'number'
+    ) {
+      return result[0] as R[];
+    }
+    return result as R[];
   }
 
   async claim<R>(request: IdempotentRequest): Promise<Claim<R>> {
