@@ -1,7 +1,8 @@
 /**
  * @paycore/money — amounts as bigint minor units, the currency registry,
  * decimal parsing and formatting without floats, the one allocation function
- * (largest remainder) and fee computation with an explicit rounding mode.
+ * (largest remainder), fee computation with an explicit rounding mode, and
+ * debit / credit with normal-side arithmetic.
  * Pure: no I/O, no framework.
  */
 export { MoneyError, MoneyErrorReason } from './errors';
@@ -29,3 +30,14 @@ export type { FormatOptions, Money } from './money';
 export { allocate, allocateMoney, allocateRefund, ALLOCATION_PARTS_MAX } from './allocate';
 export { assertValidRate, computeFee, isRoundingMode, ROUNDING_MODES } from './fee';
 export type { FeeBounds, RoundingMode } from './fee';
+export {
+  balanceDebitPositive,
+  debitPositive,
+  entryFor,
+  increases,
+  isSide,
+  opposite,
+  signedEffect,
+  SIDES,
+} from './side';
+export type { Side } from './side';

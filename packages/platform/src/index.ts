@@ -17,3 +17,5 @@ export * from './db';
 export * from './events';
 export * from './service';
 export * from './trace-continuation';
+export * from './uow';
+export * from './domain';

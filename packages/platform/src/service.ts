@@ -113,6 +113,7 @@ async function withRetry<T>(
   }
 }
 
+// eslint-disable-next-line max-lines-per-function -- the bootstrap is one linear script of start-up steps; each step is a call
 export async function runService<C extends Record<string, Spec>>(
   spec: ServiceSpec<C>,
   options: RunOptions = {},

@@ -40,6 +40,7 @@ interface Waiter {
   readonly resolve: (line: string) => void;
 }
 
+// eslint-disable-next-line max-lines-per-function -- spawn, wire output, and return the handle: one linear setup
 export function spawnNode(entryTs: string, options: SpawnNodeOptions): ChildHandle {
   const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', entryTs], {
     cwd: options.cwd ?? process.cwd(),

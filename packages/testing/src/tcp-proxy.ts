@@ -34,6 +34,7 @@ interface Pair {
 
 const CONNECTIONS_MAX = 1_000;
 
+// eslint-disable-next-line max-lines-per-function -- the proxy and its control methods share one closure
 export async function startTcpProxy(options: TcpProxyOptions): Promise<TcpProxy> {
   const pairs = new Set<Pair>();
   let refusing = false;

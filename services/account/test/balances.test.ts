@@ -20,7 +20,7 @@ import {
   type Harness,
 } from './harness';
 import { addDays, DEFAULT_CALENDAR, naturalAccountingDate } from '../src/domain/calendar';
-import { signedDelta } from '../src/domain/posting';
+import { signedEffect } from '@paycore/money';
 
 describe('balances over time and day sealing (Postgres)', function () {
   this.timeout(120_000);
@@ -69,7 +69,7 @@ describe('balances over time and day sealing (Postgres)', function () {
         [account, instant.toISOString()],
       );
       let replay = 0n;
-      for (const entry of journal) replay += signedDelta(view.normalSide, entry.side, BigInt(entry.amount));
+      for (const entry of journal) replay += signedEffect(view.normalSide, entry.side, BigInt(entry.amount));
       expect(asOf.total, `account ${account} at ${instant.toISOString()}`).to.equal(replay);
     }
   });

@@ -14,7 +14,7 @@ import { PgAccountStore } from '../src/adapters/pg/store';
 import { AccountEvents, headersFor } from '../src/adapters/pg/events';
 import { DEFAULT_CALENDAR, type CalendarConfig } from '../src/domain/calendar';
 import { Chart, DEFAULT_SUBJECTS } from '../src/domain/chart';
-import type { Side } from '../src/domain/types';
+import type { Side } from '@paycore/money';
 
 export const MIGRATIONS_DIR = join(__dirname, '..', 'migrations');
 /** Known codes of the shipped catalogue: transfer (action 05) and adjust (08). */

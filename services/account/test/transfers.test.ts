@@ -20,7 +20,8 @@ import {
   startHarness,
   type Harness,
 } from './harness';
-import type { Leg, Side } from '../src/domain/types';
+import { opposite, type Side } from '@paycore/money';
+import type { Leg } from '../src/domain/types';
 
 describe('account transfers (Postgres)', function () {
   this.timeout(240_000);
@@ -99,7 +100,7 @@ describe('account transfers (Postgres)', function () {
             bizCode: BIZ_TRANSFER,
             legs: [
               { accountId: a, side, amountMinor, currency: 'CNY' },
-              { accountId: b, side: side === 'DEBIT' ? 'CREDIT' : 'DEBIT', amountMinor, currency: 'CNY' },
+              { accountId: b, side: opposite(side), amountMinor, currency: 'CNY' },
             ],
           });
           accepted.push(requestId);

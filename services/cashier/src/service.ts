@@ -33,6 +33,7 @@ export const cashierSpec: ServiceSpec<typeof cashierConfigSchema> = {
   migrationsDir: join(__dirname, '..', 'migrations'),
   useNats: true,
   configSchema: cashierConfigSchema,
+  // eslint-disable-next-line max-lines-per-function -- the wiring of the service: one linear list of constructions
   async setup({ config, dataSource, nats, grpc, catalogue, logger, metrics }): Promise<readonly Worker[]> {
     if (dataSource === undefined || nats === undefined)
       throw new Error('the cashier needs Postgres and NATS');

@@ -24,6 +24,7 @@ export const channelRouterSpec: ServiceSpec<typeof channelConfigSchema> = {
   migrationsDir: join(__dirname, '..', 'migrations'),
   useNats: true,
   configSchema: channelConfigSchema,
+  // eslint-disable-next-line max-lines-per-function -- the wiring of the service: one linear list of constructions
   async setup({
     config,
     dataSource,

@@ -1,6 +1,7 @@
 /**
  * Tables every service gets from the platform before its own migrations run:
- * the transactional outbox, the consumer inbox and its dead-letter table.
+ * the transactional outbox, the consumer inbox and its dead-letter table,
+ * and the idempotency table of the unit of work.
  * They run with search_path set to the service schema, so the SQL names no
  * schema and the checksum is the same for every service.
  *
@@ -55,6 +56,24 @@ CREATE TABLE inbox_dead_letter (
   dead_at         timestamptz NOT NULL DEFAULT now(),
   PRIMARY KEY (consumer, msg_id)
 );
+`,
+  },
+  {
+    version: 'platform_0003_idempotency',
+    sql: `
+-- The one idempotency table of every service (packages/platform/src/uow).
+-- A row is inserted by the claim and answered (response) in the same
+-- transaction as the work it guards, so a committed row always has its answer.
+CREATE TABLE idempotency_claims (
+  request_id   text        PRIMARY KEY,
+  operation    text        NOT NULL,
+  request_hash text        NOT NULL,
+  field_hashes jsonb       NOT NULL DEFAULT '{}',
+  response     text,
+  created_at   timestamptz NOT NULL DEFAULT now(),
+  completed_at timestamptz
+);
+CREATE INDEX idempotency_claims_created_at_idx ON idempotency_claims (created_at);
 `,
   },
 ];

@@ -68,6 +68,7 @@ describe('runMigrations', function () {
     expect(first.applied).to.deep.equal([
       'platform_0001_outbox',
       'platform_0002_inbox',
+      'platform_0003_idempotency',
       '0001_create_widget',
       '0002_add_widget_colour',
     ]);
@@ -79,7 +80,7 @@ describe('runMigrations', function () {
     expect(await countRows(ds, 'SELECT count(*) AS n FROM mig_order.outbox')).to.equal(0);
     const second = await runMigrations(ds, { schema: 'mig_order', migrationsDir: dir });
     expect(second.applied).to.deep.equal([]);
-    expect(await countRows(ds, 'SELECT count(*) AS n FROM mig_order.schema_migrations')).to.equal(4);
+    expect(await countRows(ds, 'SELECT count(*) AS n FROM mig_order.schema_migrations')).to.equal(5);
   });
 
   it('lets three starters migrate the same schema concurrently without error', async () => {
@@ -90,8 +91,8 @@ describe('runMigrations', function () {
       all.map((ds) => runMigrations(ds, { schema: 'mig_race', migrationsDir: dir })),
     );
     const appliedCounts = results.map((r) => r.applied.length).sort();
-    expect(appliedCounts).to.deep.equal([0, 0, 5]);
-    expect(await countRows(all[0], 'SELECT count(*) AS n FROM mig_race.schema_migrations')).to.equal(5);
+    expect(appliedCounts).to.deep.equal([0, 0, 6]);
+    expect(await countRows(all[0], 'SELECT count(*) AS n FROM mig_race.schema_migrations')).to.equal(6);
     // The lock was released: a fourth run does not hang.
     expect((await runMigrations(all[1], { schema: 'mig_race', migrationsDir: dir })).applied).to.deep.equal(
       [],
@@ -128,7 +129,7 @@ describe('runMigrations', function () {
         "SELECT count(*) AS n FROM pg_tables WHERE schemaname = 'mig_fail' AND tablename = 'half_done'",
       ),
     ).to.equal(0);
-    expect(await countRows(ds, 'SELECT count(*) AS n FROM mig_fail.schema_migrations')).to.equal(4);
+    expect(await countRows(ds, 'SELECT count(*) AS n FROM mig_fail.schema_migrations')).to.equal(5);
   });
 
   it('rejects badly named and duplicate-numbered files before touching the database', async () => {

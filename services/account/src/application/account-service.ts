@@ -16,7 +16,8 @@ import {
 } from '../domain/errors';
 import { requestHash, REQUEST_ID_PATTERN, type Canonical } from '../domain/idempotency';
 import { validateLegs } from '../domain/legs';
-import type { Leg, OwnerType, PostingMode, Side } from '../domain/types';
+import type { Side } from '@paycore/money';
+import type { Leg, OwnerType, PostingMode } from '../domain/types';
 import { Batcher, type BatcherOptions } from './batcher';
 import type {
   AccountView,

@@ -3,7 +3,8 @@
  * storage rows and of protobuf. The gRPC adapter maps them to messages.
  */
 import type { PendingState } from '../domain/pending';
-import type { AccountStatus, Leg, OwnerType, PostedLeg, PostingMode, Side } from '../domain/types';
+import type { Side } from '@paycore/money';
+import type { AccountStatus, Leg, OwnerType, PostedLeg, PostingMode } from '../domain/types';
 
 export interface AccountView {
   readonly id: string;

@@ -4,7 +4,8 @@
  * here already validated for shape (request ids, context codes, legs) and
  * fingerprinted for idempotency.
  */
-import type { OwnerType, Leg, PostingMode, Side } from '../domain/types';
+import type { Side } from '@paycore/money';
+import type { OwnerType, Leg, PostingMode } from '../domain/types';
 import type { Settled } from './batcher';
 import type {
   AccountView,

@@ -3,7 +3,7 @@
  * duplicates and balance per currency. Rules that need the accounts (currency
  * of the account, status, overdraft) live in posting.ts.
  */
-import { INT64_MAX, isKnownCurrency } from '@paycore/money';
+import { debitPositive, INT64_MAX, isKnownCurrency } from '@paycore/money';
 import {
   AmountOutOfRangeError,
   DuplicateAccountError,
@@ -86,8 +86,7 @@ export function assertBalanced(legs: readonly Leg[], field = 'legs'): void {
 export function netByCurrency(legs: readonly Leg[]): Map<string, bigint> {
   const net = new Map<string, bigint>();
   for (const leg of legs) {
-    const signed = leg.side === 'DEBIT' ? leg.amountMinor : -leg.amountMinor;
-    net.set(leg.currency, (net.get(leg.currency) ?? 0n) + signed);
+    net.set(leg.currency, (net.get(leg.currency) ?? 0n) + debitPositive(leg.side, leg.amountMinor));
   }
   return net;
 }

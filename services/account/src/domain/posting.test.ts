@@ -8,8 +8,9 @@
  */
 import { expect } from 'chai';
 import fc from 'fast-check';
-import { applyQueued, hold, planReserve, planTransfer, release, signedDelta } from './posting';
-import { totalOf, type AccountState, type Entry, type Leg, type Side } from './types';
+import { opposite, signedEffect, type Side } from '@paycore/money';
+import { applyQueued, hold, planReserve, planTransfer, release } from './posting';
+import { totalOf, type AccountState, type Entry, type Leg } from './types';
 
 function account(id: string, normalSide: Side, extra: Partial<AccountState> = {}): AccountState {
   return {
@@ -40,8 +41,8 @@ function reasonOf(fn: () => unknown): string {
 
 describe('posting', () => {
   it('a debit increases a debit-normal account and decreases a credit-normal one', () => {
-    expect(signedDelta('DEBIT', 'DEBIT', 5n)).to.equal(5n);
-    expect(signedDelta('CREDIT', 'DEBIT', 5n)).to.equal(-5n);
+    expect(signedEffect('DEBIT', 'DEBIT', 5n)).to.equal(5n);
+    expect(signedEffect('CREDIT', 'DEBIT', 5n)).to.equal(-5n);
     const bank = account('bank', 'DEBIT', { allowOverdraft: true });
     const customer = account('cust', 'CREDIT');
     const accounts = new Map([
@@ -193,7 +194,7 @@ describe('posting', () => {
             { accountId: t.from, side: t.fromSide, amountMinor: t.amount, currency: 'CNY' },
             {
               accountId: t.to,
-              side: t.fromSide === 'DEBIT' ? 'CREDIT' : 'DEBIT',
+              side: opposite(t.fromSide),
               amountMinor: t.amount,
               currency: 'CNY',
             },
@@ -220,7 +221,7 @@ describe('posting', () => {
           let balance = 0n;
           chain.forEach((e, i) => {
             expect(e.seq).to.equal(BigInt(i + 1));
-            balance += signedDelta(s.normalSide, e.side, e.amountMinor);
+            balance += signedEffect(s.normalSide, e.side, e.amountMinor);
             expect(e.balanceAfter).to.equal(balance);
           });
           expect(balance).to.equal(totalOf(s));

@@ -1,5 +1,5 @@
 /**
- * Normal-side arithmetic and the entry chain.
+ * Postings and the entry chain (normal-side arithmetic is @paycore/money's).
  *
  * Balances are kept on each account's normal side: a leg on the normal side
  * increases the balance, a leg on the other side decreases it. So a debit
@@ -16,7 +16,7 @@
  * batcher: the caller only adopts the returned states on success.
  */
 import assert from 'node:assert/strict';
-import { INT64_MAX, INT64_MIN } from '@paycore/money';
+import { increases, INT64_MAX, INT64_MIN, signedEffect } from '@paycore/money';
 import {
   AccountClosedError,
   AccountFrozenError,
@@ -25,15 +25,8 @@ import {
   CurrencyMismatchError,
   InsufficientBalanceError,
 } from './errors';
-import {
-  totalOf,
-  type AccountState,
-  type Entry,
-  type Leg,
-  type PostedLeg,
-  type QueuedCredit,
-  type Side,
-} from './types';
+import type { Side } from '@paycore/money';
+import { totalOf, type AccountState, type Entry, type Leg, type PostedLeg, type QueuedCredit } from './types';
 
 /** What a posting is tagged with on every entry. */
 export interface PostingContext {
@@ -52,17 +45,12 @@ export interface PostingPlan {
 
 export type AccountLookup = (accountId: string) => AccountState | undefined;
 
-/** +amount when the leg is on the account's normal side, -amount otherwise. */
-export function signedDelta(normalSide: Side, side: Side, amountMinor: bigint): bigint {
-  return side === normalSide ? amountMinor : -amountMinor;
-}
-
 /** Buffered accounts take increasing legs through the queue, without locking their row. */
 export function isQueuedLeg(
   account: Pick<AccountState, 'postingMode' | 'normalSide'>,
   leg: Pick<Leg, 'side'>,
 ): boolean {
-  return account.postingMode === 'BUFFERED' && leg.side === account.normalSide;
+  return account.postingMode === 'BUFFERED' && increases(account.normalSide, leg.side);
 }
 
 function fitsInt64(value: bigint): boolean {
@@ -134,7 +122,7 @@ export function nextEntry(
     accountingDate: context.accountingDate,
   };
   // Paired assertion: the chain continues the previous balance by exactly the leg.
-  assert.equal(entry.balanceAfter, totalOf(before) + signedDelta(before.normalSide, side, amountMinor));
+  assert.equal(entry.balanceAfter, totalOf(before) + signedEffect(before.normalSide, side, amountMinor));
   return entry;
 }
 
@@ -159,7 +147,7 @@ export function planTransfer(
       posted.push({ ...legFacts(account, leg), entrySeq: 0n, buffered: true });
       return;
     }
-    const after = moveAvailable(account, signedDelta(account.normalSide, leg.side, leg.amountMinor));
+    const after = moveAvailable(account, signedEffect(account.normalSide, leg.side, leg.amountMinor));
     const entry = nextEntry(account, after, leg.side, leg.amountMinor, context);
     accounts.set(account.id, { ...after, lastSeq: entry.seq });
     entries.push(entry);
@@ -213,7 +201,7 @@ export function planReserve(
   const reservations: Reservation[] = [];
   legs.forEach((leg, index) => {
     const account = accountForLeg(lookup, leg, `legs[${index}]`);
-    if (signedDelta(account.normalSide, leg.side, leg.amountMinor) > 0n) return;
+    if (signedEffect(account.normalSide, leg.side, leg.amountMinor) > 0n) return;
     accounts.set(account.id, hold(account, leg.amountMinor));
     reservations.push({ accountId: account.id, amountMinor: leg.amountMinor });
   });
@@ -233,7 +221,7 @@ export function applyQueued(
   const entries: Entry[] = [];
   for (const credit of queue) {
     assert.equal(credit.accountId, account.id);
-    const after = moveAvailable(current, signedDelta(current.normalSide, credit.side, credit.amountMinor));
+    const after = moveAvailable(current, signedEffect(current.normalSide, credit.side, credit.amountMinor));
     const entry = nextEntry(current, after, credit.side, credit.amountMinor, credit);
     current = { ...after, lastSeq: entry.seq };
     entries.push(entry);

@@ -2,8 +2,8 @@
  * Domain types of the account service. Plain data, no storage tags: the pg
  * adapter maps rows to these and back.
  */
+import type { Side } from '@paycore/money';
 
-export type Side = 'DEBIT' | 'CREDIT';
 export type OwnerType = 'CUSTOMER' | 'MERCHANT' | 'INTERNAL';
 export type AccountStatus = 'ACTIVE' | 'FROZEN' | 'CLOSED';
 export type PostingMode = 'REALTIME' | 'BUFFERED';
@@ -66,10 +66,6 @@ export interface PostedLeg {
   /** 0n when buffered. */
   readonly entrySeq: bigint;
   readonly buffered: boolean;
-}
-
-export function otherSide(side: Side): Side {
-  return side === 'DEBIT' ? 'CREDIT' : 'DEBIT';
 }
 
 export function totalOf(account: Pick<AccountState, 'available' | 'frozen'>): bigint {

@@ -193,6 +193,7 @@ export class Cashier {
 
   // ------------------------------------------------------------------ orders
 
+  // eslint-disable-next-line max-lines-per-function -- order creation validates every field of the request in one place
   async createOrder(input: {
     requestId: string;
     merchantId: string;

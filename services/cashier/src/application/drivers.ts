@@ -445,6 +445,7 @@ export class Drivers {
     });
   }
 
+  // eslint-disable-next-line max-lines-per-function -- legacy withdrawal driver, being moved onto the unit of work
   private async runWithdrawal(withdrawalId: string, pollFirst: boolean): Promise<void> {
     let poll = pollFirst;
     for (let step = 0; step < DRIVE_STEPS_MAX; step++) {

@@ -28,6 +28,7 @@ export interface PlanInput {
   readonly isInternalPayChannel: (payChannel: string) => boolean;
 }
 
+// eslint-disable-next-line max-lines-per-function -- the combined-payment plan checks each part kind in one readable pass
 export function planPayment(input: PlanInput): PlannedPart[] {
   const { parts } = input;
   if (parts.length === 0) throw invalidField('parts', 'at least one part is required');

@@ -26,7 +26,8 @@ import {
 } from '../domain/errors';
 import { Chart, parentOf, validateNewSubject } from '../domain/subjects';
 import { trialBalance, type TrialBalanceTotals } from '../domain/trial-balance';
-import type { EntrySide, Subject, Voucher, VoucherLine } from '../domain/types';
+import type { Side } from '@paycore/money';
+import type { Subject, Voucher, VoucherLine } from '../domain/types';
 import { REASON_LENGTH_MAX, validateVoucherLines } from '../domain/vouchers';
 import type { AccountDailyBalances, CheckReport, DayStatus, LedgerStore, LedgerTx } from './ports';
 
@@ -38,7 +39,7 @@ export interface TransferPostedFact {
   readonly legs: readonly {
     readonly accountId: string;
     readonly subjectCode: string;
-    readonly side: EntrySide;
+    readonly side: Side;
     readonly amountMinor: bigint;
     readonly currency: string;
   }[];

@@ -13,7 +13,8 @@
  * figures are sums, rolling up conserves every total (a property test checks
  * it), so the level-1 rows (general ledger) add up to the same as the leaves.
  */
-import { balanceKey, type EntrySide } from './types';
+import type { Side } from '@paycore/money';
+import { balanceKey } from './types';
 import { levelOf, lineageOf, type Chart } from './subjects';
 
 export interface SubjectDayBalance {
@@ -29,7 +30,7 @@ export interface SubjectDayBalance {
 export interface PostedLine {
   readonly subjectCode: string;
   readonly currency: string;
-  readonly side: EntrySide;
+  readonly side: Side;
   readonly amountMinor: bigint;
 }
 

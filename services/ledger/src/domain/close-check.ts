@@ -18,7 +18,8 @@
  */
 import { closingOf, type SubjectDayBalance } from './balances';
 import type { TrialBalanceTotals } from './trial-balance';
-import { balanceKey, type EntrySide } from './types';
+import { balanceDebitPositive, type Side } from '@paycore/money';
+import { balanceKey } from './types';
 
 export type DifferenceKind =
   'ENTRY_COUNT' | 'DEBIT_TOTAL' | 'CREDIT_TOTAL' | 'CLOSING_BALANCE' | 'TRIAL_BALANCE';
@@ -48,7 +49,7 @@ export interface AccountDailyClosing {
   readonly accountId: string;
   readonly subjectCode: string;
   readonly currency: string;
-  readonly normalSide: EntrySide;
+  readonly normalSide: Side;
   /** On the account's normal side. */
   readonly closingMinor: bigint;
 }
@@ -106,7 +107,7 @@ function diff(
 
 /** Turns an account closing on its normal side into the ledger's debit-positive net. */
 export function accountNetMinor(row: Pick<AccountDailyClosing, 'normalSide' | 'closingMinor'>): bigint {
-  return row.normalSide === 'DEBIT' ? row.closingMinor : -row.closingMinor;
+  return balanceDebitPositive(row.normalSide, row.closingMinor);
 }
 
 function voucherVersusEntries(input: CloseCheckInput): CheckDifference[] {

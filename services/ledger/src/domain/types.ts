@@ -2,10 +2,10 @@
  * Domain types of the ledger. Plain data, no storage tags: the pg adapter
  * maps rows to these and back; the gRPC adapter maps them to protobuf.
  */
+import type { Side } from '@paycore/money';
 
-export type EntrySide = 'DEBIT' | 'CREDIT';
 /** BOTH only for common-class (共同类) subjects: the balance direction follows its sign. */
-export type NormalSide = 'DEBIT' | 'CREDIT' | 'BOTH';
+export type NormalSide = Side | 'BOTH';
 export type Category = 'ASSET' | 'LIABILITY' | 'COMMON' | 'EQUITY' | 'COST' | 'PROFIT_AND_LOSS';
 export type BalanceDirection = 'DEBIT' | 'CREDIT' | 'FLAT';
 export type VoucherSource = 'TRANSFER' | 'MANUAL';
@@ -22,7 +22,7 @@ export interface Subject {
 /** One line of a voucher: a positive amount on one side of one leaf subject. */
 export interface VoucherLine {
   readonly subjectCode: string;
-  readonly side: EntrySide;
+  readonly side: Side;
   readonly amountMinor: bigint;
   readonly currency: string;
   /** The account of the transfer leg; null for manual lines. */

@@ -5,7 +5,7 @@
  * both books move together); a voucher derived from a transfer may touch only
  * account-kept ones (anything else means the two charts disagree).
  */
-import { INT64_MAX, isKnownCurrency } from '@paycore/money';
+import { debitPositive, INT64_MAX, isKnownCurrency } from '@paycore/money';
 import { InvalidFieldError, LedgerError, SubjectKeptByAccountError, UnbalancedVoucherError } from './errors';
 import type { Chart } from './subjects';
 import type { VoucherLine } from './types';
@@ -27,8 +27,7 @@ export function netByCurrency(
 ): Map<string, bigint> {
   const net = new Map<string, bigint>();
   for (const line of lines) {
-    const signed = line.side === 'DEBIT' ? line.amountMinor : -line.amountMinor;
-    net.set(line.currency, (net.get(line.currency) ?? 0n) + signed);
+    net.set(line.currency, (net.get(line.currency) ?? 0n) + debitPositive(line.side, line.amountMinor));
   }
   return net;
 }

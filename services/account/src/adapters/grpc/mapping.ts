@@ -25,7 +25,8 @@ import type {
 } from '../../application/model';
 import { InvalidFieldError } from '../../domain/errors';
 import type { PendingState } from '../../domain/pending';
-import type { AccountStatus, Leg, OwnerType, PostingMode, Side } from '../../domain/types';
+import type { Side } from '@paycore/money';
+import type { AccountStatus, Leg, OwnerType, PostingMode } from '../../domain/types';
 
 export function money(amountMinor: bigint, currency: string): Money {
   return { amountMinor, currency };

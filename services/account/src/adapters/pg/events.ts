@@ -14,7 +14,7 @@ import {
 } from '@paycore/proto/paycore/account/v1/account_service';
 import { DaySealed, TransferPosted, TransferVoided } from '@paycore/proto/paycore/account/v1/events';
 import type { PendingView, PostedTransfer, SealResult } from '../../application/model';
-import type { Side } from '../../domain/types';
+import type { Side } from '@paycore/money';
 import { rows } from './sql';
 
 export type EventHeaders = Record<string, string>;

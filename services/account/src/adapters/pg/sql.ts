@@ -5,15 +5,8 @@
  */
 import type { EntityManager } from 'typeorm';
 import type { AccountView, PostedTransfer } from '../../application/model';
-import type {
-  AccountState,
-  AccountStatus,
-  Leg,
-  OwnerType,
-  PostedLeg,
-  PostingMode,
-  Side,
-} from '../../domain/types';
+import type { Side } from '@paycore/money';
+import type { AccountState, AccountStatus, Leg, OwnerType, PostedLeg, PostingMode } from '../../domain/types';
 
 /**
  * Rows of any statement. TypeORM returns `[rows, count]` for UPDATE/DELETE

@@ -65,7 +65,8 @@ import {
   release,
   type Reservation,
 } from '../../domain/posting';
-import type { AccountState, OwnerType, QueuedCredit, Side } from '../../domain/types';
+import type { Side } from '@paycore/money';
+import type { AccountState, OwnerType, QueuedCredit } from '../../domain/types';
 import {
   daySealedMessage,
   transferPostedMessage,

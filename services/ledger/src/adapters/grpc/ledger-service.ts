@@ -21,6 +21,7 @@ import {
   type TrialBalanceTotals as TrialBalanceTotalsPb,
   type Voucher as VoucherPb,
 } from '@paycore/proto/paycore/ledger/v1/ledger_service';
+import type { Side } from '@paycore/money';
 import type { LedgerApp } from '../../application/ledger';
 import type { CheckReport, DayStatus as DayStatusName, LedgerStore } from '../../application/ports';
 import { closingOf, type SubjectDayBalance } from '../../domain/balances';
@@ -31,7 +32,6 @@ import type { TrialBalanceTotals } from '../../domain/trial-balance';
 import {
   directionOf,
   type Category,
-  type EntrySide as Side,
   type NormalSide as Normal,
   type Subject,
   type Voucher,
@@ -226,6 +226,7 @@ function bizCodeOf(req: { bizContext?: { code: string } | undefined }, ctx: RpcC
   return code;
 }
 
+// eslint-disable-next-line max-lines-per-function -- a table of thin RPC handlers, one entry each
 export function ledgerHandlers(app: LedgerApp, store: LedgerStore): Handlers<Definition> {
   return {
     createSubject: async (req) => {

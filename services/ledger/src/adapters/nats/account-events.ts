@@ -14,8 +14,8 @@ import {
 import { DaySealed, TransferPosted } from '@paycore/proto/paycore/account/v1/events';
 import { Side } from '@paycore/proto/paycore/account/v1/account_service';
 import type { EntityManager } from 'typeorm';
+import type { Side as EntrySide } from '@paycore/money';
 import type { DaySealedFact, LedgerApp, TransferPostedFact } from '../../application/ledger';
-import type { EntrySide } from '../../domain/types';
 import type { PgLedgerStore } from '../pg/store';
 
 export const LEDGER_SCHEMA = 'ledger';

@@ -7,19 +7,12 @@
  */
 import type { DataSource, EntityManager } from 'typeorm';
 import { advisoryLockKey, inTransaction, writeOutbox, type EventNaming } from '@paycore/platform';
+import type { Side } from '@paycore/money';
 import { Money } from '@paycore/proto/paycore/common/v1/money';
 import { DayClosed } from '@paycore/proto/paycore/ledger/v1/events';
 import type { LineTotal, OpeningNet, SubjectDayBalance } from '../../domain/balances';
 import type { CheckDifference, SealedTotal } from '../../domain/close-check';
-import type {
-  Category,
-  EntrySide,
-  NormalSide,
-  Subject,
-  Voucher,
-  VoucherLine,
-  VoucherSource,
-} from '../../domain/types';
+import type { Category, NormalSide, Subject, Voucher, VoucherLine, VoucherSource } from '../../domain/types';
 import type {
   CheckReport,
   DayClosedFact,
@@ -57,7 +50,7 @@ interface LineRow {
   voucher_id: string;
   line_no: number;
   subject_code: string;
-  side: EntrySide;
+  side: Side;
   amount_minor: string;
   currency: string;
   account_id: string | null;

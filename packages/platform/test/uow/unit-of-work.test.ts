@@ -1,0 +1,235 @@
+/**
+ * The unit of work against a real Postgres.
+ *
+ * - claim → fresh → remember commits with the work; the same request again is
+ *   a replay with the first answer (bigint intact); a different payload under
+ *   the same id is ALREADY_EXISTS / IDEMPOTENCY_KEY_REUSED naming the field;
+ *   a malformed id is INVALID_ARGUMENT; a rolled-back claim leaves no row.
+ * - 16 concurrent claims of one id: exactly one does the work, all get its answer.
+ * - A claim left unanswered makes the transaction fail and leaves nothing.
+ * - transition() reads the from-states out of the domain table: allowed moves
+ *   change the row and name the state moved from; a move the table forbids,
+ *   or from a final state, changes nothing and reports the current state; of
+ *   20 concurrent moves to two rival final states exactly one wins.
+ * - publish() writes the outbox row in the same transaction (gone on rollback).
+ * - A serialization failure runs the function again.
+ */
+import { expect } from 'chai';
+import type { DataSource } from 'typeorm';
+import { createTestDatabase, type TestDatabase } from '@paycore/testing';
+import { createDataSource, runMigrations } from '../../src/db';
+import { createUnitOfWork, SQL_NOW, type EntityStates, type UnitOfWork } from '../../src/uow';
+import type { TransitionTable } from '../../src/domain';
+
+const SCHEMA = 'uow_test';
+type DoorState = 'CLOSED' | 'OPEN' | 'LOCKED' | 'BROKEN';
+const DOOR_TRANSITIONS: TransitionTable<DoorState> = {
+  CLOSED: ['OPEN', 'LOCKED', 'BROKEN'],
+  OPEN: ['CLOSED', 'BROKEN'],
+  LOCKED: ['CLOSED', 'BROKEN'],
+  BROKEN: [],
+};
+const DOORS: EntityStates<DoorState> = {
+  name: 'door',
+  table: 'doors',
+  idColumn: 'door_id',
+  stateColumn: 'state',
+  transitions: DOOR_TRANSITIONS,
+};
+
+describe('unit of work: idempotency claim, guarded transitions, outbox', function () {
+  this.timeout(60_000);
+  let database: TestDatabase;
+  let dataSource: DataSource;
+  let uow: UnitOfWork;
+
+  const count = async (sql: string): Promise<number> =>
+    Number((await dataSource.query<{ n: string }[]>(sql))[0]!.n);
+
+  before(async () => {
+    database = await createTestDatabase();
+    dataSource = createDataSource({
+      url: database.url,
+      schema: SCHEMA,
+      applicationName: 'uow-test',
+      poolSizeMax: 20,
+    });
+    await dataSource.initialize();
+    await runMigrations(dataSource, { schema: SCHEMA });
+    await dataSource.query(
+      `CREATE TABLE ${SCHEMA}.doors (door_id text PRIMARY KEY, state text NOT NULL, note text, changed_at timestamptz)`,
+    );
+    await dataSource.query(
+      `CREATE TABLE ${SCHEMA}.work (request_id text PRIMARY KEY, amount bigint NOT NULL)`,
+    );
+    uow = createUnitOfWork(dataSource);
+  });
+  after(async () => {
+    await dataSource?.destroy();
+    await database?.drop();
+  });
+
+  const refund = (requestId: string, amount: bigint) => ({
+    requestId,
+    operation: 'test.Refund',
+    payload: { orderId: 'o1', amount: { units: amount, currency: 'CNY' } },
+  });
+
+  async function doWork(requestId: string, amount: bigint): Promise<{ amount: bigint; fresh: boolean }> {
+    return uow.transaction('test.work', 'READ COMMITTED', async (tx) => {
+      const request = refund(requestId, amount);
+      const claim = await tx.claim<{ amount: bigint; fresh: boolean }>(request);
+      if (claim.kind === 'replay') return { ...claim.response, fresh: false };
+      await tx.query('INSERT INTO work (request_id, amount) VALUES ($1, $2)', [requestId, amount]);
+      const answer = { amount, fresh: true };
+      await tx.remember(request, answer);
+      return answer;
+    });
+  }
+
+  it('answers a replay with the first answer and does the work once', async () => {
+    expect(await doWork('r-1', 9_007_199_254_740_993n)).to.deep.equal({
+      amount: 9_007_199_254_740_993n,
+      fresh: true,
+    });
+    expect(await doWork('r-1', 9_007_199_254_740_993n)).to.deep.equal({
+      amount: 9_007_199_254_740_993n,
+      fresh: false,
+    });
+    expect(await count("SELECT count(*) n FROM uow_test.work WHERE request_id = 'r-1'")).to.equal(1);
+  });
+
+  it('refuses a reused id with a different payload, naming the differing field', async () => {
+    await doWork('r-2', 100n);
+    const error = await doWork('r-2', 250n).then(
+      () => null,
+      (e: unknown) => e as { reason: string; grpcCode: string; metadata: Record<string, string> },
+    );
+    expect(error).to.deep.include({ reason: 'IDEMPOTENCY_KEY_REUSED', grpcCode: 'ALREADY_EXISTS' });
+    expect(error!.metadata).to.deep.include({
+      request_id: 'r-2',
+      field: 'amount.units',
+      operation: 'test.Refund',
+    });
+    expect(
+      await count("SELECT count(*) n FROM uow_test.work WHERE request_id = 'r-2' AND amount = 100"),
+    ).to.equal(1);
+  });
+
+  it('refuses a malformed id before anything is written', async () => {
+    for (const bad of ['', 'x'.repeat(129), 'has space']) {
+      const error = await doWork(bad, 1n).then(
+        () => null,
+        (e: unknown) => e as { reason: string; grpcCode: string },
+      );
+      expect(error, JSON.stringify(bad)).to.deep.include({
+        grpcCode: 'INVALID_ARGUMENT',
+        reason: 'INVALID_FIELD',
+      });
+    }
+    expect(await doWork('x'.repeat(128), 1n)).to.deep.include({ fresh: true });
+  });
+
+  it('leaves no claim behind when the work fails, so a retry is fresh', async () => {
+    const failing = uow.transaction('test.fail', 'READ COMMITTED', async (tx) => {
+      await tx.claim(refund('r-3', 5n));
+      throw new Error('business refusal');
+    });
+    await failing.then(
+      () => expect.fail('should fail'),
+      (e: unknown) => expect((e as Error).message).to.equal('business refusal'),
+    );
+    expect(
+      await count("SELECT count(*) n FROM uow_test.idempotency_claims WHERE request_id = 'r-3'"),
+    ).to.equal(0);
+    expect(await doWork('r-3', 5n)).to.deep.include({ fresh: true });
+  });
+
+  it('does the work once for 16 concurrent claims of one id', async () => {
+    const answers = await Promise.all(Array.from({ length: 16 }, () => doWork('r-4', 42n)));
+    expect(answers.filter((a) => a.fresh)).to.have.length(1);
+    expect(answers.every((a) => a.amount === 42n)).to.equal(true);
+    expect(await count("SELECT count(*) n FROM uow_test.work WHERE request_id = 'r-4'")).to.equal(1);
+  });
+
+  it('refuses to commit a claim that was never answered', async () => {
+    const unanswered = uow.transaction('test.unanswered', 'READ COMMITTED', async (tx) => {
+      await tx.claim(refund('r-5', 5n));
+      await tx.query("INSERT INTO work (request_id, amount) VALUES ('r-5', 5)");
+    });
+    await unanswered.then(
+      () => expect.fail('should fail'),
+      (e: unknown) => expect((e as Error).message).to.match(/claimed but not remembered/),
+    );
+    expect(await count("SELECT count(*) n FROM uow_test.work WHERE request_id = 'r-5'")).to.equal(0);
+  });
+
+  it('moves a state only along the domain table and reports where it stood', async () => {
+    await dataSource.query("INSERT INTO uow_test.doors (door_id, state) VALUES ('d1', 'CLOSED')");
+    const move = (to: DoorState) =>
+      uow.transaction('test.door', 'READ COMMITTED', (tx) =>
+        tx.transition(DOORS, 'd1', to, { note: `to ${to}`, changed_at: SQL_NOW }),
+      );
+    expect(await move('OPEN')).to.deep.equal({ changed: true, from: 'CLOSED' });
+    expect(await move('LOCKED')).to.deep.equal({ changed: false, current: 'OPEN' });
+    expect(await move('BROKEN')).to.deep.equal({ changed: true, from: 'OPEN' });
+    expect(await move('CLOSED')).to.deep.equal({ changed: false, current: 'BROKEN' });
+    const [row] = await dataSource.query<{ state: string; note: string; changed_at: Date | null }[]>(
+      "SELECT state, note, changed_at FROM uow_test.doors WHERE door_id = 'd1'",
+    );
+    expect(row).to.deep.include({ state: 'BROKEN', note: 'to BROKEN' });
+    expect(row!.changed_at).to.be.instanceOf(Date);
+    const missing = await uow.transaction('test.door', 'READ COMMITTED', (tx) =>
+      tx.transition(DOORS, 'nope', 'OPEN'),
+    );
+    expect(missing).to.deep.equal({ changed: false, current: null });
+  });
+
+  it('lets exactly one of 20 concurrent rival moves win', async () => {
+    await dataSource.query("INSERT INTO uow_test.doors (door_id, state) VALUES ('d2', 'OPEN')");
+    // BROKEN is final: once one move there commits, every rival finds BROKEN and must not change it.
+    const results = await Promise.all(
+      Array.from({ length: 20 }, () =>
+        uow.transaction('test.race', 'READ COMMITTED', (tx) => tx.transition(DOORS, 'd2', 'BROKEN')),
+      ),
+    );
+    expect(results.filter((r) => r.changed)).to.have.length(1);
+    expect(results.filter((r) => !r.changed).every((r) => !r.changed && r.current === 'BROKEN')).to.equal(
+      true,
+    );
+  });
+
+  it('refuses a target the table does not know (a programmer error)', async () => {
+    const bad = uow.transaction('test.bad', 'READ COMMITTED', (tx) =>
+      tx.transition(DOORS, 'd1', 'AJAR' as DoorState),
+    );
+    await bad.then(
+      () => expect.fail('should fail'),
+      (e: unknown) => expect((e as Error).message).to.match(/not in the transition table/),
+    );
+  });
+
+  it('writes outbox rows in the same transaction', async () => {
+    const before = await count('SELECT count(*) n FROM uow_test.outbox');
+    await uow.transaction('test.publish', 'READ COMMITTED', (tx) =>
+      tx.publish({ subject: 'paycore.test.door_opened.v1', payload: Uint8Array.of(1) }),
+    );
+    await uow
+      .transaction('test.publish', 'READ COMMITTED', async (tx) => {
+        await tx.publish({ subject: 'paycore.test.door_opened.v1', payload: Uint8Array.of(2) });
+        throw new Error('rolled back');
+      })
+      .catch(() => undefined);
+    expect(await count('SELECT count(*) n FROM uow_test.outbox')).to.equal(before + 1);
+  });
+
+  it('runs the function again after a serialization failure', async () => {
+    let runs = 0;
+    const result = await uow.transaction('test.retry', 'SERIALIZABLE', async (tx) => {
+      runs++;
+      if (runs === 1) await tx.query("DO $$ BEGIN RAISE EXCEPTION 'forced' USING ERRCODE = '40001'; END $$");
+      return runs;
+    });
+    expect(result).to.equal(2);
+  });
+});
