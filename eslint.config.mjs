@@ -21,7 +21,10 @@ const FRAMEWORK_IMPORTS = [
   'node:http',
   'node:http2',
   'node:child_process',
-  '@paycore/platform',
+  // The kit itself is restricted by exact path below; of its subpaths only
+  // the pure one (transition tables) is what a domain may import.
+  '@paycore/platform/*',
+  '!@paycore/platform/domain',
   '@paycore/proto/*',
 ];
 
@@ -107,6 +110,12 @@ export default tseslint.config(
       'no-restricted-imports': [
         'error',
         {
+          paths: [
+            {
+              name: '@paycore/platform',
+              message: 'domain/ is pure: no framework or I/O (use @paycore/platform/domain)',
+            },
+          ],
           patterns: [
             {
               group: FRAMEWORK_IMPORTS,

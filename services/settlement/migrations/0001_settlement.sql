@@ -170,13 +170,3 @@ CREATE TABLE account_ids (
   account_id  text        NOT NULL,
   created_at  timestamptz NOT NULL DEFAULT now()
 );
-
--- Stand-in for the platform's idempotency table until the unit-of-work
--- template provides it (same columns as platform_0003_idempotency).
-CREATE TABLE idempotency (
-  request_id   text        PRIMARY KEY,
-  operation    text        NOT NULL,
-  request_hash text        NOT NULL,
-  response     text,
-  created_at   timestamptz NOT NULL DEFAULT now()
-);

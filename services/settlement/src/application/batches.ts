@@ -15,7 +15,7 @@ import type { BusinessCalendar } from '../domain/cycles';
 import { SettlementError } from '../domain/errors';
 import type { AccountDirectory } from './accounts';
 import { DEFAULT_PROFILE } from './clearing';
-import type { AccountPort, BatchRecord, OutboxMessage, PayoutPort, SettlementStore } from './ports';
+import type { AccountPort, BatchRecord, OutboxEvent, PayoutPort, SettlementStore } from './ports';
 
 export const SETTLE_CODE = '10050101050001000000';
 export const PAYOUT_CODE_PREFIX = '1005010106';
@@ -24,10 +24,10 @@ const PAGES_MAX = 10_000;
 const STEPS_MAX = 8;
 
 export interface BatchEvents {
-  batchSettled(batch: BatchRecord): OutboxMessage;
-  payoutSucceeded(batch: BatchRecord): OutboxMessage;
-  payoutFailed(batch: BatchRecord, reason: string, willRetry: boolean): OutboxMessage;
-  batchDue(batchId: string): OutboxMessage;
+  batchSettled(batch: BatchRecord): OutboxEvent;
+  payoutSucceeded(batch: BatchRecord): OutboxEvent;
+  payoutFailed(batch: BatchRecord, reason: string, willRetry: boolean): OutboxEvent;
+  batchDue(batchId: string): OutboxEvent;
 }
 
 export interface BatchOptions {

@@ -9,29 +9,11 @@ import type { BatchStateName, BatchTotals, PostingLeg } from '../domain/batch';
 import type { Cycle } from '../domain/cycles';
 import type { FeeRuleTerms, FeeRuleVersion } from '../domain/fees';
 import type { Receiver, Share } from '../domain/sharing';
+import type { IsolationLevel, TxPort } from '@paycore/platform';
 
 export type { BusinessCalendar } from '../domain/cycles';
 
-export type IsolationLevel = 'READ COMMITTED' | 'REPEATABLE READ' | 'SERIALIZABLE';
-
-export interface IdempotentRequest {
-  readonly requestId: string;
-  readonly operation: string;
-  readonly payload: unknown;
-}
-export type Claim<R> = { readonly kind: 'fresh' } | { readonly kind: 'replay'; readonly response: R };
-
-export interface OutboxMessage {
-  readonly subject: string;
-  readonly payload: Uint8Array;
-}
-
-/** The template's TxPort: idempotency claim, remember, outbox. */
-export interface TxPort {
-  claim<R>(request: IdempotentRequest): Promise<Claim<R>>;
-  remember(request: IdempotentRequest, response: unknown): Promise<void>;
-  publish(event: OutboxMessage): Promise<void>;
-}
+export type { Claim, IdempotentRequest, IsolationLevel, OutboxEvent, TxPort } from '@paycore/platform';
 
 export interface Profile extends Cycle {
   readonly merchantId: string;

@@ -10,11 +10,11 @@ import {
   BATCH_TRANSITIONS,
   decidePayout,
   depositLegs,
-  fromStatesOf,
   isFinal,
   settlementLegs,
   type BatchStateName,
 } from './batch';
+import { fromStatesOf } from '@paycore/platform/domain';
 
 const totals = (gross: bigint, refunds: bigint, fees: bigint, shares: bigint) => ({
   itemCount: 3n,

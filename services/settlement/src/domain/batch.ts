@@ -14,11 +14,10 @@
  */
 import assert from 'node:assert/strict';
 import { computeFee } from '@paycore/money';
+import { finalStatesOf, type TransitionTable } from '@paycore/platform/domain';
 
 export type BatchStateName =
   'CREATED' | 'POSTED' | 'PAYING' | 'PAID' | 'CARRIED' | 'PAYOUT_FAILED' | 'EXCEPTION';
-
-export type TransitionTable<S extends string> = Readonly<Record<S, readonly S[]>>;
 
 export const BATCH_TRANSITIONS: TransitionTable<BatchStateName> = {
   CREATED: ['POSTED'],
@@ -30,15 +29,10 @@ export const BATCH_TRANSITIONS: TransitionTable<BatchStateName> = {
   EXCEPTION: [],
 };
 
-/** The states a batch may move to `to` from (never empty for a reachable state). */
-export function fromStatesOf<S extends string>(table: TransitionTable<S>, to: S): S[] {
-  const from = (Object.keys(table) as S[]).filter((s) => table[s].includes(to));
-  assert.ok(from.length > 0, `no state leads to ${to}`);
-  return from;
-}
+const FINAL_STATES: ReadonlySet<BatchStateName> = new Set(finalStatesOf(BATCH_TRANSITIONS));
 
 export function isFinal(state: BatchStateName): boolean {
-  return BATCH_TRANSITIONS[state].length === 0;
+  return FINAL_STATES.has(state);
 }
 
 /** What a batch's items add up to (refunds positive; fees and shares net of what refunds returned). */

@@ -5,6 +5,7 @@
  * refuses a year it has no data for instead of guessing.
  */
 import assert from 'node:assert/strict';
+import { addDays, isoWeekday } from '@paycore/calendar';
 
 export type CycleKindName = 'T_PLUS_N' | 'D0' | 'WEEKLY' | 'MONTHLY' | 'MANUAL';
 
@@ -16,7 +17,10 @@ export interface Cycle {
   readonly anchorDay: number;
 }
 
-/** Business days as the shared calendar defines them (dates "YYYY-MM-DD"). */
+/**
+ * Business days as the shared calendar defines them (dates "YYYY-MM-DD");
+ * @paycore/calendar's CN_BUSINESS_DAYS implements it (wired in service.ts).
+ */
 export interface BusinessCalendar {
   /** The date n (>= 0) business days after `date`; n = 0 is `date` itself if a business day, else the next one. */
   addBusinessDays(date: string, n: number): string;
@@ -24,18 +28,6 @@ export interface BusinessCalendar {
 }
 
 export const OFFSET_DAYS_MAX = 30;
-
-function addDays(date: string, days: number): string {
-  const d = new Date(`${date}T00:00:00Z`);
-  d.setUTCDate(d.getUTCDate() + days);
-  return d.toISOString().slice(0, 10);
-}
-
-/** 1 = Monday .. 7 = Sunday. */
-function isoWeekday(date: string): number {
-  const day = new Date(`${date}T00:00:00Z`).getUTCDay();
-  return day === 0 ? 7 : day;
-}
 
 function lastDayOfMonth(year: number, month: number): number {
   return new Date(Date.UTC(year, month, 0)).getUTCDate();

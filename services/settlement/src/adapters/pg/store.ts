@@ -12,12 +12,8 @@ import type { Receiver, Share } from '../../domain/sharing';
 import type {
   BatchRecord,
   ChannelDay,
-  Claim,
   Difference,
-  IdempotentRequest,
-  IsolationLevel,
   NewItem,
-  OutboxMessage,
   PayItem,
   Profile,
   SettlementStore,
@@ -26,9 +22,21 @@ import type {
   StatementLineRecord,
 } from '../../application/ports';
 import type { EntityManager } from 'typeorm';
-import { createUnitOfWork, SqlTx, type UnitOfWork } from './uow';
+import {
+  createUnitOfWork,
+  SQL_NOW,
+  type Claim,
+  type EntityStates,
+  type IdempotentRequest,
+  type IsolationLevel,
+  type OutboxEvent,
+  type SqlTx,
+  type UnitOfWork,
+} from '@paycore/platform';
+import { inboxSqlTx } from './inbox-tx';
 
-const BATCH_STATES = {
+const BATCH_STATES: EntityStates<BatchStateName> = {
+  name: 'batch',
   table: 'batches',
   idColumn: 'batch_id',
   stateColumn: 'state',
@@ -141,7 +149,7 @@ class PgSettlementTx implements SettlementTx {
   remember(request: IdempotentRequest, response: unknown): Promise<void> {
     return this.sql.remember(request, response);
   }
-  publish(event: OutboxMessage): Promise<void> {
+  publish(event: OutboxEvent): Promise<void> {
     return this.sql.publish(event);
   }
 
@@ -456,23 +464,7 @@ class PgSettlementTx implements SettlementTx {
          AND (NOT $4::boolean OR confirmed)`,
       [batchId, merchantId, settlementDate, onlyConfirmed],
     );
-    const sums = await this.sql.query(
-      `SELECT count(*) AS n,
-         COALESCE(sum(amount_minor) FILTER (WHERE kind = 'PAY'), 0) AS gross,
-         COALESCE(sum(amount_minor) FILTER (WHERE kind = 'REFUND'), 0) AS refunds,
-         COALESCE(sum(CASE kind WHEN 'PAY' THEN fee_minor ELSE -fee_minor END), 0) AS fees,
-         COALESCE(sum(CASE kind WHEN 'PAY' THEN shares_minor ELSE -shares_minor END), 0) AS shares
-       FROM items WHERE batch_id = $1`,
-      [batchId],
-    );
-    const s = sums[0] ?? {};
-    const totals: BatchTotals = {
-      itemCount: big(s['n']),
-      grossMinor: big(s['gross']),
-      refundsMinor: big(s['refunds']),
-      feesMinor: big(s['fees']),
-      sharesMinor: big(s['shares']),
-    };
+    const totals = await this.batchTotals(batchId);
     const decision = decide(carriedIn, totals);
     await this.sql.query(
       `INSERT INTO batch_shares (batch_id, receiver_id, amount_minor)
@@ -498,6 +490,27 @@ class PgSettlementTx implements SettlementTx {
     );
     return { batch: batchOf(rows[0] ?? {}), created: true };
   }
+  /** What the items assigned to a batch add up to (one aggregate statement). */
+  private async batchTotals(batchId: string): Promise<BatchTotals> {
+    const sums = await this.sql.query(
+      `SELECT count(*) AS n,
+         COALESCE(sum(amount_minor) FILTER (WHERE kind = 'PAY'), 0) AS gross,
+         COALESCE(sum(amount_minor) FILTER (WHERE kind = 'REFUND'), 0) AS refunds,
+         COALESCE(sum(CASE kind WHEN 'PAY' THEN fee_minor ELSE -fee_minor END), 0) AS fees,
+         COALESCE(sum(CASE kind WHEN 'PAY' THEN shares_minor ELSE -shares_minor END), 0) AS shares
+       FROM items WHERE batch_id = $1`,
+      [batchId],
+    );
+    const s = sums[0] ?? {};
+    return {
+      itemCount: big(s['n']),
+      grossMinor: big(s['gross']),
+      refundsMinor: big(s['refunds']),
+      feesMinor: big(s['fees']),
+      sharesMinor: big(s['shares']),
+    };
+  }
+
   async batchShares(batchId: string): Promise<Map<string, bigint>> {
     const rows = await this.sql.query(
       'SELECT receiver_id, amount_minor FROM batch_shares WHERE batch_id = $1 ORDER BY receiver_id',
@@ -511,15 +524,15 @@ class PgSettlementTx implements SettlementTx {
       [batchId, txnId],
     );
   }
-  moveBatch(
+  async moveBatch(
     batchId: string,
     to: BatchStateName,
     set: { payoutTxnId?: string | null; payoutAttempts?: number } = {},
-  ) {
-    const columns: Record<string, unknown> = { updated_at: new Date() };
+  ): Promise<boolean> {
+    const columns: Record<string, unknown> = { updated_at: SQL_NOW };
     if (set.payoutTxnId !== undefined) columns['payout_txn_id'] = set.payoutTxnId;
     if (set.payoutAttempts !== undefined) columns['payout_attempts'] = set.payoutAttempts;
-    return this.sql.transition(BATCH_STATES, batchId, to, columns);
+    return (await this.sql.transition(BATCH_STATES, batchId, to, columns)).changed;
   }
 }
 
@@ -536,7 +549,7 @@ export class PgSettlementStore implements SettlementStore {
 
   /** The inbox consumer's transaction, seen through the same port. */
   inManager(manager: EntityManager): SettlementTx {
-    return new PgSettlementTx(new SqlTx(manager));
+    return new PgSettlementTx(inboxSqlTx(manager));
   }
 
   async batch(batchId: string): Promise<BatchRecord | null> {
