@@ -19,6 +19,7 @@ import { AccountServiceClient } from '@paycore/proto/paycore/account/v1/account_
 import { CashierServiceClient } from '@paycore/proto/paycore/cashier/v1/cashier_service';
 import { ChannelServiceClient } from '@paycore/proto/paycore/channel/v1/channel_service';
 import { LedgerServiceClient } from '@paycore/proto/paycore/ledger/v1/ledger_service';
+import { SettlementServiceClient } from '@paycore/proto/paycore/settlement/v1/settlement_service';
 import {
   createTestDatabase,
   createTokenMinter,
@@ -48,6 +49,9 @@ export const ALL_SCOPES = [
   'cashier:read',
   'cashier:write',
   'cashier:ops',
+  'settlement:read',
+  'settlement:write',
+  'settlement:ops',
 ];
 
 const ENTRIES: Readonly<Record<string, string>> = {
@@ -55,6 +59,7 @@ const ENTRIES: Readonly<Record<string, string>> = {
   ledger: 'services/ledger/src/main.ts',
   'channel-router': 'services/channel-router/src/main.ts',
   cashier: 'services/cashier/src/main.ts',
+  settlement: 'services/settlement/src/main.ts',
 };
 
 export interface ReceivedNotification {
@@ -70,6 +75,7 @@ export interface Platform {
   readonly account: AccountServiceClient;
   readonly ledger: LedgerServiceClient;
   readonly channel: ChannelServiceClient;
+  readonly settlement: SettlementServiceClient;
   readonly notifyUrl: string;
   /** Notifications the merchant webhook received, in arrival order. */
   readonly notifications: ReceivedNotification[];
@@ -254,6 +260,10 @@ export async function startPlatform(
       CHANNEL_SYNC_FIRST_DELAY_MS: '500',
       CHANNEL_SYNC_DELAY_MAX_MS: '2000',
       CHANNEL_SYNC_TICK_MS: '100',
+      // settlement
+      SETTLEMENT_BATCH_ACK_WAIT_MS: '3000',
+      SETTLEMENT_PAYOUT_POLL_MS: '300',
+      SETTLEMENT_RETRY_DELAY_MS: '300',
       // cashier
       CASHIER_RECOVERY_TICK_MS: '200',
       CASHIER_RECOVERY_IDLE_MS: '1500',
@@ -278,6 +288,7 @@ export async function startPlatform(
     await start('account');
     await Promise.all([start('ledger'), start('channel-router')]);
     await start('cashier');
+    await start('settlement');
   } catch (err) {
     // A platform that fails to start leaves nothing behind: no process, no database.
     for (const child of children.values()) if (!child.hasExited()) child.kill('SIGKILL');
@@ -300,6 +311,7 @@ export async function startPlatform(
     account: createClient(AccountServiceClient, { address: address('account'), ...options }),
     ledger: createClient(LedgerServiceClient, { address: address('ledger'), ...options }),
     channel: createClient(ChannelServiceClient, { address: address('channel-router'), ...options }),
+    settlement: createClient(SettlementServiceClient, { address: address('settlement'), ...options }),
     notifyUrl: webhook.url,
     notifications,
     failNextNotifications(count: number) {
@@ -317,7 +329,14 @@ export async function startPlatform(
     async close() {
       await pg.end();
       webhook.server.close();
-      for (const name of ['cashier', 'channel-router', 'ledger', 'account', 'channel-sandbox']) {
+      for (const name of [
+        'settlement',
+        'cashier',
+        'channel-router',
+        'ledger',
+        'account',
+        'channel-sandbox',
+      ]) {
         const child = children.get(name);
         if (child && !child.hasExited()) {
           child.kill('SIGTERM');
