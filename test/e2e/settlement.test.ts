@@ -5,7 +5,9 @@
  * a replica drives it from the work queue (postings at account, payout
  * through the sandbox's bank), and the statement (RPC and CSV) shows the
  * items. Proves: payout + fees + shares + carried = net clearing to the cent,
- * and running the day again creates nothing.
+ * running the day again creates nothing, the merchant's pending settlement
+ * at account is emptied, the postings reach the ledger and its trial
+ * balance holds.
  */
 import { expect } from 'chai';
 import { unary } from '@paycore/platform';
@@ -122,5 +124,22 @@ describe('settlement end to end (every service a real process)', function () {
       settlementDate: day,
     });
     expect(again.batchesCreated).to.equal(0n);
+
+    // Account: the merchant's pending settlement is emptied by the batch.
+    const merchant = await unary(p.cashier.getMerchant.bind(p.cashier), { merchantId });
+    expect(merchant.settlementBalance?.amountMinor).to.equal(0n);
+    // Ledger: every posting became a voucher and the day's trial balance holds.
+    await waitFor(
+      'ledger vouchers of the settlement postings',
+      async () => {
+        const rows = await p.query<{ n: string }>(
+          "SELECT count(*) AS n FROM ledger.vouchers WHERE biz_code LIKE '100501010%'",
+        );
+        return Number(rows[0]?.n ?? 0) >= 2 ? true : undefined;
+      },
+      30_000,
+    );
+    const trial = await unary(p.ledger.getTrialBalance.bind(p.ledger), { accountingDate: chinaToday() });
+    expect(trial.balanced).to.equal(true);
   });
 });
