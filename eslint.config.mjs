@@ -21,6 +21,10 @@ const FRAMEWORK_IMPORTS = [
   'node:http',
   'node:http2',
   'node:child_process',
+  // The kit itself is restricted by exact path below; of its subpaths only
+  // the pure one (transition tables) is what a domain may import.
+  '@paycore/platform/*',
+  '!@paycore/platform/domain',
   '@paycore/proto/*',
 ];
 

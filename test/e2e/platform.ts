@@ -20,6 +20,7 @@ import { CashierServiceClient } from '@paycore/proto/paycore/cashier/v1/cashier_
 import { ChannelServiceClient } from '@paycore/proto/paycore/channel/v1/channel_service';
 import { LedgerServiceClient } from '@paycore/proto/paycore/ledger/v1/ledger_service';
 import { ReconciliationServiceClient } from '@paycore/proto/paycore/reconciliation/v1/reconciliation_service';
+import { SettlementServiceClient } from '@paycore/proto/paycore/settlement/v1/settlement_service';
 import {
   createTestDatabase,
   createTokenMinter,
@@ -53,6 +54,9 @@ export const ALL_SCOPES = [
   'recon:read',
   'recon:write',
   'recon:ops',
+  'settlement:read',
+  'settlement:write',
+  'settlement:ops',
 ];
 
 const ENTRIES: Readonly<Record<string, string>> = {
@@ -61,6 +65,7 @@ const ENTRIES: Readonly<Record<string, string>> = {
   'channel-router': 'services/channel-router/src/main.ts',
   cashier: 'services/cashier/src/main.ts',
   reconciliation: 'services/reconciliation/src/main.ts',
+  settlement: 'services/settlement/src/main.ts',
 };
 
 export interface ReceivedNotification {
@@ -84,6 +89,7 @@ export interface Platform {
   readonly recon: ReconciliationServiceClient;
   /** Base URL of reconciliation's HTTP port (reports, CSV export). */
   readonly reconHttpUrl: string;
+  readonly settlement: SettlementServiceClient;
   readonly notifyUrl: string;
   /** The run's database (benches read its pg_stat_database row). */
   readonly databaseName: string;
@@ -294,6 +300,10 @@ export async function startPlatform(
       SANDBOX_URL: sandboxUrl,
       CHANNEL_SEED_FROM_SANDBOX: '1',
       CHANNEL_CREDENTIALS_KEY: randomBytes(32).toString('base64'),
+      // settlement
+      SETTLEMENT_BATCH_ACK_WAIT_MS: '3000',
+      SETTLEMENT_PAYOUT_POLL_MS: '300',
+      SETTLEMENT_RETRY_DELAY_MS: '300',
       // cashier
       CASHIER_NOTIFY_TIME_SCALE: '1000',
       ...testSchedules,
@@ -323,6 +333,7 @@ export async function startPlatform(
     await Promise.all([start('ledger'), start('channel-router')]);
     await start('cashier');
     await start('reconciliation');
+    await start('settlement');
   } catch (err) {
     // A platform that fails to start leaves nothing behind: no process, no database.
     for (const child of children.values()) if (!child.hasExited()) child.kill('SIGKILL');
@@ -350,6 +361,7 @@ export async function startPlatform(
     channel: createClient(ChannelServiceClient, { address: address('channel-router'), ...options }),
     recon: createClient(ReconciliationServiceClient, { address: address('reconciliation'), ...options }),
     reconHttpUrl: `http://127.0.0.1:${ports['reconciliation']?.http ?? 0}`,
+    settlement: createClient(SettlementServiceClient, { address: address('settlement'), ...options }),
     notifyUrl: webhook.url,
     databaseName: database.name,
     httpAddress(name: string): string {
@@ -378,6 +390,7 @@ export async function startPlatform(
       webhook.server.close();
       for (const name of [
         'reconciliation',
+        'settlement',
         'cashier',
         'channel-router',
         'ledger',

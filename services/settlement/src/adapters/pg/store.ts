@@ -1,0 +1,612 @@
+/**
+ * SettlementStore over Postgres. Reads and writes only; every decision is in
+ * the application or the domain. Batch creation is set-based: one statement
+ * assigns a merchant's due items to the batch and one sums them.
+ */
+import type { DataSource } from 'typeorm';
+import type { BatchStateName, BatchTotals } from '../../domain/batch';
+import { BATCH_TRANSITIONS } from '../../domain/batch';
+import type { CycleKindName } from '../../domain/cycles';
+import type { FeeRuleTerms, FeeRuleVersion } from '../../domain/fees';
+import type { Receiver, Share } from '../../domain/sharing';
+import type {
+  BatchRecord,
+  ChannelDay,
+  Difference,
+  NewItem,
+  PayItem,
+  Profile,
+  SettlementStore,
+  SettlementTx,
+  Split,
+  StatementLineRecord,
+} from '../../application/ports';
+import type { EntityManager } from 'typeorm';
+import {
+  createUnitOfWork,
+  SQL_NOW,
+  type Claim,
+  type EntityStates,
+  type IdempotentRequest,
+  type IsolationLevel,
+  type OutboxEvent,
+  type SqlTx,
+  type UnitOfWork,
+} from '@paycore/platform';
+import { inboxSqlTx } from './inbox-tx';
+
+const BATCH_STATES: EntityStates<BatchStateName> = {
+  name: 'batch',
+  table: 'batches',
+  idColumn: 'batch_id',
+  stateColumn: 'state',
+  transitions: BATCH_TRANSITIONS,
+};
+
+type Row = Record<string, unknown>;
+const big = (v: unknown): bigint =>
+  typeof v === 'bigint' ? v : typeof v === 'number' || typeof v === 'string' ? BigInt(v) : 0n;
+const str = (v: unknown): string =>
+  typeof v === 'string'
+    ? v
+    : typeof v === 'number' || typeof v === 'bigint' || typeof v === 'boolean'
+      ? String(v)
+      : '';
+const day = (v: unknown): string => (v instanceof Date ? v.toISOString().slice(0, 10) : str(v).slice(0, 10));
+
+function termsToJson(terms: FeeRuleTerms): string {
+  return JSON.stringify(terms, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v));
+}
+
+function termsFromJson(value: unknown): FeeRuleTerms {
+  const t = value as Record<string, unknown> & { tiers: Record<string, unknown>[] };
+  return {
+    kind: t['kind'] as FeeRuleTerms['kind'],
+    rate: str(t['rate']),
+    fixedMinor: big(t['fixedMinor']),
+    minFeeMinor: big(t['minFeeMinor']),
+    maxFeeMinor: big(t['maxFeeMinor']),
+    tierBasis: t['tierBasis'] as FeeRuleTerms['tierBasis'],
+    tiers: t.tiers.map((x) => ({
+      fromMinor: big(x['fromMinor']),
+      rate: str(x['rate']),
+      fixedMinor: big(x['fixedMinor']),
+    })),
+    rounding: t['rounding'] as FeeRuleTerms['rounding'],
+    bearer: t['bearer'] as FeeRuleTerms['bearer'],
+    refundReturnsFee: t['refundReturnsFee'] === true,
+  };
+}
+
+function ruleOf(row: Row): FeeRuleVersion {
+  return {
+    ...termsFromJson(row['terms']),
+    ruleId: str(row['rule_id']),
+    merchantId: str(row['merchant_id']),
+    product: str(row['product']),
+    payChannel: str(row['pay_channel']),
+    effectiveFrom: day(row['effective_from']),
+    effectiveTo: row['effective_to'] === null ? null : day(row['effective_to']),
+  };
+}
+
+function batchOf(row: Row): BatchRecord {
+  return {
+    batchId: str(row['batch_id']),
+    merchantId: str(row['merchant_id']),
+    settlementDate: day(row['settlement_date']),
+    state: str(row['state']) as BatchStateName,
+    itemCount: big(row['item_count']),
+    grossMinor: big(row['gross_minor']),
+    refundsMinor: big(row['refunds_minor']),
+    feesMinor: big(row['fees_minor']),
+    sharesMinor: big(row['shares_minor']),
+    carriedInMinor: big(row['carried_in_minor']),
+    payoutMinor: big(row['payout_minor']),
+    carriedOutMinor: big(row['carried_out_minor']),
+    currency: str(row['currency']),
+    releaseOn: row['release_on'] === null ? null : day(row['release_on']),
+    payoutTxnId: row['payout_txn_id'] === null ? null : str(row['payout_txn_id']),
+    payoutAttempts: Number(row['payout_attempts']),
+    createdAt: row['created_at'] as Date,
+  };
+}
+
+function profileOf(row: Row): Profile {
+  return {
+    merchantId: str(row['merchant_id']),
+    kind: str(row['cycle']) as CycleKindName,
+    offsetDays: Number(row['offset_days']),
+    anchorDay: Number(row['anchor_day']),
+    minimumPayoutMinor: big(row['minimum_payout_minor']),
+    holdUnconfirmed: row['hold_unconfirmed'] === true,
+    d0HoldRate: str(row['d0_hold_rate']),
+    autoShare: row['auto_share'] === true,
+    bankAccountNo: str(row['bank_account_no']),
+    bankAccountName: str(row['bank_account_name']),
+    bankCode: str(row['bank_code']),
+  };
+}
+
+function receiversOf(value: unknown): Receiver[] {
+  return (value as Record<string, unknown>[]).map((r) => ({
+    receiverId: str(r['receiverId']),
+    kind: r['kind'] as Receiver['kind'],
+    ratio: str(r['ratio']),
+    fixedMinor: big(r['fixedMinor']),
+  }));
+}
+
+const jsonBig = (value: unknown): string =>
+  JSON.stringify(value, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v));
+
+class PgSettlementTx implements SettlementTx {
+  constructor(private readonly sql: SqlTx) {}
+
+  claim<R>(request: IdempotentRequest): Promise<Claim<R>> {
+    return this.sql.claim<R>(request);
+  }
+  remember(request: IdempotentRequest, response: unknown): Promise<void> {
+    return this.sql.remember(request, response);
+  }
+  publish(event: OutboxEvent): Promise<void> {
+    return this.sql.publish(event);
+  }
+
+  async merchantExists(merchantId: string): Promise<boolean> {
+    return (
+      (await this.sql.query('SELECT 1 FROM merchants WHERE merchant_id = $1', [merchantId])).length === 1
+    );
+  }
+  async insertMerchant(merchantId: string, name: string, currency: string): Promise<void> {
+    await this.sql.query(
+      'INSERT INTO merchants (merchant_id, name, currency) VALUES ($1, $2, $3) ON CONFLICT (merchant_id) DO NOTHING',
+      [merchantId, name, currency],
+    );
+  }
+  async profile(merchantId: string): Promise<Profile | null> {
+    const rows = await this.sql.query('SELECT * FROM profiles WHERE merchant_id = $1', [merchantId]);
+    return rows[0] === undefined ? null : profileOf(rows[0]);
+  }
+  async saveProfile(p: Profile): Promise<void> {
+    await this.sql.query(
+      `INSERT INTO profiles (merchant_id, cycle, offset_days, anchor_day, minimum_payout_minor, hold_unconfirmed,
+         d0_hold_rate, auto_share, bank_account_no, bank_account_name, bank_code)
+       VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11)
+       ON CONFLICT (merchant_id) DO UPDATE SET cycle = $2, offset_days = $3, anchor_day = $4, minimum_payout_minor = $5,
+         hold_unconfirmed = $6, d0_hold_rate = $7, auto_share = $8, bank_account_no = $9, bank_account_name = $10,
+         bank_code = $11, updated_at = now()`,
+      [
+        p.merchantId,
+        p.kind,
+        p.offsetDays,
+        p.anchorDay,
+        p.minimumPayoutMinor.toString(),
+        p.holdUnconfirmed,
+        p.d0HoldRate,
+        p.autoShare,
+        p.bankAccountNo,
+        p.bankAccountName,
+        p.bankCode,
+      ],
+    );
+  }
+
+  async feeRules(
+    merchantId: string,
+    product: string | null,
+    payChannel: string | null,
+  ): Promise<FeeRuleVersion[]> {
+    const rows = await this.sql.query(
+      `SELECT * FROM fee_rules WHERE merchant_id = $1 AND ($2::text IS NULL OR product IN ($2, '*'))
+         AND ($3::text IS NULL OR pay_channel IN ($3, '*')) ORDER BY effective_from LIMIT 1000`,
+      [merchantId, product, payChannel],
+    );
+    return rows.map(ruleOf);
+  }
+  async insertFeeRule(
+    merchantId: string,
+    product: string,
+    payChannel: string,
+    effectiveFrom: string,
+    terms: FeeRuleTerms,
+  ) {
+    await this.sql.query(
+      `UPDATE fee_rules SET effective_to = ($4::date - 1) WHERE merchant_id = $1 AND product = $2 AND pay_channel = $3
+         AND effective_to IS NULL`,
+      [merchantId, product, payChannel, effectiveFrom],
+    );
+    const rows = await this.sql.query(
+      `INSERT INTO fee_rules (merchant_id, product, pay_channel, effective_from, terms) VALUES ($1,$2,$3,$4,$5::jsonb) RETURNING *`,
+      [merchantId, product, payChannel, effectiveFrom, termsToJson(terms)],
+    );
+    return ruleOf(rows[0] ?? {});
+  }
+  async ruleTerms(ruleId: string): Promise<FeeRuleTerms | null> {
+    const rows = await this.sql.query('SELECT terms FROM fee_rules WHERE rule_id = $1', [ruleId]);
+    return rows[0] === undefined ? null : termsFromJson(rows[0]['terms']);
+  }
+  async addMonthVolume(merchantId: string, month: string, amountMinor: bigint): Promise<bigint> {
+    const rows = await this.sql.query(
+      `INSERT INTO month_volumes (merchant_id, month, volume_minor) VALUES ($1, $2, $3)
+       ON CONFLICT (merchant_id, month) DO UPDATE SET volume_minor = month_volumes.volume_minor + $3
+       RETURNING volume_minor - $3 AS before`,
+      [merchantId, month, amountMinor.toString()],
+    );
+    return big(rows[0]?.['before']);
+  }
+
+  async receivers(merchantId: string) {
+    const rows = await this.sql.query('SELECT version, receivers FROM receivers WHERE merchant_id = $1', [
+      merchantId,
+    ]);
+    const row = rows[0];
+    return row === undefined
+      ? null
+      : { version: big(row['version']), receivers: receiversOf(row['receivers']) };
+  }
+  async saveReceivers(merchantId: string, receivers: readonly Receiver[]): Promise<bigint> {
+    const rows = await this.sql.query(
+      `INSERT INTO receivers (merchant_id, version, receivers) VALUES ($1, 1, $2::jsonb)
+       ON CONFLICT (merchant_id) DO UPDATE SET version = receivers.version + 1, receivers = $2::jsonb, updated_at = now()
+       RETURNING version`,
+      [merchantId, jsonBig(receivers)],
+    );
+    return big(rows[0]?.['version']);
+  }
+
+  async insertItem(i: NewItem): Promise<boolean> {
+    const rows = await this.sql.query(
+      `INSERT INTO items (item_id, kind, merchant_id, order_id, merchant_order_no, payment_id, refund_id, channel_no,
+         channel_txn_id, pay_channel, biz_code, accounting_date, amount_minor, fee_minor, currency, rule_id, confirmed, settle_on)
+       VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18)
+       ON CONFLICT (item_id) DO NOTHING RETURNING item_id`,
+      [
+        i.itemId,
+        i.kind,
+        i.merchantId,
+        i.orderId,
+        i.merchantOrderNo,
+        i.paymentId,
+        i.refundId,
+        i.channelNo,
+        i.channelTxnId,
+        i.payChannel,
+        i.bizCode,
+        i.accountingDate,
+        i.amountMinor.toString(),
+        i.feeMinor.toString(),
+        i.currency,
+        i.ruleId,
+        i.confirmed,
+        i.settleOn,
+      ],
+    );
+    return rows.length === 1;
+  }
+  private async payItemWhere(column: 'order_id' | 'payment_id', value: string): Promise<PayItem | null> {
+    const rows = await this.sql.query(
+      `SELECT p.*, COALESCE(r.refunded, 0) AS refunded, COALESCE(r.fee_returned, 0) AS fee_returned
+       FROM items p LEFT JOIN LATERAL (SELECT sum(amount_minor) AS refunded, sum(fee_minor) AS fee_returned
+         FROM items WHERE kind = 'REFUND' AND order_id = p.order_id) r ON true
+       WHERE p.kind = 'PAY' AND p.${column} = $1 FOR UPDATE OF p`,
+      [value],
+    );
+    const row = rows[0];
+    if (row === undefined) return null;
+    return {
+      itemId: str(row['item_id']),
+      merchantId: str(row['merchant_id']),
+      paymentId: str(row['payment_id']),
+      orderId: str(row['order_id']),
+      amountMinor: big(row['amount_minor']),
+      feeMinor: big(row['fee_minor']),
+      ruleId: row['rule_id'] === null ? null : str(row['rule_id']),
+      batchId: row['batch_id'] === null ? null : str(row['batch_id']),
+      refundedMinor: big(row['refunded']),
+      feeReturnedMinor: big(row['fee_returned']),
+    };
+  }
+  payItemOfOrder(orderId: string): Promise<PayItem | null> {
+    return this.payItemWhere('order_id', orderId);
+  }
+  payItem(paymentId: string): Promise<PayItem | null> {
+    return this.payItemWhere('payment_id', paymentId);
+  }
+  async split(paymentId: string): Promise<Split | null> {
+    const rows = await this.sql.query('SELECT * FROM splits WHERE payment_id = $1', [paymentId]);
+    const row = rows[0];
+    if (row === undefined) return null;
+    return {
+      paymentId,
+      baseMinor: big(row['base_minor']),
+      receivers: receiversOf(row['receivers']),
+      shares: (row['shares'] as Record<string, unknown>[]).map((s): Share => ({
+        receiverId: str(s['receiverId']),
+        amountMinor: big(s['amountMinor']),
+      })),
+    };
+  }
+  async insertSplit(split: Split, merchantId: string): Promise<void> {
+    await this.sql.query(
+      'INSERT INTO splits (payment_id, merchant_id, base_minor, receivers, shares) VALUES ($1,$2,$3,$4::jsonb,$5::jsonb)',
+      [
+        split.paymentId,
+        merchantId,
+        split.baseMinor.toString(),
+        jsonBig(split.receivers),
+        jsonBig(split.shares),
+      ],
+    );
+  }
+  async itemShares(itemId: string): Promise<Map<string, bigint>> {
+    const rows = await this.sql.query(
+      `SELECT s.receiver_id, s.amount_minor FROM item_shares s JOIN items i USING (item_id)
+       WHERE s.item_id = $1 AND s.receiver_id <> i.merchant_id ORDER BY s.receiver_id`,
+      [itemId],
+    );
+    return new Map(rows.map((r) => [str(r['receiver_id']), big(r['amount_minor'])]));
+  }
+  async clawedBack(orderId: string): Promise<Map<string, bigint>> {
+    const rows = await this.sql.query(
+      `SELECT s.receiver_id, sum(s.amount_minor) AS amount FROM item_shares s JOIN items i USING (item_id)
+       WHERE i.order_id = $1 AND i.kind = 'REFUND' GROUP BY s.receiver_id`,
+      [orderId],
+    );
+    return new Map(rows.map((r) => [str(r['receiver_id']), big(r['amount'])]));
+  }
+  async setItemShares(
+    itemId: string,
+    shares: ReadonlyMap<string, bigint>,
+    merchantId: string,
+  ): Promise<void> {
+    let total = 0n;
+    for (const [receiverId, amount] of shares) {
+      await this.sql.query(
+        'INSERT INTO item_shares (item_id, receiver_id, amount_minor) VALUES ($1, $2, $3)',
+        [itemId, receiverId, amount.toString()],
+      );
+      if (receiverId !== merchantId) total += amount;
+    }
+    await this.sql.query('UPDATE items SET shares_minor = $2 WHERE item_id = $1', [itemId, total.toString()]);
+  }
+
+  async confirmChannelDay(channelNo: string, billDate: string): Promise<bigint> {
+    const rows = await this.sql.query(
+      `WITH confirmed AS (
+         UPDATE items i SET confirmed = true
+         WHERE i.channel_no = $1 AND i.accounting_date = $2 AND NOT i.confirmed
+           AND NOT EXISTS (SELECT 1 FROM differences d WHERE d.open AND d.channel_no = $1 AND d.bill_date = $2
+             AND (d.channel_txn_no = i.channel_txn_id OR d.platform_txn_id = i.channel_txn_id
+                  OR (d.merchant_order_no <> '' AND d.merchant_order_no = i.merchant_order_no)))
+         RETURNING 1)
+       SELECT count(*) AS n FROM confirmed`,
+      [channelNo, billDate],
+    );
+    return big(rows[0]?.['n']);
+  }
+  async recordChannelDay(d: ChannelDay): Promise<boolean> {
+    const rows = await this.sql.query(
+      `INSERT INTO channel_days (channel_no, bill_date, run_id, net_settlement_minor, channel_fee_minor, confirmed_items)
+       VALUES ($1,$2,$3,$4,$5,$6) ON CONFLICT (channel_no, bill_date) DO NOTHING RETURNING channel_no`,
+      [
+        d.channelNo,
+        d.billDate,
+        d.runId,
+        d.netSettlementMinor.toString(),
+        d.channelFeeMinor.toString(),
+        d.confirmedItems.toString(),
+      ],
+    );
+    return rows.length === 1;
+  }
+  async markDeposited(channelNo: string, billDate: string): Promise<void> {
+    await this.sql.query(
+      'UPDATE channel_days SET deposited = true WHERE channel_no = $1 AND bill_date = $2',
+      [channelNo, billDate],
+    );
+  }
+  async upsertDifference(d: Difference): Promise<void> {
+    await this.sql.query(
+      `INSERT INTO differences (difference_id, channel_no, bill_date, channel_txn_no, merchant_order_no, platform_txn_id, open)
+       VALUES ($1,$2,$3,$4,$5,$6,$7)
+       ON CONFLICT (difference_id) DO UPDATE SET open = $7, updated_at = now()`,
+      [d.differenceId, d.channelNo, d.billDate, d.channelTxnNo, d.merchantOrderNo, d.platformTxnId, d.open],
+    );
+  }
+
+  async merchantsDue(settlementDate: string, limit: number, afterMerchantId: string): Promise<string[]> {
+    const rows = await this.sql.query(
+      `SELECT merchant_id FROM (
+         SELECT DISTINCT merchant_id FROM items WHERE batch_id IS NULL AND settle_on <= $1
+         UNION
+         SELECT merchant_id FROM batches WHERE release_on <= $1 AND carried_out_minor > 0
+           AND NOT EXISTS (SELECT 1 FROM batches later WHERE later.merchant_id = batches.merchant_id
+                             AND later.settlement_date > batches.settlement_date)
+       ) due
+       WHERE merchant_id > $2 AND NOT EXISTS (SELECT 1 FROM profiles p WHERE p.merchant_id = due.merchant_id AND p.cycle = 'MANUAL')
+       ORDER BY merchant_id LIMIT $3`,
+      [settlementDate, afterMerchantId, limit],
+    );
+    return rows.map((r) => str(r['merchant_id']));
+  }
+
+  async createBatch(
+    merchantId: string,
+    settlementDate: string,
+    onlyConfirmed: boolean,
+    decide: (
+      carriedInMinor: bigint,
+      totals: BatchTotals,
+    ) => { payoutMinor: bigint; carriedOutMinor: bigint; releaseOn: string | null },
+  ): Promise<{ batch: BatchRecord; created: boolean }> {
+    // Serialises batch creation per merchant (two replicas running the same day).
+    await this.sql.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`settlement-batch:${merchantId}`]);
+    const existing = await this.sql.query(
+      'SELECT * FROM batches WHERE merchant_id = $1 AND settlement_date = $2',
+      [merchantId, settlementDate],
+    );
+    if (existing[0] !== undefined) return { batch: batchOf(existing[0]), created: false };
+    const previous = await this.sql.query(
+      'SELECT carried_out_minor, currency FROM batches WHERE merchant_id = $1 ORDER BY settlement_date DESC LIMIT 1',
+      [merchantId],
+    );
+    const carriedIn = big(previous[0]?.['carried_out_minor']);
+    const inserted = await this.sql.query(
+      `INSERT INTO batches (merchant_id, settlement_date, state, item_count, gross_minor, refunds_minor, fees_minor,
+         shares_minor, carried_in_minor, payout_minor, carried_out_minor, currency)
+       VALUES ($1, $2, 'CREATED', 0, 0, 0, 0, 0, $3, 0, $3, 'CNY') RETURNING batch_id`,
+      [merchantId, settlementDate, carriedIn.toString()],
+    );
+    const batchId = str(inserted[0]?.['batch_id']);
+    await this.sql.query(
+      `UPDATE items SET batch_id = $1 WHERE merchant_id = $2 AND batch_id IS NULL AND settle_on <= $3
+         AND (NOT $4::boolean OR confirmed)`,
+      [batchId, merchantId, settlementDate, onlyConfirmed],
+    );
+    const totals = await this.batchTotals(batchId);
+    const decision = decide(carriedIn, totals);
+    await this.sql.query(
+      `INSERT INTO batch_shares (batch_id, receiver_id, amount_minor)
+       SELECT $1, s.receiver_id, sum(CASE i.kind WHEN 'PAY' THEN s.amount_minor ELSE -s.amount_minor END)
+       FROM item_shares s JOIN items i USING (item_id)
+       WHERE i.batch_id = $1 AND s.receiver_id <> i.merchant_id GROUP BY s.receiver_id`,
+      [batchId],
+    );
+    const rows = await this.sql.query(
+      `UPDATE batches SET item_count = $2, gross_minor = $3, refunds_minor = $4, fees_minor = $5, shares_minor = $6,
+         payout_minor = $7, carried_out_minor = $8, release_on = $9 WHERE batch_id = $1 RETURNING *`,
+      [
+        batchId,
+        totals.itemCount.toString(),
+        totals.grossMinor.toString(),
+        totals.refundsMinor.toString(),
+        totals.feesMinor.toString(),
+        totals.sharesMinor.toString(),
+        decision.payoutMinor.toString(),
+        decision.carriedOutMinor.toString(),
+        decision.releaseOn,
+      ],
+    );
+    return { batch: batchOf(rows[0] ?? {}), created: true };
+  }
+  /** What the items assigned to a batch add up to (one aggregate statement). */
+  private async batchTotals(batchId: string): Promise<BatchTotals> {
+    const sums = await this.sql.query(
+      `SELECT count(*) AS n,
+         COALESCE(sum(amount_minor) FILTER (WHERE kind = 'PAY'), 0) AS gross,
+         COALESCE(sum(amount_minor) FILTER (WHERE kind = 'REFUND'), 0) AS refunds,
+         COALESCE(sum(CASE kind WHEN 'PAY' THEN fee_minor ELSE -fee_minor END), 0) AS fees,
+         COALESCE(sum(CASE kind WHEN 'PAY' THEN shares_minor ELSE -shares_minor END), 0) AS shares
+       FROM items WHERE batch_id = $1`,
+      [batchId],
+    );
+    const s = sums[0] ?? {};
+    return {
+      itemCount: big(s['n']),
+      grossMinor: big(s['gross']),
+      refundsMinor: big(s['refunds']),
+      feesMinor: big(s['fees']),
+      sharesMinor: big(s['shares']),
+    };
+  }
+
+  async batchShares(batchId: string): Promise<Map<string, bigint>> {
+    const rows = await this.sql.query(
+      'SELECT receiver_id, amount_minor FROM batch_shares WHERE batch_id = $1 ORDER BY receiver_id',
+      [batchId],
+    );
+    return new Map(rows.map((r) => [str(r['receiver_id']), big(r['amount_minor'])]));
+  }
+  async recordPayoutTxn(batchId: string, txnId: string): Promise<void> {
+    await this.sql.query(
+      `UPDATE batches SET payout_txn_id = $2, updated_at = now() WHERE batch_id = $1 AND state = 'PAYING' AND payout_txn_id IS NULL`,
+      [batchId, txnId],
+    );
+  }
+  async moveBatch(
+    batchId: string,
+    to: BatchStateName,
+    set: { payoutTxnId?: string | null; payoutAttempts?: number } = {},
+  ): Promise<boolean> {
+    const columns: Record<string, unknown> = { updated_at: SQL_NOW };
+    if (set.payoutTxnId !== undefined) columns['payout_txn_id'] = set.payoutTxnId;
+    if (set.payoutAttempts !== undefined) columns['payout_attempts'] = set.payoutAttempts;
+    return (await this.sql.transition(BATCH_STATES, batchId, to, columns)).changed;
+  }
+}
+
+export class PgSettlementStore implements SettlementStore {
+  private readonly uow: UnitOfWork;
+
+  constructor(private readonly dataSource: DataSource) {
+    this.uow = createUnitOfWork(dataSource);
+  }
+
+  transaction<T>(name: string, isolation: IsolationLevel, fn: (tx: SettlementTx) => Promise<T>): Promise<T> {
+    return this.uow.transaction(name, isolation, (sql) => fn(new PgSettlementTx(sql)));
+  }
+
+  /** The inbox consumer's transaction, seen through the same port. */
+  inManager(manager: EntityManager): SettlementTx {
+    return new PgSettlementTx(inboxSqlTx(manager));
+  }
+
+  async batch(batchId: string): Promise<BatchRecord | null> {
+    const rows = await this.dataSource.query<Row[]>('SELECT * FROM batches WHERE batch_id = $1', [batchId]);
+    return rows[0] === undefined ? null : batchOf(rows[0]);
+  }
+  async batches(merchantId: string, limit: number): Promise<BatchRecord[]> {
+    const rows = await this.dataSource.query<Row[]>(
+      'SELECT * FROM batches WHERE merchant_id = $1 ORDER BY settlement_date DESC LIMIT $2',
+      [merchantId, limit],
+    );
+    return rows.map(batchOf);
+  }
+  async statementLines(batchId: string, limit: number): Promise<StatementLineRecord[]> {
+    const rows = await this.dataSource.query<Row[]>(
+      `SELECT i.kind, COALESCE(NULLIF(i.merchant_order_no, ''), p.merchant_order_no, '') AS merchant_order_no, i.order_id,
+         i.amount_minor, i.fee_minor, i.shares_minor, i.accounting_date
+       FROM items i LEFT JOIN items p ON p.kind = 'PAY' AND p.order_id = i.order_id AND i.kind = 'REFUND'
+       WHERE i.batch_id = $1 ORDER BY i.accounting_date, merchant_order_no, i.item_id LIMIT $2`,
+      [batchId, limit],
+    );
+    return rows.map((r) => {
+      const pay = r['kind'] === 'PAY';
+      const sign = pay ? 1n : -1n;
+      const gross = big(r['amount_minor']);
+      const fee = big(r['fee_minor']) * sign;
+      const shares = big(r['shares_minor']) * sign;
+      return {
+        type: pay ? 'PAYMENT' : 'REFUND',
+        merchantOrderNo: str(r['merchant_order_no']),
+        orderId: str(r['order_id']),
+        grossMinor: gross,
+        feeMinor: fee,
+        sharesMinor: shares,
+        netMinor: gross * sign - fee - shares,
+        bookingDate: day(r['accounting_date']),
+      };
+    });
+  }
+  async feeRules(merchantId: string): Promise<FeeRuleVersion[]> {
+    const rows = await this.dataSource.query<Row[]>(
+      'SELECT * FROM fee_rules WHERE merchant_id = $1 ORDER BY product, pay_channel, effective_from LIMIT 500',
+      [merchantId],
+    );
+    return rows.map(ruleOf);
+  }
+  async accountId(key: string): Promise<string | undefined> {
+    const rows = await this.dataSource.query<Row[]>(
+      'SELECT account_id FROM account_ids WHERE account_key = $1',
+      [key],
+    );
+    return rows[0] === undefined ? undefined : str(rows[0]['account_id']);
+  }
+  async saveAccountId(key: string, accountId: string): Promise<void> {
+    await this.dataSource.query(
+      'INSERT INTO account_ids (account_key, account_id) VALUES ($1, $2) ON CONFLICT (account_key) DO NOTHING',
+      [key, accountId],
+    );
+  }
+}

@@ -1,0 +1,190 @@
+/**
+ * Clearing (清分): cashier's payment_succeeded / refund_succeeded facts
+ * become settlement's own items, each with its fee by the rule in force on
+ * its accounting day, its settlement date by the merchant's cycle, and (when
+ * the merchant shares automatically) its split. Refunds return fee and claw
+ * back shares along the payment's split. Runs inside the inbox transaction
+ * of the event, so an event is cleared exactly once.
+ */
+import { paymentFee, refundFee, ruleInForce } from '../domain/fees';
+import { settlementDateOf, type BusinessCalendar } from '../domain/cycles';
+import { clawBack, split } from '../domain/sharing';
+import { SettlementError } from '../domain/errors';
+import type { NewItem, Profile, SettlementTx } from './ports';
+
+export interface PaymentFact {
+  readonly paymentId: string;
+  readonly orderId: string;
+  readonly merchantId: string;
+  readonly merchantOrderNo: string;
+  readonly amountMinor: bigint;
+  readonly currency: string;
+  readonly bizCode: string;
+  readonly channelNo: string;
+  readonly channelTxnId: string;
+  readonly payChannel: string;
+  readonly accountingDate: string;
+}
+
+export interface RefundFact {
+  readonly refundId: string;
+  readonly orderId: string;
+  readonly merchantId: string;
+  readonly amountMinor: bigint;
+  readonly currency: string;
+  readonly bizCode: string;
+  readonly accountingDate: string;
+}
+
+/** Internal parts (balance, coupon) need no channel reconciliation. */
+export const INTERNAL_CHANNEL_NO = '000000';
+
+export const DEFAULT_PROFILE = (merchantId: string): Profile => ({
+  merchantId,
+  kind: 'T_PLUS_N',
+  offsetDays: 1,
+  anchorDay: 0,
+  minimumPayoutMinor: 0n,
+  holdUnconfirmed: false,
+  d0HoldRate: '0',
+  autoShare: false,
+  bankAccountNo: '',
+  bankAccountName: '',
+  bankCode: '',
+});
+
+export class Clearing {
+  constructor(private readonly calendar: BusinessCalendar) {}
+
+  async merchantRegistered(
+    tx: SettlementTx,
+    merchantId: string,
+    name: string,
+    currency: string,
+  ): Promise<void> {
+    await tx.insertMerchant(merchantId, name, currency);
+  }
+
+  async payment(tx: SettlementTx, fact: PaymentFact): Promise<void> {
+    if (!(await tx.merchantExists(fact.merchantId))) {
+      throw new SettlementError(
+        'MERCHANT_NOT_FOUND',
+        `payment ${fact.paymentId} of unknown merchant ${fact.merchantId}`,
+      );
+    }
+    const profile = (await tx.profile(fact.merchantId)) ?? DEFAULT_PROFILE(fact.merchantId);
+    const product = fact.bizCode.slice(0, 6);
+    const rule = ruleInForce(
+      await tx.feeRules(fact.merchantId, product, fact.payChannel),
+      product,
+      fact.payChannel,
+      fact.accountingDate,
+    );
+    const monthBefore = await tx.addMonthVolume(
+      fact.merchantId,
+      fact.accountingDate.slice(0, 7),
+      fact.amountMinor,
+    );
+    const fee = rule === undefined ? 0n : paymentFee(rule, fact.amountMinor, monthBefore).feeMinor;
+    const item: NewItem = {
+      itemId: `pay:${fact.paymentId}`,
+      kind: 'PAY',
+      merchantId: fact.merchantId,
+      orderId: fact.orderId,
+      merchantOrderNo: fact.merchantOrderNo,
+      paymentId: fact.paymentId,
+      refundId: null,
+      channelNo: fact.channelNo,
+      channelTxnId: fact.channelTxnId,
+      payChannel: fact.payChannel,
+      bizCode: fact.bizCode,
+      accountingDate: fact.accountingDate,
+      amountMinor: fact.amountMinor,
+      feeMinor: fee,
+      currency: fact.currency,
+      ruleId: rule?.ruleId ?? null,
+      confirmed: fact.channelNo === INTERNAL_CHANNEL_NO,
+      settleOn: settlementDateOf(profile, fact.accountingDate, this.calendar),
+    };
+    if (!(await tx.insertItem(item))) return;
+    if (profile.autoShare) await this.splitPayment(tx, fact.merchantId, fact.paymentId);
+  }
+
+  /** Splits a cleared, unsettled payment (idempotent: an existing split is returned). */
+  async splitPayment(tx: SettlementTx, merchantId: string, paymentId: string) {
+    const existing = await tx.split(paymentId);
+    if (existing !== null) return existing;
+    const item = await tx.payItem(paymentId);
+    if (item === null || item.merchantId !== merchantId) {
+      throw new SettlementError('ITEM_NOT_FOUND', `no cleared payment ${paymentId} of ${merchantId}`, {
+        field: 'payment_id',
+      });
+    }
+    if (item.batchId !== null) {
+      throw new SettlementError('ITEM_ALREADY_SETTLED', `payment ${paymentId} is in batch ${item.batchId}`);
+    }
+    const receivers = (await tx.receivers(merchantId))?.receivers ?? [];
+    const base = item.amountMinor - item.feeMinor - item.refundedMinor + item.feeReturnedMinor;
+    const shares = split(merchantId, base < 0n ? 0n : base, receivers);
+    const made = { paymentId, baseMinor: base < 0n ? 0n : base, receivers, shares };
+    await tx.insertSplit(made, merchantId);
+    await tx.setItemShares(
+      item.itemId,
+      new Map(shares.filter((s) => s.receiverId !== merchantId).map((s) => [s.receiverId, s.amountMinor])),
+      merchantId,
+    );
+    return made;
+  }
+
+  async refund(tx: SettlementTx, fact: RefundFact): Promise<void> {
+    const pay = await tx.payItemOfOrder(fact.orderId);
+    if (pay === null) {
+      // The payment's event always precedes its refund's on cashier's stream; retry until it is here.
+      throw new Error(`refund ${fact.refundId}: payment of order ${fact.orderId} not cleared yet`);
+    }
+    const rule = pay.ruleId === null ? null : await tx.ruleTerms(pay.ruleId);
+    const returned = refundFee(
+      rule?.refundReturnsFee ?? false,
+      pay.amountMinor,
+      pay.feeMinor,
+      pay.refundedMinor,
+      fact.amountMinor,
+    );
+    const profile = (await tx.profile(fact.merchantId)) ?? DEFAULT_PROFILE(fact.merchantId);
+    const inserted = await tx.insertItem({
+      itemId: `refund:${fact.refundId}`,
+      kind: 'REFUND',
+      merchantId: fact.merchantId,
+      orderId: fact.orderId,
+      merchantOrderNo: '',
+      paymentId: '',
+      refundId: fact.refundId,
+      channelNo: INTERNAL_CHANNEL_NO,
+      channelTxnId: '',
+      payChannel: '',
+      bizCode: fact.bizCode,
+      accountingDate: fact.accountingDate,
+      amountMinor: fact.amountMinor,
+      feeMinor: returned,
+      currency: fact.currency,
+      ruleId: pay.ruleId,
+      // Refunds reduce what is owed to the merchant: never held back.
+      confirmed: true,
+      settleOn: settlementDateOf(profile, fact.accountingDate, this.calendar),
+    });
+    if (!inserted) return;
+    const shares = await tx.itemShares(pay.itemId);
+    if (shares.size === 0) return;
+    const split = await tx.split(pay.paymentId);
+    const ids = [...shares.keys()];
+    const merchantShare = split?.shares.find((s) => s.receiverId === fact.merchantId)?.amountMinor ?? 0n;
+    const before = await tx.clawedBack(fact.orderId);
+    // The base the refund removes is split over every share, the merchant's own included.
+    const all = [...ids.map((id) => shares.get(id) ?? 0n), merchantShare];
+    const allBefore = [...ids.map((id) => before.get(id) ?? 0n), before.get(fact.merchantId) ?? 0n];
+    const claws = clawBack(all, allBefore, fact.amountMinor - returned);
+    const clawMap = new Map<string, bigint>(ids.map((id, i) => [id, claws[i] ?? 0n]));
+    clawMap.set(fact.merchantId, claws[claws.length - 1] ?? 0n);
+    await tx.setItemShares(`refund:${fact.refundId}`, clawMap, fact.merchantId);
+  }
+}

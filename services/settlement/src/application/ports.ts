@@ -1,0 +1,228 @@
+/**
+ * What settlement's use cases need from outside: a unit-of-work store (one
+ * transaction per use case, with the idempotency claim and the outbox), the
+ * account service (postings), channel-router (payouts) and the
+ * business-day calendar. Shaped after the service template: the pg adapter
+ * implements SettlementStore over a unit of work; no SQL here.
+ */
+import type { BatchStateName, BatchTotals, PostingLeg } from '../domain/batch';
+import type { Cycle } from '../domain/cycles';
+import type { FeeRuleTerms, FeeRuleVersion } from '../domain/fees';
+import type { Receiver, Share } from '../domain/sharing';
+import type { IsolationLevel, TxPort } from '@paycore/platform';
+
+export type { BusinessCalendar } from '../domain/cycles';
+
+export type { Claim, IdempotentRequest, IsolationLevel, OutboxEvent, TxPort } from '@paycore/platform';
+
+export interface Profile extends Cycle {
+  readonly merchantId: string;
+  readonly minimumPayoutMinor: bigint;
+  readonly holdUnconfirmed: boolean;
+  readonly d0HoldRate: string;
+  readonly autoShare: boolean;
+  readonly bankAccountNo: string;
+  readonly bankAccountName: string;
+  readonly bankCode: string;
+}
+
+export interface NewItem {
+  readonly itemId: string;
+  readonly kind: 'PAY' | 'REFUND';
+  readonly merchantId: string;
+  readonly orderId: string;
+  readonly merchantOrderNo: string;
+  readonly paymentId: string;
+  readonly refundId: string | null;
+  readonly channelNo: string;
+  readonly channelTxnId: string;
+  readonly payChannel: string;
+  readonly bizCode: string;
+  readonly accountingDate: string;
+  readonly amountMinor: bigint;
+  readonly feeMinor: bigint;
+  readonly currency: string;
+  readonly ruleId: string | null;
+  readonly confirmed: boolean;
+  readonly settleOn: string | null;
+}
+
+export interface PayItem {
+  readonly itemId: string;
+  readonly merchantId: string;
+  readonly paymentId: string;
+  readonly orderId: string;
+  readonly amountMinor: bigint;
+  readonly feeMinor: bigint;
+  readonly ruleId: string | null;
+  readonly batchId: string | null;
+  readonly refundedMinor: bigint;
+  readonly feeReturnedMinor: bigint;
+}
+
+export interface Split {
+  readonly paymentId: string;
+  readonly baseMinor: bigint;
+  readonly receivers: readonly Receiver[];
+  readonly shares: readonly Share[];
+}
+
+export interface BatchRecord extends BatchTotals {
+  readonly batchId: string;
+  readonly merchantId: string;
+  readonly settlementDate: string;
+  readonly state: BatchStateName;
+  readonly carriedInMinor: bigint;
+  readonly payoutMinor: bigint;
+  readonly carriedOutMinor: bigint;
+  readonly currency: string;
+  readonly releaseOn: string | null;
+  readonly payoutTxnId: string | null;
+  readonly payoutAttempts: number;
+  readonly createdAt: Date;
+}
+
+export interface StatementLineRecord {
+  readonly type: 'PAYMENT' | 'REFUND';
+  readonly merchantOrderNo: string;
+  readonly orderId: string;
+  readonly grossMinor: bigint;
+  readonly feeMinor: bigint;
+  readonly sharesMinor: bigint;
+  readonly netMinor: bigint;
+  readonly bookingDate: string;
+}
+
+export interface SettlementTx extends TxPort {
+  merchantExists(merchantId: string): Promise<boolean>;
+  insertMerchant(merchantId: string, name: string, currency: string): Promise<void>;
+  profile(merchantId: string): Promise<Profile | null>;
+  saveProfile(profile: Profile): Promise<void>;
+
+  feeRules(merchantId: string, product: string | null, payChannel: string | null): Promise<FeeRuleVersion[]>;
+  /** Closes the open version of the scope the day before `effectiveFrom` and inserts the new one. */
+  insertFeeRule(
+    merchantId: string,
+    product: string,
+    payChannel: string,
+    effectiveFrom: string,
+    terms: FeeRuleTerms,
+  ): Promise<FeeRuleVersion>;
+  ruleTerms(ruleId: string): Promise<FeeRuleTerms | null>;
+  /** Adds the amount to the month and returns the volume before it. */
+  addMonthVolume(merchantId: string, month: string, amountMinor: bigint): Promise<bigint>;
+
+  receivers(merchantId: string): Promise<{ version: bigint; receivers: Receiver[] } | null>;
+  saveReceivers(merchantId: string, receivers: readonly Receiver[]): Promise<bigint>;
+
+  /** False when the item exists already. */
+  insertItem(item: NewItem): Promise<boolean>;
+  payItemOfOrder(orderId: string): Promise<PayItem | null>;
+  payItem(paymentId: string): Promise<PayItem | null>;
+  split(paymentId: string): Promise<Split | null>;
+  insertSplit(split: Split, merchantId: string): Promise<void>;
+  /** Receiver shares (merchant excluded) of a pay item, and what refunds clawed back so far. */
+  itemShares(itemId: string): Promise<Map<string, bigint>>;
+  clawedBack(orderId: string): Promise<Map<string, bigint>>;
+  /** Rows for every id; the item's shares_minor counts all but `merchantId` (what the merchant keeps is no share). */
+  setItemShares(itemId: string, shares: ReadonlyMap<string, bigint>, merchantId: string): Promise<void>;
+
+  /** Marks every item of the channel day confirmed except those named by open differences; returns the count. */
+  confirmChannelDay(channelNo: string, billDate: string): Promise<bigint>;
+  recordChannelDay(day: ChannelDay): Promise<boolean>;
+  markDeposited(channelNo: string, billDate: string): Promise<void>;
+  upsertDifference(difference: Difference): Promise<void>;
+
+  /** Merchants with unbatched items due by the date, or a hold released by it. */
+  merchantsDue(settlementDate: string, limit: number, afterMerchantId: string): Promise<string[]>;
+  /** Creates the batch (items assigned, totals fixed) unless it exists; returns it and whether it is new. */
+  createBatch(
+    merchantId: string,
+    settlementDate: string,
+    onlyConfirmed: boolean,
+    decide: (
+      carriedInMinor: bigint,
+      totals: BatchTotals,
+    ) => { payoutMinor: bigint; carriedOutMinor: bigint; releaseOn: string | null },
+  ): Promise<{ batch: BatchRecord; created: boolean }>;
+  batchShares(batchId: string): Promise<Map<string, bigint>>;
+  /** Records the payout of the current attempt (only while PAYING and none is recorded). */
+  recordPayoutTxn(batchId: string, txnId: string): Promise<void>;
+  /** Guarded by the transition table; false when the batch was elsewhere. */
+  moveBatch(
+    batchId: string,
+    to: BatchStateName,
+    set?: { payoutTxnId?: string | null; payoutAttempts?: number },
+  ): Promise<boolean>;
+}
+
+export interface ChannelDay {
+  readonly channelNo: string;
+  readonly billDate: string;
+  readonly runId: string;
+  readonly netSettlementMinor: bigint;
+  readonly channelFeeMinor: bigint;
+  readonly confirmedItems: bigint;
+}
+
+export interface Difference {
+  readonly differenceId: string;
+  readonly channelNo: string;
+  readonly billDate: string;
+  readonly channelTxnNo: string;
+  readonly merchantOrderNo: string;
+  readonly platformTxnId: string;
+  readonly open: boolean;
+}
+
+export interface SettlementStore {
+  transaction<T>(name: string, isolation: IsolationLevel, fn: (tx: SettlementTx) => Promise<T>): Promise<T>;
+  batch(batchId: string): Promise<BatchRecord | null>;
+  batches(merchantId: string, limit: number): Promise<BatchRecord[]>;
+  statementLines(batchId: string, limit: number): Promise<StatementLineRecord[]>;
+  feeRules(merchantId: string): Promise<FeeRuleVersion[]>;
+  accountId(key: string): Promise<string | undefined>;
+  saveAccountId(key: string, accountId: string): Promise<void>;
+}
+
+/** A posting as the account service takes it, accounts already resolved. */
+export interface ResolvedLeg {
+  readonly accountId: string;
+  readonly side: 'DEBIT' | 'CREDIT';
+  readonly amountMinor: bigint;
+}
+
+export interface AccountRef {
+  readonly ownerType: 'MERCHANT' | 'INTERNAL';
+  readonly ownerId: string;
+  readonly subject: string;
+  readonly normalSide: 'DEBIT' | 'CREDIT';
+  readonly allowOverdraft: boolean;
+}
+
+export interface AccountPort {
+  /** The id of an existing account of that owner, subject and currency (the oldest), if any. */
+  find(ref: AccountRef, currency: string): Promise<string | undefined>;
+  open(requestId: string, bizCode: string, ref: AccountRef, currency: string): Promise<string>;
+  transfer(
+    requestId: string,
+    bizCode: string,
+    legs: readonly ResolvedLeg[],
+    currency: string,
+    memo: string,
+  ): Promise<void>;
+}
+
+export type PayoutState = 'PROCESSING' | 'SUCCESS' | 'FAIL' | 'UNKNOWN';
+
+export interface PayoutPort {
+  createPayout(
+    requestId: string,
+    bizCode: string,
+    amountMinor: bigint,
+    bank: { accountNo: string; accountName: string; bankCode: string },
+  ): Promise<{ txnId: string; state: PayoutState }>;
+  queryPayout(txnId: string): Promise<{ txnId: string; state: PayoutState }>;
+}
+
+export type { PostingLeg };

@@ -1,0 +1,39 @@
+/**
+ * Settings of the settlement service, validated at start-up with the common
+ * ones (packages/platform/src/config.ts).
+ */
+import { int, optional, str } from '@paycore/platform';
+
+export const settlementConfigSchema = {
+  ACCOUNT_ADDRESS: optional('host:port of the account service; else `account` in ENDPOINTS_FILE'),
+  CHANNEL_ROUTER_ADDRESS: optional('host:port of channel-router; else `channel-router` in ENDPOINTS_FILE'),
+  SETTLEMENT_PAYOUT_CHANNEL_NO: str({
+    default: '300001',
+    pattern: /^\d{6}$/,
+    description: 'channel number of the bank that sends payouts (its pending-clearing account takes them)',
+  }),
+  SETTLEMENT_PAYOUT_ATTEMPTS_MAX: int({
+    min: 1,
+    max: 10,
+    default: 3,
+    description: 'payout attempts per batch',
+  }),
+  SETTLEMENT_BATCH_ACK_WAIT_MS: int({
+    min: 1_000,
+    max: 600_000,
+    default: 30_000,
+    description: 'a batch held by a replica that stopped answering goes to another after this long',
+  }),
+  SETTLEMENT_PAYOUT_POLL_MS: int({
+    min: 100,
+    max: 600_000,
+    default: 5_000,
+    description: 'delay before asking again about a payout in progress',
+  }),
+  SETTLEMENT_RETRY_DELAY_MS: int({
+    min: 100,
+    max: 600_000,
+    default: 2_000,
+    description: 'delay before retrying a batch step that failed (a dependency unreachable)',
+  }),
+} as const;

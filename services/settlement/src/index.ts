@@ -1,0 +1,1 @@
+export { settlementSpec } from './service';

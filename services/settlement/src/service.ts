@@ -1,0 +1,113 @@
+/**
+ * The settlement service on the platform kit: schema `settlement`, the
+ * clearing consumer on cashier's stream, the batch work queue shared by
+ * every replica, SettlementService over gRPC. Exported as a spec so tests
+ * can run it in-process; main.ts runs it as a process.
+ */
+import { join } from 'node:path';
+import { CN_BUSINESS_DAYS } from '@paycore/calendar';
+import {
+  ensureStream,
+  EventNaming,
+  serviceTokenFromFile,
+  type ServiceSpec,
+  type Worker,
+} from '@paycore/platform';
+import { SettlementServiceService } from '@paycore/proto/paycore/settlement/v1/settlement_service';
+import { AccountDirectory, DEFAULT_CLEARING_SUBJECTS } from './application/accounts';
+import { Batches, SETTLE_CODE } from './application/batches';
+import { Clearing } from './application/clearing';
+import { Settings } from './application/settings';
+import { GrpcAccountPort, GrpcPayoutPort, serviceAddress } from './adapters/grpc/clients';
+import { SETTLEMENT_SCOPES, settlementHandlers } from './adapters/grpc/handlers';
+import { batchEvents, BatchQueueWorker, ensureBatchQueue } from './adapters/nats/batch-queue';
+import { cashierEventsConsumer, SETTLEMENT_SCHEMA } from './adapters/nats/cashier-events';
+import { PgSettlementStore } from './adapters/pg/store';
+import { settlementConfigSchema } from './config';
+
+const BATCHES_PER_PULL = 10;
+
+function workersOf(
+  consumer: { start(): void; stop(): Promise<void> },
+  queue: BatchQueueWorker,
+  account: GrpcAccountPort,
+  payouts: GrpcPayoutPort,
+): Worker[] {
+  return [
+    { name: 'settlement-clearing', start: () => consumer.start(), stop: () => consumer.stop() },
+    { name: 'settlement-batches', start: () => queue.start(), stop: () => queue.stop() },
+    {
+      name: 'settlement-clients',
+      start: () => undefined,
+      stop: () => {
+        account.close();
+        payouts.close();
+        return Promise.resolve();
+      },
+    },
+  ];
+}
+
+export function settlementSpec(): ServiceSpec<typeof settlementConfigSchema> {
+  return {
+    name: 'settlement',
+    schema: SETTLEMENT_SCHEMA,
+    migrationsDir: join(__dirname, '..', 'migrations'),
+    useNats: true,
+    configSchema: settlementConfigSchema,
+    async setup({ config, dataSource, nats, grpc, logger, metrics }) {
+      if (!dataSource || !nats) throw new Error('settlement needs Postgres and NATS');
+      const naming = new EventNaming(config.NATS_PREFIX);
+      for (const context of ['settlement', 'cashier']) {
+        await ensureStream(nats.jsm, {
+          name: naming.stream(context),
+          subjects: [naming.contextSubjects(context)],
+        });
+      }
+      await ensureBatchQueue(nats, naming, config.SETTLEMENT_BATCH_ACK_WAIT_MS);
+      const token = serviceTokenFromFile(config.SERVICE_TOKEN_FILE);
+      const account = new GrpcAccountPort(
+        serviceAddress('account', config.ACCOUNT_ADDRESS, config.ENDPOINTS_FILE),
+        token,
+        metrics,
+      );
+      const payouts = new GrpcPayoutPort(
+        serviceAddress('channel-router', config.CHANNEL_ROUTER_ADDRESS, config.ENDPOINTS_FILE),
+        token,
+        metrics,
+      );
+      const store = new PgSettlementStore(dataSource);
+      const accounts = new AccountDirectory(store, account, { clearingSubjects: DEFAULT_CLEARING_SUBJECTS });
+      const clearing = new Clearing(CN_BUSINESS_DAYS);
+      const batches = new Batches(
+        store,
+        accounts,
+        account,
+        payouts,
+        CN_BUSINESS_DAYS,
+        batchEvents(naming, SETTLE_CODE),
+        {
+          payoutChannelNo: config.SETTLEMENT_PAYOUT_CHANNEL_NO,
+          payoutAttemptsMax: config.SETTLEMENT_PAYOUT_ATTEMPTS_MAX,
+        },
+      );
+      grpc.addService(
+        SettlementServiceService,
+        settlementHandlers(new Settings(store, clearing), batches, store),
+        SETTLEMENT_SCOPES,
+      );
+      const consumer = cashierEventsConsumer({ dataSource, nats, naming, clearing, store, logger });
+      const queue = new BatchQueueWorker({
+        nats,
+        naming,
+        batches,
+        logger,
+        ackWaitMs: config.SETTLEMENT_BATCH_ACK_WAIT_MS,
+        waitingDelayMs: config.SETTLEMENT_PAYOUT_POLL_MS,
+        failureDelayMs: config.SETTLEMENT_RETRY_DELAY_MS,
+        batchSizeMax: BATCHES_PER_PULL,
+      });
+      return workersOf(consumer, queue, account, payouts);
+    },
+  };
+}

@@ -1,0 +1,161 @@
+/**
+ * Proves clearing and batch creation against real Postgres (a fresh
+ * database, the service's migrations): payments and a partial refund of a
+ * shared payment are cleared with their fees and shares; the day's batch sums
+ * them so that payout + fees + shares + carried = payments − refunds to the
+ * cent; creating the same (merchant, date) batch again creates nothing; the
+ * batch moves only along the transition table; a channel day confirmation
+ * leaves items named by an open difference unconfirmed.
+ */
+import { expect } from 'chai';
+import { createDataSource, runMigrations } from '@paycore/platform';
+import { createTestDatabase, type TestDatabase } from '@paycore/testing';
+import { join } from 'node:path';
+import type { DataSource } from 'typeorm';
+import { PgSettlementStore } from '../src/adapters/pg/store';
+import { Clearing } from '../src/application/clearing';
+import { decidePayout } from '../src/domain/batch';
+import type { BusinessCalendar } from '../src/domain/cycles';
+
+const weekdays: BusinessCalendar = {
+  isBusinessDay: (date) => ![0, 6].includes(new Date(`${date}T00:00:00Z`).getUTCDay()),
+  addBusinessDays(date, n) {
+    let current = date;
+    let left = n;
+    for (let step = 0; step < 60; step++) {
+      if (left === 0 && this.isBusinessDay(current)) return current;
+      const d = new Date(`${current}T00:00:00Z`);
+      d.setUTCDate(d.getUTCDate() + 1);
+      current = d.toISOString().slice(0, 10);
+      if (left > 0 && this.isBusinessDay(current)) left -= 1;
+    }
+    throw new Error('bound');
+  },
+};
+
+describe('settlement store (real Postgres)', function () {
+  this.timeout(60_000);
+  let db: TestDatabase;
+  let ds: DataSource;
+  let store: PgSettlementStore;
+  const clearing = new Clearing(weekdays);
+
+  before(async () => {
+    db = await createTestDatabase();
+    ds = createDataSource({
+      url: db.url,
+      schema: 'settlement',
+      applicationName: 'settlement-test',
+      poolSizeMax: 4,
+    });
+    await ds.initialize();
+    await runMigrations(ds, { schema: 'settlement', migrationsDir: join(__dirname, '..', 'migrations') });
+    store = new PgSettlementStore(ds);
+  });
+  after(async () => {
+    await ds?.destroy();
+    await db?.drop();
+  });
+
+  it('clears payments and a refund with fees and shares, and batches them so the sums hold to the cent', async () => {
+    await store.transaction('t.setup', 'READ COMMITTED', async (tx) => {
+      await clearing.merchantRegistered(tx, 'm1', 'Merchant One', 'CNY');
+      await tx.insertFeeRule('m1', '*', '*', '2026-01-01', {
+        kind: 'PERCENTAGE',
+        rate: '0.006',
+        fixedMinor: 0n,
+        minFeeMinor: 1n,
+        maxFeeMinor: 0n,
+        tierBasis: 'NONE',
+        tiers: [],
+        rounding: 'ROUND_HALF_UP',
+        bearer: 'MERCHANT',
+        refundReturnsFee: true,
+      });
+      await tx.saveReceivers('m1', [
+        { receiverId: 'r1', kind: 'RATIO', ratio: '0.333333333333333333', fixedMinor: 0n },
+        { receiverId: 'r2', kind: 'RATIO', ratio: '0.142857142857142857', fixedMinor: 0n },
+        { receiverId: 'r3', kind: 'FIXED', ratio: '0', fixedMinor: 37n },
+      ]);
+    });
+    const pay = (id: string, amount: bigint, channelNo: string) =>
+      store.transaction('t.pay', 'READ COMMITTED', (tx) =>
+        clearing.payment(tx, {
+          paymentId: id,
+          orderId: `o-${id}`,
+          merchantId: 'm1',
+          merchantOrderNo: `no-${id}`,
+          amountMinor: amount,
+          currency: 'CNY',
+          bizCode: '10010101100110000100',
+          channelNo,
+          channelTxnId: `txn-${id}`,
+          payChannel: '1001',
+          accountingDate: '2026-06-03',
+        }),
+      );
+    await pay('p1', 10_001n, '100001');
+    await pay('p2', 2_550n, '100001');
+    await pay('p2', 2_550n, '100001'); // a redelivered event clears nothing twice
+    await pay('p3', 777n, '000000');
+    const split = await store.transaction('t.split', 'READ COMMITTED', (tx) =>
+      clearing.splitPayment(tx, 'm1', 'p1'),
+    );
+    expect(split.shares.reduce((a, s) => a + s.amountMinor, 0n)).to.equal(split.baseMinor);
+    await store.transaction('t.refund', 'READ COMMITTED', (tx) =>
+      clearing.refund(tx, {
+        refundId: 'rf1',
+        orderId: 'o-p1',
+        merchantId: 'm1',
+        amountMinor: 3_333n,
+        currency: 'CNY',
+        bizCode: '10010102100110000100',
+        accountingDate: '2026-06-03',
+      }),
+    );
+    await store.transaction('t.diff', 'READ COMMITTED', async (tx) => {
+      await tx.upsertDifference({
+        differenceId: 'd1',
+        channelNo: '100001',
+        billDate: '2026-06-03',
+        channelTxnNo: 'txn-p2',
+        merchantOrderNo: '',
+        platformTxnId: '',
+        open: true,
+      });
+      expect(await tx.confirmChannelDay('100001', '2026-06-03')).to.equal(1n);
+    });
+
+    const create = () =>
+      store.transaction('t.batch', 'READ COMMITTED', (tx) =>
+        tx.createBatch('m1', '2026-06-04', false, (carried, totals) => ({
+          ...decidePayout(carried, totals, 0n, '0'),
+          releaseOn: null,
+        })),
+      );
+    const first = await create();
+    expect(first.created).to.equal(true);
+    const b = first.batch;
+    expect(b.itemCount).to.equal(4n);
+    expect(b.grossMinor).to.equal(10_001n + 2_550n + 777n);
+    expect(b.refundsMinor).to.equal(3_333n);
+    expect(b.payoutMinor + b.feesMinor + b.sharesMinor + b.carriedOutMinor).to.equal(
+      b.grossMinor - b.refundsMinor,
+    );
+    const shares = await store.transaction('t.shares', 'READ COMMITTED', (tx) => tx.batchShares(b.batchId));
+    expect([...shares.values()].reduce((a, s) => a + s, 0n)).to.equal(b.sharesMinor);
+    const lines = await store.statementLines(b.batchId, 100);
+    expect(lines.reduce((a, l) => a + l.netMinor, 0n)).to.equal(b.payoutMinor + b.carriedOutMinor);
+
+    const again = await create();
+    expect(again.created).to.equal(false);
+    expect(again.batch.batchId).to.equal(b.batchId);
+
+    const moved = await store.transaction('t.move', 'READ COMMITTED', async (tx) => [
+      await tx.moveBatch(b.batchId, 'PAID'),
+      await tx.moveBatch(b.batchId, 'POSTED'),
+      await tx.moveBatch(b.batchId, 'POSTED'),
+    ]);
+    expect(moved).to.deep.equal([false, true, false]);
+  });
+});
