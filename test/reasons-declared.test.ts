@@ -57,12 +57,40 @@ const SERVICES: Readonly<Record<string, CheckedService>> = {
     // ChannelDays, whose rules are validated at start-up.
     packages: ['context', 'errors'],
   },
+  account: {
+    dir: 'services/account/src',
+    reasons: {
+      file: 'proto/paycore/account/v1/error_reason.proto',
+      name: 'paycore.account.v1.AccountErrorReason',
+      prefix: 'ACCOUNT_ERROR_REASON_',
+    },
+    packages: ['context', 'errors'],
+  },
+  ledger: {
+    dir: 'services/ledger/src',
+    reasons: {
+      file: 'proto/paycore/ledger/v1/error_reason.proto',
+      name: 'paycore.ledger.v1.LedgerErrorReason',
+      prefix: 'LEDGER_ERROR_REASON_',
+    },
+    packages: ['context', 'errors'],
+  },
+  cashier: {
+    dir: 'services/cashier/src',
+    reasons: {
+      file: 'proto/paycore/cashier/v1/cashier_service.proto',
+      name: 'paycore.cashier.v1.CashierErrorReason',
+      prefix: 'CASHIER_ERROR_REASON_',
+    },
+    packages: ['context', 'errors'],
+  },
 };
 
 const PENDING: Readonly<Record<string, string>> = {
-  account: 'its AccountErrorReason enum is being added on another branch',
-  cashier: 'its CashierErrorReason enum is being added on another branch',
-  ledger: 'its LedgerErrorReason enum is being added on another branch',
+  reconciliation:
+    'declares ReconciliationErrorReason in its proto, but raises reasons through constants this scan does not read yet',
+  settlement:
+    'declares SettlementErrorReason in its proto, but raises reasons through constants this scan does not read yet',
   'channel-sandbox': 'a test double of the channels, speaking their HTTP protocols; it has no gRPC API',
 };
 

@@ -15,9 +15,34 @@
  * Names and labels are what deploy/monitoring (alerts, dashboard) query.
  */
 import { registerSqlGauges, type Metrics } from '@paycore/platform';
+import { finalStatesOf, statesOf, type TransitionTable } from '@paycore/platform/domain';
 import type { DataSource } from 'typeorm';
+import {
+  EXCEPTION_TRANSITIONS,
+  NOTIFICATION_TRANSITIONS,
+  PAYMENT_TRANSITIONS,
+  REFUND_TRANSITIONS,
+  WITHDRAWAL_TRANSITIONS,
+} from '../../domain/states';
 
 const RECOVERY_STALE_SECONDS = 60;
+
+/** A state list for SQL, read from a domain transition table (states are code identifiers, never input). */
+function sqlList(states: readonly string[]): string {
+  return states.map((state) => `'${state}'`).join(', ');
+}
+function unfinished<S extends string>(table: TransitionTable<S>): string {
+  const final = new Set<string>(finalStatesOf(table));
+  return sqlList(statesOf(table).filter((state) => !final.has(state)));
+}
+const PAYMENT_FINAL = sqlList(finalStatesOf(PAYMENT_TRANSITIONS));
+const WITHDRAWAL_FINAL = sqlList(finalStatesOf(WITHDRAWAL_TRANSITIONS));
+const REFUND_UNFINISHED = unfinished(REFUND_TRANSITIONS);
+const EXCEPTION_UNRESOLVED = unfinished(EXCEPTION_TRANSITIONS);
+const NOTIFICATION_UNFINISHED = unfinished(NOTIFICATION_TRANSITIONS);
+const NOTIFICATION_STATES = statesOf(NOTIFICATION_TRANSITIONS)
+  .map((state) => `('${state}')`)
+  .join(', ');
 const WINDOW = `interval '24 hours'`;
 
 /** The pay channel of a payment: its CHANNEL part's, else its first part's kind (BALANCE, COUPON…). */
@@ -36,7 +61,7 @@ export function registerCashierCollectors(metrics: Metrics, dataSource: DataSour
       labelNames: ['state', 'pay_channel'],
       sql: `SELECT p.state, ${PAY_CHANNEL_OF_PAYMENT} AS pay_channel, count(*) AS value
               FROM cashier.payments p
-             WHERE p.created_at > now() - ${WINDOW} OR p.state NOT IN ('SUCCEEDED', 'FAILED')
+             WHERE p.created_at > now() - ${WINDOW} OR p.state NOT IN (${PAYMENT_FINAL})
              GROUP BY 1, 2`,
     },
     {
@@ -45,7 +70,7 @@ export function registerCashierCollectors(metrics: Metrics, dataSource: DataSour
       labelNames: ['state', 'pay_channel'],
       sql: `SELECT p.state, ${PAY_CHANNEL_OF_PAYMENT} AS pay_channel, sum(p.amount_minor)::text AS value
               FROM cashier.payments p
-             WHERE p.created_at > now() - ${WINDOW} OR p.state NOT IN ('SUCCEEDED', 'FAILED')
+             WHERE p.created_at > now() - ${WINDOW} OR p.state NOT IN (${PAYMENT_FINAL})
              GROUP BY 1, 2`,
     },
     {
@@ -54,7 +79,7 @@ export function registerCashierCollectors(metrics: Metrics, dataSource: DataSour
       labelNames: ['state', 'pay_channel'],
       sql: `SELECT r.state, ${PAY_CHANNEL_OF_PAYMENT} AS pay_channel, count(*) AS value
               FROM cashier.refunds r JOIN cashier.payments p ON p.payment_id = r.payment_id
-             WHERE r.created_at > now() - ${WINDOW} OR r.state = 'PROCESSING'
+             WHERE r.created_at > now() - ${WINDOW} OR r.state IN (${REFUND_UNFINISHED})
              GROUP BY 1, 2`,
     },
     {
@@ -63,7 +88,7 @@ export function registerCashierCollectors(metrics: Metrics, dataSource: DataSour
       labelNames: ['flow_kind'],
       sql: `SELECT k.flow_kind, count(e.exception_id) AS value
               FROM (VALUES ('PAYMENT'), ('REFUND'), ('WITHDRAWAL')) AS k (flow_kind)
-              LEFT JOIN cashier.exceptions e ON e.flow_kind = k.flow_kind AND e.state = 'OPEN'
+              LEFT JOIN cashier.exceptions e ON e.flow_kind = k.flow_kind AND e.state IN (${EXCEPTION_UNRESOLVED})
              GROUP BY 1`,
     },
     {
@@ -71,20 +96,20 @@ export function registerCashierCollectors(metrics: Metrics, dataSource: DataSour
       help: 'Age of the oldest OPEN exception, seconds (0 when the queue is empty).',
       labelNames: [],
       sql: `SELECT COALESCE(EXTRACT(EPOCH FROM now() - min(created_at)), 0) AS value
-              FROM cashier.exceptions WHERE state = 'OPEN'`,
+              FROM cashier.exceptions WHERE state IN (${EXCEPTION_UNRESOLVED})`,
     },
     {
       name: 'paycore_cashier_recovery_backlog',
       help: `Unfinished flows not updated for ${RECOVERY_STALE_SECONDS} s (left to the recovery workers), by flow.`,
       labelNames: ['flow'],
       sql: `SELECT 'PAYMENT' AS flow, count(*) AS value FROM cashier.payments
-             WHERE state NOT IN ('SUCCEEDED', 'FAILED') AND updated_at < now() - make_interval(secs => $1)
+             WHERE state NOT IN (${PAYMENT_FINAL}) AND updated_at < now() - make_interval(secs => $1)
             UNION ALL
             SELECT 'REFUND', count(*) FROM cashier.refunds
-             WHERE state = 'PROCESSING' AND updated_at < now() - make_interval(secs => $1)
+             WHERE state IN (${REFUND_UNFINISHED}) AND updated_at < now() - make_interval(secs => $1)
             UNION ALL
             SELECT 'WITHDRAWAL', count(*) FROM cashier.withdrawals
-             WHERE state NOT IN ('SUCCEEDED', 'FAILED') AND updated_at < now() - make_interval(secs => $1)`,
+             WHERE state NOT IN (${WITHDRAWAL_FINAL}) AND updated_at < now() - make_interval(secs => $1)`,
       params: [RECOVERY_STALE_SECONDS],
     },
     {
@@ -92,16 +117,16 @@ export function registerCashierCollectors(metrics: Metrics, dataSource: DataSour
       help: 'Merchant notifications created in the last 24 h or still pending, by state (DELIVERED, GAVE_UP = give-ups, PENDING).',
       labelNames: ['state'],
       sql: `SELECT s.state, count(n.notification_id) AS value
-              FROM (VALUES ('PENDING'), ('DELIVERED'), ('GAVE_UP')) AS s (state)
+              FROM (VALUES ${NOTIFICATION_STATES}) AS s (state)
               LEFT JOIN cashier.notifications n
-                ON n.state = s.state AND (n.created_at > now() - ${WINDOW} OR n.state = 'PENDING')
+                ON n.state = s.state AND (n.created_at > now() - ${WINDOW} OR n.state IN (${NOTIFICATION_UNFINISHED}))
              GROUP BY 1`,
     },
     {
       name: 'paycore_cashier_notification_pending_attempts',
       help: 'Delivery attempts already made for the notifications still pending (sum).',
       labelNames: [],
-      sql: `SELECT COALESCE(sum(attempts), 0) AS value FROM cashier.notifications WHERE state = 'PENDING'`,
+      sql: `SELECT COALESCE(sum(attempts), 0) AS value FROM cashier.notifications WHERE state IN (${NOTIFICATION_UNFINISHED})`,
     },
   ]);
 }

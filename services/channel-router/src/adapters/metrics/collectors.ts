@@ -11,6 +11,7 @@
  */
 import { registerSqlGauges, type Metrics } from '@paycore/platform';
 import type { DataSource } from 'typeorm';
+import { OPEN_TXN_STATES } from '../../domain/txn';
 
 export function registerChannelCollectors(metrics: Metrics, dataSource: DataSource): void {
   registerSqlGauges(metrics, dataSource, [
@@ -19,8 +20,10 @@ export function registerChannelCollectors(metrics: Metrics, dataSource: DataSour
       help: 'Channel transactions created in the last 24 h or unfinished, by channel number, kind and state.',
       labelNames: ['channel_no', 'kind', 'state'],
       sql: `SELECT channel_no, kind, state, count(*) AS value FROM channel.transactions
-             WHERE created_at > now() - interval '24 hours' OR state IN ('PROCESSING', 'UNKNOWN')
+             WHERE created_at > now() - interval '24 hours' OR state = ANY($1::text[])
              GROUP BY 1, 2, 3`,
+      // The unfinished states come from the domain's transition table.
+      params: [OPEN_TXN_STATES],
     },
     {
       name: 'paycore_channel_sync_due',
