@@ -56,10 +56,13 @@ describe('the example merchant client and the paycore CLI against the platform',
       },
     );
     platform = await startPlatform({}, { LOG_LEVEL: 'info' });
+    // An explicit config file that is empty: every setting comes from the environment.
+    const configFile = path.join(work, 'config.toml');
+    writeFileSync(configFile, '');
     cliEnv = {
       PATH: process.env['PATH'],
       HOME: work,
-      PAYCORE_CONFIG_FILE: path.join(work, 'no-config.toml'),
+      PAYCORE_CONFIG_FILE: configFile,
       PAYCORE_RUN_DIR: path.join(work, 'run'),
       PAYCORE_ENDPOINTS_FILE: platform.endpointsFile,
       PAYCORE_PRIVATE_KEY_FILE: platform.privateKeyFile,
