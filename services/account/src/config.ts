@@ -46,6 +46,16 @@ export const accountConfigSchema = {
   }),
   ACCOUNT_FLUSH_INTERVAL_MS_DEFAULT: int({ min: 1, max: 3_600_000, default: 300_000 }),
   ACCOUNT_FLUSH_BATCH_MAX_DEFAULT: int({ min: 1, max: 10_000, default: 2_000 }),
+  ACCOUNT_SV_JOB_TICK_MS: int({
+    min: 100,
+    max: 3_600_000,
+    default: 10_000,
+    description: 'how often stored-value lots past expiry and consumption tries past timeout are released',
+  }),
+  ACCOUNT_SV_JOB_BIZ_CODE: str({
+    default: '10030103080003000000',
+    description: 'context code of expiry postings (ad-credit coins, prepaid, adjust, stored value)',
+  }),
   ACCOUNT_SUBJECTS: optional(
     'comma-separated subject codes of the chart; the shipped default chart when unset',
   ),
