@@ -108,8 +108,12 @@ CREATE TABLE sv_movements (
   consumption_id text,
   transfer_id    uuid,
   request_id     text,
+  -- The accounting date account's postings get at the same moment: monthly
+  -- revenue recognition sums consumed value by it.
+  accounting_date date       NOT NULL,
   created_at     timestamptz NOT NULL DEFAULT now()
 );
+CREATE INDEX sv_movements_date_idx ON sv_movements (accounting_date, contract_id);
 CREATE INDEX sv_movements_lot_idx ON sv_movements (lot_id, movement_id);
 CREATE INDEX sv_movements_contract_idx ON sv_movements (contract_id, movement_id);
 
@@ -123,4 +127,19 @@ CREATE TABLE sv_audit (
   request_id  text        NOT NULL,
   detail      jsonb       NOT NULL,
   created_at  timestamptz NOT NULL DEFAULT now()
+);
+
+-- Monthly revenue recognition, one row per contract and month: the net
+-- consumed value of the month's movements (consumptions minus refunds),
+-- posted Dr unearned revenue / Cr stored-value revenue (reversed when
+-- negative). The primary key makes a rerun post nothing twice.
+CREATE TABLE sv_recognitions (
+  contract_id  text        NOT NULL REFERENCES sv_contracts (contract_id),
+  period       char(7)     NOT NULL CHECK (period ~ '^[0-9]{4}-(0[1-9]|1[0-2])$'),
+  value_minor  bigint      NOT NULL,
+  currency     text        NOT NULL,
+  transfer_id  uuid,
+  created_at   timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (contract_id, period),
+  CONSTRAINT sv_recognitions_posting_check CHECK ((value_minor = 0) = (transfer_id IS NULL))
 );

@@ -52,6 +52,13 @@ export const accountConfigSchema = {
     default: 10_000,
     description: 'how often stored-value lots past expiry and consumption tries past timeout are released',
   }),
+  ACCOUNT_SV_RECOGNITION_DAY: int({
+    min: 1,
+    max: 28,
+    default: 1,
+    description:
+      'day of the month (accounting date) from which stored-value revenue of the previous month is recognised',
+  }),
   ACCOUNT_SV_JOB_BIZ_CODE: str({
     default: '10030103080003000000',
     description: 'context code of expiry postings (ad-credit coins, prepaid, adjust, stored value)',

@@ -67,6 +67,8 @@ export const accountSpec: ServiceSpec<typeof accountConfigSchema> = {
     const storedValueJobs = new StoredValueJobs(storedValue, {
       tickMs: config.ACCOUNT_SV_JOB_TICK_MS,
       bizCode: config.ACCOUNT_SV_JOB_BIZ_CODE,
+      recognitionDay: config.ACCOUNT_SV_RECOGNITION_DAY,
+      accountingDate: () => storedValue.accountingDate(),
       onError: (error) => logger.error({ err: error }, 'stored-value job run failed'),
     });
     logger.info({ calendar, batch_size_max: config.ACCOUNT_BATCH_SIZE_MAX }, 'account service configured');

@@ -342,7 +342,35 @@ describe('stored value (Postgres)', function () {
     ).to.equal('LOT_NOT_EXPIRED');
   });
 
-  it('per contract, consumed + expired + remaining value = paid; unearned revenue = paid − breakage', async () => {
+  it('recognises the net consumption of each month per contract once the month is over, once', async () => {
+    const found = await h.dataSource.query<{ month: string }[]>(
+      `SELECT DISTINCT to_char(accounting_date, 'YYYY-MM') AS month FROM sv_movements ORDER BY 1`,
+    );
+    const months = found.map((r) => r.month);
+    const open = months[months.length - 1] ?? '';
+    // Not yet: the month is still open.
+    expect(await sv.recogniseRevenue(open, BIZ_ADJUST)).to.equal(0);
+    // Forty days on, every month is over.
+    clock.offsetMs += 40 * DAY_MS;
+    let recognised = 0;
+    for (const month of months) recognised += await sv.recogniseRevenue(month, BIZ_ADJUST);
+    expect(recognised).to.be.at.least(5);
+    for (const month of months) expect(await sv.recogniseRevenue(month, BIZ_ADJUST)).to.equal(0);
+    const rows = await h.dataSource.query<{ contract_id: string; value: string }[]>(
+      `SELECT contract_id, sum(value_minor)::text AS value FROM sv_recognitions GROUP BY contract_id`,
+    );
+    const byContract = new Map(rows.map((r) => [r.contract_id, BigInt(r.value)]));
+    // K-A1: 990 + 10 coins at 50 fen; K-A2: 190 at 80 fen; K-R1: 40 consumed, 20 refunded, at 100 fen.
+    expect([byContract.get('K-A1'), byContract.get('K-A2'), byContract.get('K-R1')]).to.deep.equal([
+      50_000n,
+      15_200n,
+      2_000n,
+    ]);
+    const total = [...byContract.values()].reduce((a, b) => a + b, 0n);
+    expect(await balanceOf(internalAccountId('605102', 'CNY'))).to.equal(total);
+  });
+
+  it('per contract, consumed + expired + remaining value = paid; unearned revenue = paid − breakage − revenue', async () => {
     const rows = await h.dataSource.query<{ contract_id: string; paid: string; sum: string }[]>(
       `SELECT c.contract_id, c.paid_minor::text AS paid,
               sum(l.available_value + l.held_value + l.frozen_value + l.consumed_value + l.expired_value)::text AS sum
@@ -355,7 +383,8 @@ describe('stored value (Postgres)', function () {
     );
     const unearned = await balanceOf(internalAccountId('240101', 'CNY'));
     const breakage = await balanceOf(internalAccountId('605103', 'CNY'));
-    expect(unearned).to.equal(BigInt(totals?.paid ?? '0') - BigInt(totals?.expired ?? '0'));
+    const revenue = await balanceOf(internalAccountId('605102', 'CNY'));
+    expect(unearned).to.equal(BigInt(totals?.paid ?? '0') - BigInt(totals?.expired ?? '0') - revenue);
     expect(breakage).to.equal(BigInt(totals?.expired ?? '0'));
   });
 });

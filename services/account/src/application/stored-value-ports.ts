@@ -118,6 +118,24 @@ export interface ConsumptionRepo {
   timedOut(now: Date, limit: number): Promise<string[]>;
 }
 
+export interface MonthConsumption {
+  readonly contractId: string;
+  readonly currency: string;
+  /** Net consumed value (consumptions minus refunds); may be negative. */
+  readonly valueMinor: bigint;
+}
+
+export interface RecognitionRepo {
+  /** The accounting date postings get now (YYYY-MM-DD). */
+  accountingDate(): Promise<string>;
+  /** Contracts with movements dated first..last (inclusive) and no recognition for that month yet. */
+  unrecognised(first: string, last: string, limit: number): Promise<MonthConsumption[]>;
+  /** False when the contract's month was recognised already. */
+  insert(row: MonthConsumption & { period: string; transferId: string | null }): Promise<boolean>;
+  /** Σ recognised over every month of a contract. */
+  recognisedOf(contractId: string): Promise<bigint>;
+}
+
 export interface PostingLeg {
   readonly accountId: string;
   readonly side: Side;
@@ -140,6 +158,7 @@ export interface PostingPort {
 export interface StoredValueTx extends TxPort {
   readonly lots: LotRepo;
   readonly consumptions: ConsumptionRepo;
+  readonly recognitions: RecognitionRepo;
   readonly postings: PostingPort;
 }
 

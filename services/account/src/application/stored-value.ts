@@ -13,6 +13,7 @@
 import { randomUUID } from 'node:crypto';
 import { canonicalRequestHash, type IdempotentRequest } from '@paycore/platform';
 import { isKnownCurrency } from '@paycore/money';
+import { addDays } from '@paycore/calendar';
 import {
   decideCancel,
   decideConfirm,
@@ -49,6 +50,7 @@ import type {
   ConsumptionRecordFull,
   ContractRecord,
   LotPage,
+  MonthConsumption,
   MovementRecord,
   MovementView,
   StoredValueStore,
@@ -73,6 +75,7 @@ const CONSUMPTION_ID_PATTERN = /^[\x21-\x7e]{1,128}$/;
 const ASSET_PATTERN = /^[A-Z][A-Z0-9_]{2,11}$/;
 const TYPE_PATTERN = /^[A-Za-z0-9_.-]{1,64}$/;
 const INT64_MAX = 9_223_372_036_854_775_807n;
+const PERIOD_PATTERN = /^\d{4}-(0[1-9]|1[0-2])$/;
 
 export interface BizCodeValidator {
   validate(code: string, field?: string): unknown;
@@ -789,6 +792,72 @@ export class StoredValueService {
     return expired;
   }
 
+  /**
+   * Monthly revenue recognition for `period` (YYYY-MM, by accounting date):
+   * per contract, the month's net consumed value is posted Dr unearned
+   * revenue / Cr stored-value revenue (reversed when refunds outweigh
+   * consumptions). Runs only once the month is over (the current accounting
+   * date is in a later month); one transaction per contract, its
+   * (contract, month) row guarding a rerun. Returns the contracts recognised.
+   */
+  async recogniseRevenue(period: string, bizCode: string, limit = JOB_BATCH_MAX): Promise<number> {
+    if (!PERIOD_PATTERN.test(period)) throw invalid('period', 'YYYY-MM');
+    const first = `${period}-01`;
+    const next = addDays(first, 31).slice(0, 7) + '-01';
+    const last = addDays(next, -1);
+    const due = await this.options.store.transaction(
+      'account.sv_recognition_scan',
+      'READ COMMITTED',
+      async (tx) => {
+        if ((await tx.recognitions.accountingDate()) < next) return [];
+        return tx.recognitions.unrecognised(first, last, Math.min(limit, JOB_BATCH_MAX));
+      },
+    );
+    let recognised = 0;
+    for (const month of due) {
+      const done = await this.options.store.transaction(
+        'account.sv_recognise',
+        'READ COMMITTED',
+        async (tx) => {
+          const transferId = await this.postRecognition(tx, month, period, bizCode);
+          return tx.recognitions.insert({ ...month, period, transferId });
+        },
+      );
+      if (done) recognised++;
+    }
+    return recognised;
+  }
+
+  private async postRecognition(
+    tx: StoredValueTx,
+    month: MonthConsumption,
+    period: string,
+    bizCode: string,
+  ): Promise<string | null> {
+    if (month.valueMinor === 0n) return null;
+    const unearned = await tx.postings.internalAccount(SUBJECT_UNEARNED_REVENUE, month.currency);
+    const revenue = await tx.postings.internalAccount(SUBJECT_STORED_VALUE_REVENUE, month.currency);
+    const [debit, credit] = month.valueMinor > 0n ? [unearned, revenue] : [revenue, unearned];
+    const amountMinor = month.valueMinor > 0n ? month.valueMinor : -month.valueMinor;
+    // The posting id names the contract and month, so a rerun racing this one cannot post twice.
+    return tx.postings.post({
+      requestId: `sv-recognise:${month.contractId}:${period}`,
+      bizCode,
+      memo: `stored-value revenue ${period} of contract ${month.contractId}`,
+      legs: [
+        { accountId: debit, side: 'DEBIT', amountMinor, currency: month.currency },
+        { accountId: credit, side: 'CREDIT', amountMinor, currency: month.currency },
+      ],
+    });
+  }
+
+  /** The accounting date postings get now. */
+  accountingDate(): Promise<string> {
+    return this.options.store.transaction('account.sv_accounting_date', 'READ COMMITTED', (tx) =>
+      tx.recognitions.accountingDate(),
+    );
+  }
+
   /** The timeout job: TRIED consumptions past their timeout are released like a cancel. */
   async releaseTimedOut(bizCode: string, limit = JOB_BATCH_MAX): Promise<number> {
     const now = this.now();
@@ -873,7 +942,15 @@ export class StoredValueJobs {
 
   constructor(
     private readonly service: StoredValueService,
-    private readonly options: { tickMs: number; bizCode: string; onError: (error: unknown) => void },
+    private readonly options: {
+      tickMs: number;
+      bizCode: string;
+      /** Day of the month (by accounting date) from which the previous month is recognised. */
+      recognitionDay: number;
+      /** The current accounting date. */
+      accountingDate: () => Promise<string>;
+      onError: (error: unknown) => void;
+    },
   ) {}
 
   start(): void {
@@ -889,10 +966,16 @@ export class StoredValueJobs {
     this.timer.unref();
   }
 
-  async runOnce(): Promise<{ expired: number; released: number }> {
+  async runOnce(): Promise<{ expired: number; released: number; recognised: number }> {
     const released = await this.service.releaseTimedOut(this.options.bizCode);
     const expired = await this.service.expireDue(this.options.bizCode);
-    return { expired, released };
+    const today = await this.options.accountingDate();
+    let recognised = 0;
+    if (Number(today.slice(8, 10)) >= this.options.recognitionDay) {
+      const previous = addDays(`${today.slice(0, 7)}-01`, -1).slice(0, 7);
+      recognised = await this.service.recogniseRevenue(previous, this.options.bizCode);
+    }
+    return { expired, released, recognised };
   }
 
   async stop(): Promise<void> {

@@ -29,7 +29,9 @@ import type {
   ContractRecord,
   LotPage,
   LotRepo,
+  MonthConsumption,
   MovementRecord,
+  RecognitionRepo,
   MovementView,
   StoredValueStore,
   StoredValueTx,
@@ -37,6 +39,7 @@ import type {
 import type { AccountEvents } from './events';
 import { PgPostingPort } from './lots-postings';
 import { isUuid } from './sql';
+import { currentAccountingDate } from './transfers';
 
 const LOTS: EntityStates<LotState> = {
   name: 'lot',
@@ -144,7 +147,10 @@ interface ContractRow {
 }
 
 export class PgLotRepo implements LotRepo {
-  constructor(private readonly sql: SqlTx) {}
+  constructor(
+    private readonly sql: SqlTx,
+    private readonly accountingDate: () => Promise<string>,
+  ) {}
 
   async insertContract(c: Omit<ContractRecord, 'createdAt'>): Promise<boolean> {
     const inserted = await this.sql.query(
@@ -309,11 +315,12 @@ export class PgLotRepo implements LotRepo {
 
   async recordMovements(movements: readonly MovementRecord[]): Promise<void> {
     if (movements.length === 0) return;
+    const accountingDate = await this.accountingDate();
     await this.sql.query(
       `INSERT INTO sv_movements (lot_id, contract_id, kind, from_bucket, to_bucket, quantity, value_minor,
-                                 consumption_id, transfer_id, request_id)
-       SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[], $7::bigint[],
-                            $8::text[], $9::uuid[], $10::text[])`,
+                                 consumption_id, transfer_id, request_id, accounting_date)
+       SELECT *, $11::date FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[],
+                                       $7::bigint[], $8::text[], $9::uuid[], $10::text[])`,
       [
         movements.map((m) => m.lotId),
         movements.map((m) => m.contractId),
@@ -325,6 +332,7 @@ export class PgLotRepo implements LotRepo {
         movements.map((m) => m.consumptionId),
         movements.map((m) => m.transferId),
         movements.map((m) => m.requestId),
+        accountingDate,
       ],
     );
   }
@@ -502,6 +510,50 @@ export class PgConsumptionRepo implements ConsumptionRepo {
   }
 }
 
+export class PgRecognitionRepo implements RecognitionRepo {
+  constructor(
+    private readonly sql: SqlTx,
+    readonly accountingDate: () => Promise<string>,
+  ) {}
+
+  async unrecognised(first: string, last: string, limit: number): Promise<MonthConsumption[]> {
+    // Net consumed value per contract over the month's movements: into
+    // consumed counts, out of consumed (refunds) counts negative.
+    const found = await this.sql.query<{ contract_id: string; currency: string; value: string }>(
+      `SELECT m.contract_id, c.currency,
+              sum(CASE WHEN m.to_bucket = 'consumed' THEN m.value_minor
+                       WHEN m.from_bucket = 'consumed' THEN -m.value_minor ELSE 0 END)::text AS value
+         FROM sv_movements m JOIN sv_contracts c USING (contract_id)
+        WHERE m.accounting_date BETWEEN $1::date AND $2::date
+          AND NOT EXISTS (SELECT 1 FROM sv_recognitions r WHERE r.contract_id = m.contract_id AND r.period = $3)
+        GROUP BY m.contract_id, c.currency ORDER BY m.contract_id LIMIT $4`,
+      [first, last, first.slice(0, 7), limit],
+    );
+    return found.map((row) => ({
+      contractId: row.contract_id,
+      currency: row.currency,
+      valueMinor: BigInt(row.value),
+    }));
+  }
+
+  async insert(row: MonthConsumption & { period: string; transferId: string | null }): Promise<boolean> {
+    const inserted = await this.sql.query(
+      `INSERT INTO sv_recognitions (contract_id, period, value_minor, currency, transfer_id)
+       VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING RETURNING 1 AS inserted`,
+      [row.contractId, row.period, row.valueMinor, row.currency, row.transferId],
+    );
+    return inserted.length === 1;
+  }
+
+  async recognisedOf(contractId: string): Promise<bigint> {
+    const [row] = await this.sql.query<{ value: string }>(
+      'SELECT COALESCE(sum(value_minor), 0)::text AS value FROM sv_recognitions WHERE contract_id = $1',
+      [contractId],
+    );
+    return BigInt(row?.value ?? '0');
+  }
+}
+
 export interface PgStoredValueStoreOptions {
   readonly dataSource: DataSource;
   readonly events: AccountEvents;
@@ -519,14 +571,19 @@ export class PgStoredValueStore implements StoredValueStore {
   }
 
   transaction<T>(name: string, isolation: IsolationLevel, fn: (tx: StoredValueTx) => Promise<T>): Promise<T> {
-    return this.uow.transaction(name, isolation, (sql) =>
-      fn(
+    return this.uow.transaction(name, isolation, (sql) => {
+      let date: Promise<string> | undefined;
+      // One accounting date per transaction, the one account's postings get.
+      const accountingDate = (): Promise<string> =>
+        (date ??= currentAccountingDate(sql.manager, this.options.calendar, this.now()));
+      return fn(
         Object.assign(sql, {
-          lots: new PgLotRepo(sql),
+          lots: new PgLotRepo(sql, accountingDate),
+          recognitions: new PgRecognitionRepo(sql, accountingDate),
           consumptions: new PgConsumptionRepo(sql),
           postings: new PgPostingPort(sql, this.options.events, this.options.calendar, this.now),
         }),
-      ),
-    );
+      );
+    });
   }
 }
