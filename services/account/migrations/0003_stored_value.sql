@@ -143,3 +143,35 @@ CREATE TABLE sv_recognitions (
   PRIMARY KEY (contract_id, period),
   CONSTRAINT sv_recognitions_posting_check CHECK ((value_minor = 0) = (transfer_id IS NULL))
 );
+
+-- Daily stored-value reconciliation: one row per scope (contract, member,
+-- platform) per accounting date. total comes from the purchase movements,
+-- the buckets from the lots; difference = total − the buckets. A balanced
+-- difference carries the adjusting transfer (the audit trail of the action).
+CREATE TABLE sv_recon_rows (
+  accounting_date     date        NOT NULL,
+  level               text        NOT NULL CHECK (level IN ('CONTRACT', 'MEMBER', 'PLATFORM')),
+  scope_key           text        NOT NULL,
+  currency            text        NOT NULL,
+  total_quantity      numeric     NOT NULL,
+  total_value         numeric     NOT NULL,
+  consumed_quantity   numeric     NOT NULL,
+  consumed_value      numeric     NOT NULL,
+  available_quantity  numeric     NOT NULL,
+  available_value     numeric     NOT NULL,
+  held_quantity       numeric     NOT NULL,
+  held_value          numeric     NOT NULL,
+  frozen_quantity     numeric     NOT NULL,
+  frozen_value        numeric     NOT NULL,
+  expired_quantity    numeric     NOT NULL,
+  expired_value       numeric     NOT NULL,
+  difference_quantity numeric     NOT NULL,
+  difference_value    numeric     NOT NULL,
+  difference_class    text        NOT NULL CHECK (difference_class IN ('NONE', 'GENERAL', 'LARGE', 'EXTREME')),
+  action              text        CHECK (action IN ('ALARM', 'BALANCE')),
+  transfer_id         uuid,
+  created_at          timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (accounting_date, level, scope_key, currency),
+  CONSTRAINT sv_recon_rows_class_check CHECK ((difference_class = 'NONE') = (action IS NULL))
+);
+CREATE INDEX sv_recon_rows_class_idx ON sv_recon_rows (accounting_date, difference_class) WHERE difference_class <> 'NONE';

@@ -4,6 +4,7 @@
  * cut-over 00:00; buffered defaults from the Alipay practice: 300 s, 2,000).
  */
 import { int, optional, str } from '@paycore/platform';
+import { DEFAULT_CLASS_RULES } from './domain/sv-reconciliation';
 
 export const accountConfigSchema = {
   ACCOUNT_TIME_ZONE: str({ default: 'Asia/Shanghai', description: 'IANA zone of the accounting calendar' }),
@@ -58,6 +59,11 @@ export const accountConfigSchema = {
     default: 1,
     description:
       'day of the month (accounting date) from which stored-value revenue of the previous month is recognised',
+  }),
+  ACCOUNT_SV_DIFFERENCE_RULES: str({
+    default: DEFAULT_CLASS_RULES,
+    description:
+      'stored-value difference classes: CLASS:METRIC:OP:THRESHOLD:ACTION, comma-separated (CLASS GENERAL|LARGE|EXTREME, METRIC VALUE|QUANTITY, OP >=|>|<|<=, ACTION ALARM|BALANCE)',
   }),
   ACCOUNT_SV_JOB_BIZ_CODE: str({
     default: '10030103080003000000',

@@ -12,14 +12,21 @@
  * - a cancel before its try is an empty rollback and the late try is
  *   refused; refunds return units to the same lots (to expired for an
  *   expired lot); freeze, unfreeze and the audited reactivation;
+ * - monthly recognition of each contract's net consumption, once;
  * - after all of it, per contract, consumed + expired + remaining value =
- *   paid, and the unearned revenue account holds paid − breakage.
+ *   paid, and the unearned revenue account holds paid − breakage − revenue;
+ * - the daily reconciliation finds injected differences (units and value
+ *   from nowhere) in the configured classes, writes an event per classed
+ *   scope, balances the EXTREME one against suspense (once: the next day it
+ *   counts as explained).
  * The clock the use cases read is moved by the test (no sleeps).
  */
 import { expect } from 'chai';
-import { DEFAULT_ACCOUNTING_DAY } from '@paycore/calendar';
+import { addDays, DEFAULT_ACCOUNTING_DAY } from '@paycore/calendar';
 import { loadCatalogue, defaultCataloguePath } from '@paycore/context';
 import { StoredValueService } from '../src/application/stored-value';
+import { StoredValueReconciliation } from '../src/application/stored-value-recon';
+import { parseClassRules } from '../src/domain/sv-reconciliation';
 import { AccountEvents } from '../src/adapters/pg/events';
 import { internalAccountId } from '../src/adapters/pg/lots-postings';
 import { PgStoredValueStore } from '../src/adapters/pg/lots-store';
@@ -386,5 +393,95 @@ describe('stored value (Postgres)', function () {
     const revenue = await balanceOf(internalAccountId('605102', 'CNY'));
     expect(unearned).to.equal(BigInt(totals?.paid ?? '0') - BigInt(totals?.expired ?? '0') - revenue);
     expect(breakage).to.equal(BigInt(totals?.expired ?? '0'));
+  });
+  it('the daily reconciliation finds injected differences in the right class, alarms, and balances per configuration', async () => {
+    const recon = new StoredValueReconciliation({
+      store: new PgStoredValueStore({
+        dataSource: h.dataSource,
+        events: new AccountEvents(''),
+        calendar: DEFAULT_ACCOUNTING_DAY,
+        now,
+      }),
+      rules: parseClassRules(
+        'GENERAL:VALUE:<:10000:ALARM,LARGE:VALUE:>=:10000:ALARM,EXTREME:VALUE:>=:1000000:BALANCE',
+      ),
+      bizCode: BIZ_ADJUST,
+    });
+    const q = await purchase('member-q', 'K-Q1', 100n, 10_000n, 30);
+    const l = await purchase('member-l', 'K-L1', 100n, 10_000n, 30);
+    const e = await purchase('member-e', 'K-E1', 100n, 10_000n, 30);
+    // Injected faults, bypassing the use cases: five coins from nowhere, 200.00 and 20,000.00 of value from nowhere.
+    await h.dataSource.query(
+      `UPDATE sv_lots SET quantity = quantity + 5, available_quantity = available_quantity + 5 WHERE lot_id = $1`,
+      [q.lots[0]?.lotId],
+    );
+    for (const [lot, value] of [
+      [l.lots[0]?.lotId, 20_000],
+      [e.lots[0]?.lotId, 2_000_000],
+    ] as const) {
+      await h.dataSource.query(
+        `UPDATE sv_lots SET paid_minor = paid_minor + $2, available_value = available_value + $2 WHERE lot_id = $1`,
+        [lot, value],
+      );
+    }
+    const date = await sv.accountingDate();
+    const unearnedBefore = await balanceOf(internalAccountId('240101', 'CNY'));
+    expect(await recon.reconcile(date)).to.equal(7);
+    expect(await recon.reconcile(date)).to.equal(-1);
+    const report = await recon.report(date);
+    const rows = new Map(report.rows.map((r) => [`${r.level}:${r.scopeKey}`, r]));
+    const brief = (key: string): unknown[] => {
+      const r = rows.get(key);
+      return [r?.klass, r?.action, r?.difference, r?.transferId !== null];
+    };
+    expect(brief('CONTRACT:K-Q1')).to.deep.equal([
+      'GENERAL',
+      'ALARM',
+      { quantity: -5n, valueMinor: 0n },
+      false,
+    ]);
+    expect(brief('CONTRACT:K-L1')).to.deep.equal([
+      'LARGE',
+      'ALARM',
+      { quantity: 0n, valueMinor: -20_000n },
+      false,
+    ]);
+    expect(brief('CONTRACT:K-E1')).to.deep.equal([
+      'EXTREME',
+      'BALANCE',
+      { quantity: 0n, valueMinor: -2_000_000n },
+      true,
+    ]);
+    expect(brief('MEMBER:member-e')).to.deep.equal([
+      'EXTREME',
+      'ALARM',
+      { quantity: 0n, valueMinor: -2_000_000n },
+      false,
+    ]);
+    expect(brief('PLATFORM:platform')).to.deep.equal([
+      'EXTREME',
+      'ALARM',
+      { quantity: -5n, valueMinor: -2_020_000n },
+      false,
+    ]);
+    expect(report.rows[0]?.level).to.equal('PLATFORM');
+    expect(report.classCounts['GENERAL']).to.equal(2n);
+    // The balancing: Dr suspense short / Cr unearned revenue for the extra value the lots hold.
+    expect(await balanceOf(internalAccountId('122102', 'CNY'))).to.equal(2_000_000n);
+    expect((await balanceOf(internalAccountId('240101', 'CNY'))) - unearnedBefore).to.equal(2_000_000n);
+    const events = await h.dataSource.query<{ n: string }[]>(
+      `SELECT count(*)::text AS n FROM outbox WHERE subject LIKE '%.account.stored_value_difference.v1'`,
+    );
+    expect(events[0]?.n).to.equal('7');
+    // The next day the balanced difference counts as explained; the others are still there.
+    const next = addDays(date, 1);
+    await recon.reconcile(next);
+    const later = new Map((await recon.report(next)).rows.map((r) => [`${r.level}:${r.scopeKey}`, r.klass]));
+    expect([
+      later.get('CONTRACT:K-E1'),
+      later.get('CONTRACT:K-L1'),
+      later.get('CONTRACT:K-Q1'),
+    ]).to.deep.equal([undefined, 'LARGE', 'GENERAL']);
+    expect(await refusal(recon.report('2001-01-01'))).to.equal('RECONCILIATION_NOT_FOUND');
   });
 });

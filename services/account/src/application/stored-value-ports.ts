@@ -7,6 +7,12 @@ import type { IsolationLevel, TxPort } from '@paycore/platform';
 import type { Side } from '@paycore/money';
 import type { ConsumptionState } from '../domain/consumptions';
 import type { Bucket, Lot, LotState, Portion, RecordedDraw } from '../domain/lots';
+import type {
+  DifferenceAction,
+  DifferenceClass,
+  ReconFigures,
+  ReconLevel,
+} from '../domain/sv-reconciliation';
 
 export interface ContractRecord {
   readonly contractId: string;
@@ -136,6 +142,41 @@ export interface RecognitionRepo {
   recognisedOf(contractId: string): Promise<bigint>;
 }
 
+export interface ReconRow {
+  readonly accountingDate: string;
+  readonly level: ReconLevel;
+  readonly scopeKey: string;
+  readonly currency: string;
+  readonly figures: ReconFigures;
+  readonly difference: Portion;
+  readonly klass: DifferenceClass;
+  readonly action: DifferenceAction | null;
+  readonly transferId: string | null;
+}
+
+export interface ReconRepo {
+  /** True when the platform rows of the date exist (the date was reconciled). */
+  isReconciled(accountingDate: string): Promise<boolean>;
+  /**
+   * Figures of up to `limit` scopes of a level after `after`, in (key,
+   * currency) order: total sold less what earlier BALANCE actions explained, and the
+   * lots' buckets now.
+   */
+  figures(
+    level: ReconLevel,
+    accountingDate: string,
+    after: { scopeKey: string; currency: string } | null,
+    limit: number,
+  ): Promise<{ scopeKey: string; currency: string; figures: ReconFigures }[]>;
+  insertRows(rows: readonly ReconRow[]): Promise<void>;
+  /** Writes the difference event to the outbox. */
+  publishDifference(row: ReconRow): Promise<void>;
+  report(
+    accountingDate: string,
+    limit: number,
+  ): Promise<{ rows: ReconRow[]; classCounts: Record<string, bigint> }>;
+}
+
 export interface PostingLeg {
   readonly accountId: string;
   readonly side: Side;
@@ -144,8 +185,8 @@ export interface PostingLeg {
 }
 
 export interface PostingPort {
-  /** The platform's internal account on a leaf subject in a currency, opened on first use. */
-  internalAccount(subjectCode: string, currency: string): Promise<string>;
+  /** The platform's internal account on a leaf subject in a currency, opened on first use (credit-normal unless said). */
+  internalAccount(subjectCode: string, currency: string, normalSide?: Side): Promise<string>;
   /** Posts balanced legs through account's posting in this transaction; returns the transfer id. */
   post(posting: {
     requestId: string;
@@ -159,6 +200,7 @@ export interface StoredValueTx extends TxPort {
   readonly lots: LotRepo;
   readonly consumptions: ConsumptionRepo;
   readonly recognitions: RecognitionRepo;
+  readonly recon: ReconRepo;
   readonly postings: PostingPort;
 }
 

@@ -949,6 +949,8 @@ export class StoredValueJobs {
       recognitionDay: number;
       /** The current accounting date. */
       accountingDate: () => Promise<string>;
+      /** Reconciles one accounting date (once; a rerun does nothing). */
+      reconcile: (accountingDate: string) => Promise<number>;
       onError: (error: unknown) => void;
     },
   ) {}
@@ -975,6 +977,8 @@ export class StoredValueJobs {
       const previous = addDays(`${today.slice(0, 7)}-01`, -1).slice(0, 7);
       recognised = await this.service.recogniseRevenue(previous, this.options.bizCode);
     }
+    // Yesterday's reconciliation, once all of yesterday's movements are in.
+    await this.options.reconcile(addDays(today, -1));
     return { expired, released, recognised };
   }
 

@@ -45,3 +45,7 @@ export class LotQuantityExceededError extends AccountError {
   readonly reason = 'LOT_QUANTITY_EXCEEDED';
   readonly grpcCode = 'FAILED_PRECONDITION';
 }
+export class ReconciliationNotFoundError extends AccountError {
+  readonly reason = 'RECONCILIATION_NOT_FOUND';
+  readonly grpcCode = 'NOT_FOUND';
+}

@@ -18,6 +18,7 @@ import {
 import type { ConsumptionState } from '../../domain/consumptions';
 import type { Lot, Portion } from '../../domain/lots';
 import type { StoredValueService } from '../../application/stored-value';
+import type { StoredValueReconciliation } from '../../application/stored-value-recon';
 import type {
   ConsumptionRecordFull,
   ContractRecord,
@@ -120,7 +121,10 @@ function movementToProto(m: MovementRecord | MovementView, currency: string): Lo
 }
 
 // eslint-disable-next-line max-lines-per-function -- a table of thin RPC handlers, one entry each
-export function storedValueHandlers(service: StoredValueService): Handlers<Definition> {
+export function storedValueHandlers(
+  service: StoredValueService,
+  recon: StoredValueReconciliation,
+): Handlers<Definition> {
   const consumeCommand = (
     req: {
       requestId: string;
@@ -260,6 +264,32 @@ export function storedValueHandlers(service: StoredValueService): Handlers<Defin
         }),
       ),
     }),
+    getReconciliationReport: async (req) => {
+      const report = await recon.report(req.accountingDate);
+      return {
+        accountingDate: report.accountingDate,
+        rows: report.rows.map((row) => {
+          const m = (part: Portion): ProtoPortion => portionToProto(part, row.currency);
+          return {
+            level: row.level,
+            scopeKey: row.scopeKey,
+            total: m(row.figures.total),
+            consumed: m(row.figures.consumed),
+            available: m(row.figures.available),
+            held: m(row.figures.held),
+            frozen: m(row.figures.frozen),
+            expired: m(row.figures.expired),
+            differenceQuantity: row.difference.quantity,
+            differenceValue: { amountMinor: row.difference.valueMinor, currency: row.currency },
+            differenceClass: row.klass,
+            action: row.action ?? '',
+            transferId: row.transferId ?? '',
+          };
+        }),
+        classCounts: report.classCounts,
+        truncated: report.truncated,
+      };
+    },
   };
 }
 
@@ -279,4 +309,5 @@ export const storedValueScopes: Specs<Definition> = {
   reactivate: ADMIN,
   freezeLot: WRITE,
   unfreezeLot: WRITE,
+  getReconciliationReport: READ,
 };

@@ -12,6 +12,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { AccountingDayRule } from '@paycore/calendar';
 import type { SqlTx } from '@paycore/platform';
+import type { Side } from '@paycore/money';
 import type { PostingLeg, PostingPort } from '../../application/stored-value-ports';
 import { planTransfer } from '../../domain/posting';
 import { IdempotencyKeyReusedError } from '../../domain/errors';
@@ -38,16 +39,16 @@ export class PgPostingPort implements PostingPort {
     private readonly now: () => Date,
   ) {}
 
-  async internalAccount(subjectCode: string, currency: string): Promise<string> {
+  async internalAccount(subjectCode: string, currency: string, normalSide: Side = 'CREDIT'): Promise<string> {
     const id = internalAccountId(subjectCode, currency);
-    // Credit-normal liability and income subjects; income may be reversed
-    // below zero within a period (reactivation after breakage was closed).
+    // Unearned revenue may not go below zero; income and suspense may
+    // (a reversal after a period closed; suspense of either sign).
     await this.sql.query(
       `INSERT INTO accounts (id, owner_type, owner_id, subject_code, currency, normal_side, allow_overdraft,
                              status, posting_mode, flush_interval_ms, flush_batch_max)
-       VALUES ($1, 'INTERNAL', $2, $3, $4, 'CREDIT', $5, 'ACTIVE', 'REALTIME', 300000, 2000)
+       VALUES ($1, 'INTERNAL', $2, $3, $4, $5, $6, 'ACTIVE', 'REALTIME', 300000, 2000)
        ON CONFLICT (id) DO NOTHING`,
-      [id, STORED_VALUE_OWNER, subjectCode, currency, !subjectCode.startsWith('2401')],
+      [id, STORED_VALUE_OWNER, subjectCode, currency, normalSide, !subjectCode.startsWith('2401')],
     );
     return id;
   }

@@ -38,6 +38,7 @@ import type {
 } from '../../application/stored-value-ports';
 import type { AccountEvents } from './events';
 import { PgPostingPort } from './lots-postings';
+import { PgReconRepo } from './lots-recon';
 import { isUuid } from './sql';
 import { currentAccountingDate } from './transfers';
 
@@ -558,6 +559,8 @@ export interface PgStoredValueStoreOptions {
   readonly dataSource: DataSource;
   readonly events: AccountEvents;
   readonly calendar: AccountingDayRule;
+  /** Prefix of event subjects (tests isolate streams with it); '' in production. */
+  readonly natsPrefix?: string;
   readonly now?: () => Date;
 }
 
@@ -580,6 +583,7 @@ export class PgStoredValueStore implements StoredValueStore {
         Object.assign(sql, {
           lots: new PgLotRepo(sql, accountingDate),
           recognitions: new PgRecognitionRepo(sql, accountingDate),
+          recon: new PgReconRepo(sql, this.options.natsPrefix ?? ''),
           consumptions: new PgConsumptionRepo(sql),
           postings: new PgPostingPort(sql, this.options.events, this.options.calendar, this.now),
         }),
