@@ -349,6 +349,34 @@ describe('stored value (Postgres)', function () {
     ).to.equal('LOT_NOT_EXPIRED');
   });
 
+  it('concurrent consumptions never overdraw a lot; concurrent first tries of one id make one hold', async () => {
+    await purchase('member-c', 'K-C1', 100n, 10_000n, 30);
+    const outcomes = await Promise.allSettled(Array.from({ length: 14 }, () => consume('member-c', 10n)));
+    const refused = outcomes.filter((o) => o.status === 'rejected').map((o) => reasonOf(o.reason));
+    expect(outcomes.length - refused.length).to.equal(10);
+    expect(new Set(refused)).to.deep.equal(new Set(['INSUFFICIENT_STORED_VALUE']));
+    await purchase('member-d', 'K-D1', 100n, 10_000n, 30);
+    const tries = await Promise.all(Array.from({ length: 4 }, () => tryConsume('member-d', 25n, 'same-try')));
+    expect(new Set(tries.map((t) => t.state))).to.deep.equal(new Set(['TRIED']));
+    const [lot] = (await sv.getContractStatement('K-D1')).lots;
+    expect([lot?.held.quantity, lot?.available.quantity]).to.deep.equal([25n, 75n]);
+  });
+
+  it('releases a try whose timeout passed, and refuses its late confirm', async () => {
+    await purchase('member-t', 'K-T1', 100n, 10_000n, 30);
+    await tryConsume('member-t', 40n, 'timeout-1');
+    clock.offsetMs += DAY_MS + 1_000;
+    expect(await sv.releaseTimedOut(BIZ_ADJUST)).to.be.at.least(1);
+    const [lot] = (await sv.getContractStatement('K-T1')).lots;
+    expect([lot?.held.quantity, lot?.available.quantity]).to.deep.equal([0n, 100n]);
+    expect(
+      await refusal(
+        sv.confirmConsume({ requestId: rid('confirm'), bizCode: BIZ_CONSUME, consumptionId: 'timeout-1' }),
+      ),
+    ).to.equal('CONSUMPTION_ALREADY_RESOLVED');
+    expect(await sv.releaseTimedOut(BIZ_ADJUST)).to.equal(0);
+  });
+
   it('recognises the net consumption of each month per contract once the month is over, once', async () => {
     const found = await h.dataSource.query<{ month: string }[]>(
       `SELECT DISTINCT to_char(accounting_date, 'YYYY-MM') AS month FROM sv_movements ORDER BY 1`,

@@ -114,7 +114,7 @@ export interface LotRepo {
 }
 
 export interface ConsumptionRepo {
-  /** With `lock`, the row is locked FOR UPDATE (absent rows are not). */
+  /** With `lock`, the id is locked for the transaction (present or not) and the row FOR UPDATE. */
   find(consumptionId: string, lock: boolean): Promise<ConsumptionRecordFull | undefined>;
   insert(record: ConsumptionRecordFull, bizCode: string): Promise<void>;
   /** Moves the state through the domain table; false if the table did not allow it from the current state. */

@@ -395,6 +395,9 @@ export class PgLotRepo implements LotRepo {
   }
 }
 
+/** Seed of the consumption id's advisory lock key (any constant; distinct from other keys by design). */
+const CONSUMPTION_LOCK_SEED = 7_301_000_003;
+
 interface ConsumptionRow {
   consumption_id: string;
   state: ConsumptionState;
@@ -412,6 +415,14 @@ export class PgConsumptionRepo implements ConsumptionRepo {
   constructor(private readonly sql: SqlTx) {}
 
   async find(consumptionId: string, lock: boolean): Promise<ConsumptionRecordFull | undefined> {
+    // A row lock cannot hold an id that has no row yet: two first tries (or a
+    // try and a cancel) of one id meet on this transaction-scoped key instead.
+    if (lock) {
+      await this.sql.query('SELECT pg_advisory_xact_lock(hashtextextended($1, $2))', [
+        consumptionId,
+        CONSUMPTION_LOCK_SEED,
+      ]);
+    }
     const [row] = await this.sql.query<ConsumptionRow>(
       `SELECT consumption_id, state, owner_id, asset, consumption_type, quantity, value_minor, currency, shape_hash,
               expires_at FROM sv_consumptions WHERE consumption_id = $1${lock ? ' FOR UPDATE' : ''}`,
