@@ -87,8 +87,8 @@ export interface LotRepo {
   lockUsable(ownerId: string, asset: string): Promise<Lot[]>;
   /** These lots, locked in lot id order. */
   lockLots(lotIds: readonly string[]): Promise<Map<string, Lot>>;
-  /** Writes the buckets of a locked lot (not its state). */
-  saveBuckets(lot: Lot): Promise<void>;
+  /** Writes the buckets of locked lots (not their state), in one statement. */
+  saveBuckets(lots: readonly Lot[]): Promise<void>;
   /** Moves a lot's state through the domain table, writing its buckets and expiry in the same statement. */
   moveState(lot: Lot, to: LotState): Promise<boolean>;
   listLots(query: {

@@ -373,7 +373,7 @@ export class StoredValueService {
         byId.set(lot.lotId, moved);
         return { lot: moved, draw };
       });
-      for (const { lot } of movements) await tx.lots.saveBuckets(lot);
+      await tx.lots.saveBuckets(movements.map(({ lot }) => lot));
       const record = this.newConsumption(
         command,
         draws,
@@ -516,7 +516,6 @@ export class StoredValueService {
       const target: Bucket = to === 'CONFIRMED' ? 'consumed' : releaseTarget(lot);
       const moved = movePortion(lot, 'held', target, draw);
       lots.set(lot.lotId, moved);
-      await tx.lots.saveBuckets(moved);
       const kind = to === 'CONFIRMED' ? 'CONFIRM' : to === 'CANCELLED' ? 'CANCEL' : 'TIMEOUT';
       const transferId = await this.breakageOnRelease(
         tx,
@@ -534,6 +533,7 @@ export class StoredValueService {
         }),
       );
     }
+    await tx.lots.saveBuckets([...lots.values()]);
     await tx.lots.recordMovements(movements);
   }
 
@@ -594,7 +594,7 @@ export class StoredValueService {
           }),
         );
       }
-      for (const lot of lots.values()) await tx.lots.saveBuckets(lot);
+      await tx.lots.saveBuckets([...lots.values()]);
       await tx.consumptions.saveRefunds(command.consumptionId, draws);
       await tx.lots.recordMovements(movements);
       const result: RefundResult = { consumption: await this.current(tx, command.consumptionId), movements };
@@ -637,7 +637,7 @@ export class StoredValueService {
       const target = kind === 'FREEZE' ? 'frozen' : releaseTarget(lot);
       const moved =
         kind === 'FREEZE' ? freezeUnits(lot, command.quantity) : unfreezeUnits(lot, command.quantity);
-      await tx.lots.saveBuckets(moved.lot);
+      await tx.lots.saveBuckets([moved.lot]);
       const transferId = await this.breakageOnRelease(
         tx,
         moved.lot,

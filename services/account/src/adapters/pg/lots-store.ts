@@ -120,7 +120,9 @@ function lotOf(row: LotRow): Lot {
   };
 }
 
-function bucketColumns(lot: Lot): Record<string, bigint> {
+function bucketColumns(
+  lot: Pick<Lot, 'available' | 'held' | 'frozen' | 'consumed' | 'expired'>,
+): Record<string, bigint> {
   return {
     available_quantity: lot.available.quantity,
     available_value: lot.available.valueMinor,
@@ -134,6 +136,10 @@ function bucketColumns(lot: Lot): Record<string, bigint> {
     expired_value: lot.expired.valueMinor,
   };
 }
+
+const ZERO = { quantity: 0n, valueMinor: 0n };
+/** For the column names only. */
+const EXAMPLE_LOT_COLUMNS = { available: ZERO, held: ZERO, frozen: ZERO, consumed: ZERO, expired: ZERO };
 
 interface ContractRow {
   contract_id: string;
@@ -251,15 +257,19 @@ export class PgLotRepo implements LotRepo {
     return lots;
   }
 
-  async saveBuckets(lot: Lot): Promise<void> {
-    const columns = bucketColumns(lot);
-    const names = Object.keys(columns);
+  async saveBuckets(lots: readonly Lot[]): Promise<void> {
+    if (lots.length === 0) return;
+    const names = Object.keys(bucketColumns(EXAMPLE_LOT_COLUMNS));
+    const arrays = names.map((name) => lots.map((lot) => (bucketColumns(lot)[name] ?? 0n).toString()));
+    // The state guard: a lot's buckets change only in the state they were planned in.
     const updated = await this.sql.query(
-      `UPDATE sv_lots SET ${names.map((name, i) => `${name} = $${i + 2}`).join(', ')}
-       WHERE lot_id = $1 AND state = $${names.length + 2} RETURNING 1 AS updated`,
-      [lot.lotId, ...Object.values(columns), lot.state],
+      `UPDATE sv_lots AS l SET ${names.map((name) => `${name} = u.${name}`).join(', ')}
+         FROM unnest($1::uuid[], $2::text[], ${names.map((_, i) => `$${i + 3}::bigint[]`).join(', ')})
+              AS u(lot_id, state, ${names.join(', ')})
+        WHERE l.lot_id = u.lot_id AND l.state = u.state RETURNING 1 AS updated`,
+      [lots.map((lot) => lot.lotId), lots.map((lot) => lot.state), ...arrays],
     );
-    if (updated.length !== 1) throw new Error(`lot ${lot.lotId} changed state under its row lock`);
+    if (updated.length !== lots.length) throw new Error('a lot changed state under its row lock');
   }
 
   async moveState(lot: Lot, to: LotState): Promise<boolean> {
