@@ -111,6 +111,7 @@ async function main(): Promise<void> {
             paid: { amountMinor: 101n + BigInt(lot), currency: 'CNY' },
             promotionalQuantity: 0n,
             consumptionType: '',
+            effectiveTime: undefined,
             expireTime: new Date(Date.now() + (30 + lot) * DAY_MS),
             fundingAccountId: bank,
           });

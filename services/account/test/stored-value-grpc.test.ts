@@ -138,6 +138,7 @@ describe('stored value over gRPC', function () {
       ownerId: 'member-1',
       asset: 'ADCOIN',
       includeSpent: false,
+      page: undefined,
     });
     // K-1 is spent, so only K-2 is listed without include_spent.
     expect(held.lots.map((l) => [l.contractId, l.available?.quantity, l.held?.quantity])).to.deep.equal([
@@ -153,6 +154,7 @@ describe('stored value over gRPC', function () {
       ownerId: 'member-1',
       asset: 'ADCOIN',
       includeSpent: true,
+      page: undefined,
     });
     expect(listed.lots.map((l) => l.contractId)).to.deep.equal(['K-1', 'K-2']);
     expect(listed.available).to.deep.equal({
