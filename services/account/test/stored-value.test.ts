@@ -349,6 +349,78 @@ describe('stored value (Postgres)', function () {
     ).to.equal('LOT_NOT_EXPIRED');
   });
 
+  it('refuses malformed input with INVALID_FIELD naming the field, before any claim', async () => {
+    const fieldOf = async (promise: Promise<unknown>): Promise<string> => {
+      try {
+        await promise;
+      } catch (error) {
+        const e = error as { reason?: string; field?: string };
+        return `${e.reason ?? '?'}:${e.field ?? '?'}`;
+      }
+      throw new Error('expected a refusal');
+    };
+    const good = {
+      requestId: rid('bad'),
+      bizCode: BIZ_TOP_UP,
+      contractId: 'K-BAD',
+      ownerId: 'member-b',
+      asset: 'ADCOIN',
+      quantity: 10n,
+      paidMinor: 100n,
+      currency: 'CNY',
+      promotionalQuantity: 0n,
+      consumptionType: '',
+      effectiveAt: undefined,
+      expiresAt: new Date(now().getTime() + DAY_MS),
+      fundingAccountId: bank,
+    };
+    expect(await fieldOf(sv.purchase({ ...good, quantity: 0n }))).to.equal('INVALID_FIELD:quantity');
+    expect(await fieldOf(sv.purchase({ ...good, paidMinor: -1n }))).to.equal(
+      'INVALID_FIELD:paid.amount_minor',
+    );
+    expect(await fieldOf(sv.purchase({ ...good, asset: 'coin' }))).to.equal('INVALID_FIELD:asset');
+    expect(await fieldOf(sv.purchase({ ...good, currency: 'XXX' }))).to.equal('INVALID_FIELD:paid.currency');
+    expect(await fieldOf(sv.purchase({ ...good, expiresAt: new Date(now().getTime() - DAY_MS) }))).to.equal(
+      'INVALID_FIELD:expire_time',
+    );
+    expect(await fieldOf(sv.purchase({ ...good, fundingAccountId: '' }))).to.equal(
+      'INVALID_FIELD:funding_account_id',
+    );
+    expect(await fieldOf(sv.purchase({ ...good, fundingAccountId: 'not-an-account' }))).to.match(
+      /^ACCOUNT_NOT_FOUND/,
+    );
+    expect(
+      await fieldOf(
+        sv.tryConsume({
+          requestId: rid('bad'),
+          bizCode: BIZ_CONSUME,
+          consumptionId: 'bad-1',
+          ownerId: 'member-b',
+          asset: 'ADCOIN',
+          consumptionType: 'LISTING_BOOST',
+          quantity: 1n,
+          timeoutMs: 10,
+        }),
+      ),
+    ).to.equal('INVALID_FIELD:timeout');
+    expect(
+      await fieldOf(
+        sv.listLots({
+          ownerId: 'member-b',
+          asset: 'ADCOIN',
+          includeSpent: false,
+          pageSize: 10,
+          pageToken: 'x',
+        }),
+      ),
+    ).to.equal('INVALID_FIELD:page.page_token');
+    // Nothing was written for any of them.
+    const contracts = await h.dataSource.query<{ n: string }[]>(
+      `SELECT count(*)::text n FROM sv_contracts WHERE contract_id = 'K-BAD'`,
+    );
+    expect(contracts[0]?.n).to.equal('0');
+  });
+
   it('concurrent consumptions never overdraw a lot; concurrent first tries of one id make one hold', async () => {
     await purchase('member-c', 'K-C1', 100n, 10_000n, 30);
     const outcomes = await Promise.allSettled(Array.from({ length: 14 }, () => consume('member-c', 10n)));

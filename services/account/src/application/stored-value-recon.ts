@@ -119,7 +119,7 @@ export class StoredValueReconciliation {
     };
   }
 
-  report(accountingDate: string): Promise<ReconSummary> {
+  async report(accountingDate: string): Promise<ReconSummary> {
     checkDate(accountingDate);
     return this.options.store.transaction('account.sv_recon_report', 'REPEATABLE READ', async (tx) => {
       if (!(await tx.recon.isReconciled(accountingDate))) {

@@ -321,13 +321,13 @@ export class StoredValueService {
   }
 
   /** One-shot consumption: draws and consumes in one step. */
-  consume(command: ConsumeCommand): Promise<ConsumptionRecordFull> {
+  async consume(command: ConsumeCommand): Promise<ConsumptionRecordFull> {
     this.checkConsume(command);
     return this.start(command, 'consumed', null, 'account.stored_value.Consume');
   }
 
   /** First phase: holds the units until confirm, cancel or timeout. */
-  tryConsume(command: TryConsumeCommand): Promise<ConsumptionRecordFull> {
+  async tryConsume(command: TryConsumeCommand): Promise<ConsumptionRecordFull> {
     this.checkConsume(command);
     const timeoutMs = command.timeoutMs === 0 ? TRY_TIMEOUT_MS_DEFAULT : command.timeoutMs;
     if (!Number.isInteger(timeoutMs) || timeoutMs < TRY_TIMEOUT_MS_MIN || timeoutMs > TRY_TIMEOUT_MS_MAX)
@@ -440,7 +440,7 @@ export class StoredValueService {
     );
   }
 
-  confirmConsume(step: ConsumptionStep): Promise<ConsumptionRecordFull> {
+  async confirmConsume(step: ConsumptionStep): Promise<ConsumptionRecordFull> {
     this.checkStep(step);
     const request = this.stepRequest(step, 'account.stored_value.ConfirmConsume');
     return this.options.store.transaction('account.sv_confirm', 'READ COMMITTED', async (tx) => {
@@ -455,7 +455,7 @@ export class StoredValueService {
     });
   }
 
-  cancelConsume(step: ConsumptionStep): Promise<ConsumptionRecordFull> {
+  async cancelConsume(step: ConsumptionStep): Promise<ConsumptionRecordFull> {
     this.checkStep(step);
     const request = this.stepRequest(step, 'account.stored_value.CancelConsume');
     return this.options.store.transaction('account.sv_cancel', 'READ COMMITTED', async (tx) => {
@@ -537,7 +537,7 @@ export class StoredValueService {
     await tx.lots.recordMovements(movements);
   }
 
-  refundConsumption(command: RefundCommand): Promise<RefundResult> {
+  async refundConsumption(command: RefundCommand): Promise<RefundResult> {
     this.checkStep(command);
     checkQuantity(command.quantity, 'quantity');
     const request: IdempotentRequest = {
@@ -603,15 +603,15 @@ export class StoredValueService {
     });
   }
 
-  freezeLot(command: LotQuantityCommand): Promise<Lot> {
+  async freezeLot(command: LotQuantityCommand): Promise<Lot> {
     return this.changeQuantity(command, 'account.stored_value.FreezeLot', 'FREEZE');
   }
 
-  unfreezeLot(command: LotQuantityCommand): Promise<Lot> {
+  async unfreezeLot(command: LotQuantityCommand): Promise<Lot> {
     return this.changeQuantity(command, 'account.stored_value.UnfreezeLot', 'UNFREEZE');
   }
 
-  private changeQuantity(
+  private async changeQuantity(
     command: LotQuantityCommand,
     operation: string,
     kind: 'FREEZE' | 'UNFREEZE',
@@ -658,7 +658,7 @@ export class StoredValueService {
   }
 
   /** Operator action, audited: reverses a lot's expiry and its breakage posting. */
-  reactivate(command: ReactivateCommand): Promise<Lot> {
+  async reactivate(command: ReactivateCommand): Promise<Lot> {
     this.checkBizCode(command.bizCode);
     checkPattern(command.operator, ID_PATTERN, 'operator', '1 to 64 printable ASCII characters');
     if (command.reason.length < 1 || command.reason.length > 256)
@@ -884,7 +884,7 @@ export class StoredValueService {
     return released;
   }
 
-  listLots(query: {
+  async listLots(query: {
     ownerId: string;
     asset: string;
     includeSpent: boolean;
@@ -913,7 +913,7 @@ export class StoredValueService {
     });
   }
 
-  getContractStatement(contractId: string): Promise<ContractStatement> {
+  async getContractStatement(contractId: string): Promise<ContractStatement> {
     checkPattern(contractId, ID_PATTERN, 'contract_id', '1 to 64 printable ASCII characters');
     return this.options.store.transaction('account.sv_statement', 'REPEATABLE READ', async (tx) => {
       const contract = await tx.lots.findContract(contractId);
