@@ -24,9 +24,9 @@
 import { expect } from 'chai';
 import { addDays, DEFAULT_ACCOUNTING_DAY } from '@paycore/calendar';
 import { loadCatalogue, defaultCataloguePath } from '@paycore/context';
-import { StoredValueService } from '../src/application/stored-value';
+import { StoredValueJobs, StoredValueService } from '../src/application/stored-value';
 import { StoredValueReconciliation } from '../src/application/stored-value-recon';
-import { parseClassRules } from '../src/domain/sv-reconciliation';
+import { DEFAULT_CLASS_RULES, parseClassRules } from '../src/domain/sv-reconciliation';
 import { AccountEvents } from '../src/adapters/pg/events';
 import { internalAccountId } from '../src/adapters/pg/lots-postings';
 import { PgStoredValueStore } from '../src/adapters/pg/lots-store';
@@ -583,5 +583,40 @@ describe('stored value (Postgres)', function () {
       later.get('CONTRACT:K-Q1'),
     ]).to.deep.equal([undefined, 'LARGE', 'GENERAL']);
     expect(await refusal(recon.report('2001-01-01'))).to.equal('RECONCILIATION_NOT_FOUND');
+  });
+  it('the jobs run expiry, timeouts, recognition of the last month and reconciliation of yesterday, each once', async () => {
+    const recon = new StoredValueReconciliation({
+      store: new PgStoredValueStore({
+        dataSource: h.dataSource,
+        events: new AccountEvents(''),
+        calendar: DEFAULT_ACCOUNTING_DAY,
+        now,
+      }),
+      rules: parseClassRules(DEFAULT_CLASS_RULES),
+      bizCode: BIZ_ADJUST,
+    });
+    const reconciled: string[] = [];
+    const jobs = new StoredValueJobs(sv, {
+      tickMs: 60_000,
+      bizCode: BIZ_ADJUST,
+      recognitionDay: 1,
+      accountingDate: () => sv.accountingDate(),
+      reconcile: async (date) => {
+        reconciled.push(date);
+        return recon.reconcile(date);
+      },
+      onError: (error) => {
+        throw error;
+      },
+    });
+    await purchase('member-j', 'K-J1', 10n, 1_000n, 1);
+    clock.offsetMs += 2 * DAY_MS;
+    const first = await jobs.runOnce();
+    expect(first.expired).to.be.at.least(1);
+    const second = await jobs.runOnce();
+    expect([second.expired, second.released, second.recognised]).to.deep.equal([0, 0, 0]);
+    const yesterday = addDays(await sv.accountingDate(), -1);
+    expect(reconciled).to.deep.equal([yesterday]);
+    expect((await recon.report(yesterday)).rows[0]?.level).to.equal('PLATFORM');
   });
 });

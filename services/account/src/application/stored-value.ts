@@ -939,6 +939,9 @@ export class StoredValueService {
 export class StoredValueJobs {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
+  /** The last month and day this process finished (a restart checks again, harmlessly). */
+  private recognisedPeriod = '';
+  private reconciledDate = '';
 
   constructor(
     private readonly service: StoredValueService,
@@ -973,12 +976,19 @@ export class StoredValueJobs {
     const expired = await this.service.expireDue(this.options.bizCode);
     const today = await this.options.accountingDate();
     let recognised = 0;
-    if (Number(today.slice(8, 10)) >= this.options.recognitionDay) {
-      const previous = addDays(`${today.slice(0, 7)}-01`, -1).slice(0, 7);
+    const previous = addDays(`${today.slice(0, 7)}-01`, -1).slice(0, 7);
+    // A closed month gets no new movements (accounting dates only advance),
+    // so once a run leaves nothing behind the month is done for this process.
+    if (Number(today.slice(8, 10)) >= this.options.recognitionDay && this.recognisedPeriod !== previous) {
       recognised = await this.service.recogniseRevenue(previous, this.options.bizCode);
+      if (recognised < JOB_BATCH_MAX) this.recognisedPeriod = previous;
     }
     // Yesterday's reconciliation, once all of yesterday's movements are in.
-    await this.options.reconcile(addDays(today, -1));
+    const yesterday = addDays(today, -1);
+    if (this.reconciledDate !== yesterday) {
+      await this.options.reconcile(yesterday);
+      this.reconciledDate = yesterday;
+    }
     return { expired, released, recognised };
   }
 
