@@ -4,9 +4,7 @@
  * domain tables, and the JSON form of results (bigints as decimal text, since
  * JSON numbers would lose them).
  */
-import type { Pool } from 'pg';
-import type { DataSource } from 'typeorm';
-import type { EntityStates } from '@paycore/platform';
+import type { EntityStates, Queryable } from '@paycore/platform';
 import { fromStatesOf, statesOf } from '@paycore/platform/domain';
 import type { AccountView, PostedTransfer } from '../../application/model';
 import type { Side } from '@paycore/money';
@@ -19,21 +17,7 @@ import {
 } from '../../domain/states';
 import type { AccountState, AccountStatus, Leg, OwnerType, PostedLeg, PostingMode } from '../../domain/types';
 
-/** One statement's rows; bigint parameters travel as decimal text. */
-export interface Queryable {
-  query<R extends object = Record<string, unknown>>(sql: string, params?: readonly unknown[]): Promise<R[]>;
-}
-
-/** Statements outside a transaction, on the data source's pool (one round trip each). */
-export function poolReader(dataSource: DataSource): Queryable {
-  const pool = (dataSource.driver as unknown as { master: Pool }).master;
-  return {
-    async query<R extends object>(sql: string, params: readonly unknown[] = []): Promise<R[]> {
-      const values = params.map((v) => (typeof v === 'bigint' ? v.toString() : v));
-      return (await pool.query<R>(sql, values)).rows;
-    },
-  };
-}
+export { poolReader, type Queryable } from '@paycore/platform';
 
 export const ACCOUNTS: EntityStates<AccountStatus> = {
   name: 'account',
