@@ -75,6 +75,25 @@ export interface LoadedPending {
   readonly posted: PostedTransfer | null;
 }
 
+export interface NewTriedPending {
+  readonly pendingId: string;
+  readonly bizCode: string;
+  readonly legs: readonly Leg[];
+  readonly reservations: readonly Reservation[];
+  readonly tryHash: string;
+  readonly expiresAt: Date;
+}
+
+export interface NewFreeze {
+  readonly id: string;
+  readonly accountId: string;
+  readonly wholeAccount: boolean;
+  /** 0 for a whole-account freeze. */
+  readonly amountMinor: bigint;
+  readonly reason: string;
+  readonly bizCode: string;
+}
+
 export interface FreezeRecord {
   readonly id: string;
   readonly accountId: string;
@@ -139,14 +158,7 @@ export interface PendingRepo {
   /** Serialises try / confirm / cancel / expiry of one pending id. */
   lock(pendingId: string): Promise<void>;
   find(pendingId: string): Promise<LoadedPending | undefined>;
-  insertTried(pending: {
-    readonly pendingId: string;
-    readonly bizCode: string;
-    readonly legs: readonly Leg[];
-    readonly reservations: readonly Reservation[];
-    readonly tryHash: string;
-    readonly expiresAt: Date;
-  }): Promise<void>;
+  insertTried(pending: NewTriedPending): Promise<void>;
   insertCancelledEmpty(pendingId: string, bizCode: string): Promise<void>;
   /** Moves along PENDING_TRANSITIONS, stamping resolved_at (and the confirm's hash and transfer). */
   moveTo(
@@ -157,14 +169,7 @@ export interface PendingRepo {
 }
 
 export interface FreezeRepo {
-  insert(freeze: {
-    readonly id: string;
-    readonly accountId: string;
-    readonly wholeAccount: boolean;
-    readonly amountMinor: bigint;
-    readonly reason: string;
-    readonly bizCode: string;
-  }): Promise<void>;
+  insert(freeze: NewFreeze): Promise<void>;
   /** The freeze, locked; undefined when it does not exist. */
   lock(freezeId: string): Promise<FreezeRecord | undefined>;
   release(freezeId: string): Promise<TransitionResult<FreezeStatus>>;

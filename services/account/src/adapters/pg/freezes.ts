@@ -4,21 +4,14 @@
  * of work's transition() along FREEZE_TRANSITIONS.
  */
 import { SQL_NOW, type SqlTx, type TransitionResult } from '@paycore/platform';
-import type { FreezeRecord, FreezeRepo } from '../../application/ports';
+import type { FreezeRecord, FreezeRepo, NewFreeze } from '../../application/ports';
 import type { FreezeStatus } from '../../domain/states';
 import { FREEZE_IN_FORCE_STATES, FREEZES, isUuid } from './sql';
 
 export class PgFreezeRepo implements FreezeRepo {
   constructor(private readonly sql: SqlTx) {}
 
-  async insert(freeze: {
-    readonly id: string;
-    readonly accountId: string;
-    readonly wholeAccount: boolean;
-    readonly amountMinor: bigint;
-    readonly reason: string;
-    readonly bizCode: string;
-  }): Promise<void> {
+  async insert(freeze: NewFreeze): Promise<void> {
     await this.sql.query(
       `INSERT INTO freezes (id, account_id, whole_account, amount, status, reason, biz_code)
        VALUES ($1, $2, $3, $4, 'ACTIVE', $5, $6)`,

@@ -5,10 +5,9 @@
  * that found no try).
  */
 import { SQL_NOW, type SqlTx, type TransitionResult } from '@paycore/platform';
-import type { LoadedPending, PendingRepo } from '../../application/ports';
+import type { LoadedPending, NewTriedPending, PendingRepo } from '../../application/ports';
 import type { PendingState } from '../../domain/pending';
 import type { Reservation } from '../../domain/posting';
-import type { Leg } from '../../domain/types';
 import {
   legFromJson,
   legToJson,
@@ -74,14 +73,7 @@ export class PgPendingRepo implements PendingRepo {
     return readPending(this.sql, pendingId);
   }
 
-  async insertTried(pending: {
-    readonly pendingId: string;
-    readonly bizCode: string;
-    readonly legs: readonly Leg[];
-    readonly reservations: readonly Reservation[];
-    readonly tryHash: string;
-    readonly expiresAt: Date;
-  }): Promise<void> {
+  async insertTried(pending: NewTriedPending): Promise<void> {
     await this.sql.query(
       `INSERT INTO pending_transfers (pending_id, state, biz_code, legs, reservations, try_hash, expires_at)
        VALUES ($1, 'TRIED', $2, $3::jsonb, $4::jsonb, $5, $6)`,
