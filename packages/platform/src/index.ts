@@ -12,6 +12,7 @@ export * from './http';
 export * from './tls';
 export * from './grpc/server';
 export * from './grpc/client';
+export * from './grpc/peers';
 export * from './grpc/health';
 export * from './db';
 export * from './events';

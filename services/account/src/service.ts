@@ -38,11 +38,12 @@ export const accountSpec: ServiceSpec<typeof accountConfigSchema> = {
     });
     const calendar = validateDayRule(accountingDayRuleFrom(config));
     const subjects = config.ACCOUNT_SUBJECTS?.split(',').map((s) => s.trim()) ?? DEFAULT_SUBJECTS;
-    const store = new PgAccountStore({ dataSource, events: new AccountEvents(config.NATS_PREFIX), calendar });
+    const store = new PgAccountStore({ dataSource, events: new AccountEvents(config.NATS_PREFIX) });
     // Read at scrape time only, after `service` exists.
     const collectors = registerAccountCollectors(metrics, dataSource, () => service.transfersQueued);
     const service = new AccountService({
       store,
+      calendar,
       chart: new Chart(subjects),
       catalogue,
       captureHeaders: (bizCode) => headersFor(bizCode),

@@ -55,7 +55,7 @@ describe('bad input (Postgres)', function () {
       'pending_transfers',
       'buffered_credits',
       'freezes',
-      'idempotency',
+      'idempotency_claims',
       'outbox',
       'sealed_days',
     ];

@@ -25,7 +25,8 @@ export interface Harness {
   readonly db: TestDatabase;
   readonly dataSource: DataSource;
   readonly service: AccountService;
-  readonly store: PgAccountStore;
+  /** Store-level calls the tests make directly: the background flush, a pending transfer's view. */
+  readonly store: Pick<AccountService, 'flushDue' | 'pendingView'>;
   /** Shifts the clock the store uses (tests of expiry and sealing). */
   clockOffsetMs: number;
   close(): Promise<void>;
@@ -35,6 +36,8 @@ export async function startHarness(
   overrides: Partial<Pick<AccountServiceOptions, 'batcher' | 'flushTickMs' | 'expiryTickMs'>> & {
     calendar?: AccountingDayRule;
     poolSizeMax?: number;
+    /** Runs on the fresh database before the service's migrations (to lay down data of an earlier schema). */
+    prepare?: (dataSource: DataSource) => Promise<void>;
   } = {},
 ): Promise<Harness> {
   const db = await createTestDatabase();
@@ -45,16 +48,14 @@ export async function startHarness(
     poolSizeMax: overrides.poolSizeMax ?? 12,
   });
   await dataSource.initialize();
+  await overrides.prepare?.(dataSource);
   await runMigrations(dataSource, { schema: 'account', migrationsDir: MIGRATIONS_DIR });
   const harness: { clockOffsetMs: number } = { clockOffsetMs: 0 };
-  const store = new PgAccountStore({
-    dataSource,
-    events: new AccountEvents(''),
-    calendar: overrides.calendar ?? DEFAULT_ACCOUNTING_DAY,
-    now: () => new Date(Date.now() + harness.clockOffsetMs),
-  });
+  const store = new PgAccountStore({ dataSource, events: new AccountEvents('') });
   const service = new AccountService({
     store,
+    calendar: overrides.calendar ?? DEFAULT_ACCOUNTING_DAY,
+    now: () => new Date(Date.now() + harness.clockOffsetMs),
     chart: new Chart(DEFAULT_SUBJECTS),
     catalogue: loadCatalogue(defaultCataloguePath()),
     captureHeaders: (bizCode) => headersFor(bizCode),
@@ -74,7 +75,10 @@ export async function startHarness(
     db,
     dataSource,
     service,
-    store,
+    store: {
+      flushDue: (accountsMax: number) => service.flushDue(accountsMax),
+      pendingView: (pendingId: string) => service.pendingView(pendingId),
+    },
     async close(): Promise<void> {
       await service.stop();
       await dataSource.destroy();

@@ -24,3 +24,4 @@ export { quoteSchema, advisoryLockKey, InvalidSchemaNameError } from './identifi
 export { SILENT_LOG_SINK, type PlatformLogSink } from './logging';
 export { afterCommit, installPlatformQueryRunner, PlatformQueryRunner } from './query-runner';
 export { dbCommitsSent, dbStatementsSent, CountingPgClient } from './statement-count';
+export { poolReader, type Queryable } from './pool-reader';

@@ -8,6 +8,11 @@ export {
   type TxPort,
   type IdempotentRequest,
   type Claim,
+  type BatchClaim,
+  type BatchTxPort,
+  type Remembered,
+  type UnitOfWorkTx,
+  BATCH_CLAIMS_MAX,
   type EntityStates,
   type TransitionResult,
 } from './unit-of-work';

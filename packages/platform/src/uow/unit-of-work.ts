@@ -46,6 +46,24 @@ export interface IdempotentRequest {
 
 export type Claim<R> = { readonly kind: 'fresh' } | { readonly kind: 'replay'; readonly response: R };
 
+/**
+ * The claim of one request of a batch. Besides fresh and replay: `repeat`, the
+ * same id with the same payload as the earlier request `of` of this batch
+ * (its answer is that one's); `refused`, a malformed id or an id reused for a
+ * different request (the ApiError `claim` would have thrown), which fails
+ * that request only.
+ */
+export type BatchClaim<R> =
+  | Claim<R>
+  | { readonly kind: 'repeat'; readonly of: number }
+  | { readonly kind: 'refused'; readonly error: ApiError };
+
+/** The answer to one fresh claim of a batch. */
+export interface Remembered {
+  readonly request: IdempotentRequest;
+  readonly response: unknown;
+}
+
 /** What application code may do inside a transaction. */
 export interface TxPort {
   /**
@@ -60,6 +78,28 @@ export interface TxPort {
   remember(request: IdempotentRequest, response: unknown): Promise<void>;
   /** Writes an event to the outbox in this transaction. */
   publish(event: OutboxEvent): Promise<void>;
+}
+
+/**
+ * Claims for a batch of requests handled in one transaction (for example
+ * transfers grouped by a batcher): one statement claims them all, one
+ * statement answers them all.
+ */
+export interface BatchTxPort extends TxPort {
+  /**
+   * Claims every request, before any state check, with one multi-row insert
+   * (plus one read when some ids were claimed before). One answer per
+   * request, in order; a refusal fails that request only. Ids are inserted in
+   * sorted order, so two batches that share ids cannot deadlock on them.
+   */
+  claimMany<R>(requests: readonly IdempotentRequest[]): Promise<BatchClaim<R>[]>;
+  /**
+   * Answers fresh claims of this transaction and drops the claims of requests
+   * that were refused after their claim (a business refusal inside a batch
+   * that commits for the others), in one statement. A dropped claim leaves no
+   * row, as a rolled-back single claim does, so a retry is evaluated again.
+   */
+  rememberMany(answers: readonly Remembered[], refused?: readonly IdempotentRequest[]): Promise<void>;
 }
 
 /** How an entity's state is stored, and the domain table that governs it. */
@@ -98,8 +138,11 @@ export interface SqlTx extends TxPort {
   ): Promise<TransitionResult<S>>;
 }
 
+/** What the unit of work hands to `fn`: SQL, single and batch claims. */
+export interface UnitOfWorkTx extends SqlTx, BatchTxPort {}
+
 export interface UnitOfWork {
-  transaction<T>(name: string, isolation: IsolationLevel, fn: (tx: SqlTx) => Promise<T>): Promise<T>;
+  transaction<T>(name: string, isolation: IsolationLevel, fn: (tx: UnitOfWorkTx) => Promise<T>): Promise<T>;
 }
 
 export interface UnitOfWorkOptions {
@@ -108,6 +151,8 @@ export interface UnitOfWorkOptions {
 }
 
 const REQUEST_ID_LENGTH_MAX = 128;
+/** Most requests one claimMany / rememberMany statement carries. */
+export const BATCH_CLAIMS_MAX = 10_000;
 const REQUEST_ID_PATTERN = /^[\x21-\x7e]+$/;
 const IDENTIFIER = /^[a-z_][a-z0-9_]{0,62}$/;
 const ISOLATION_LEVELS: ReadonlySet<string> = new Set(['READ COMMITTED', 'REPEATABLE READ', 'SERIALIZABLE']);
@@ -142,7 +187,70 @@ interface IdempotencyRow {
   readonly response: string | null;
 }
 
-class PgSqlTx implements SqlTx {
+interface PreparedRequest {
+  readonly request: IdempotentRequest;
+  readonly hash: string;
+  readonly fields: Record<string, string>;
+}
+
+function prepare(request: IdempotentRequest): PreparedRequest {
+  return {
+    request,
+    hash: canonicalRequestHash(request.operation, request.payload),
+    fields: fieldHashes(request.payload),
+  };
+}
+
+/** The refusal of an id first used for another request (operation or payload). */
+function reusedError(
+  requestId: string,
+  first: Pick<IdempotencyRow, 'operation' | 'field_hashes'>,
+  prepared: PreparedRequest,
+): ApiError {
+  const field =
+    first.operation !== prepared.request.operation
+      ? 'operation'
+      : firstDifferingField(first.field_hashes, prepared.fields);
+  return new ApiError(
+    'ALREADY_EXISTS',
+    'IDEMPOTENCY_KEY_REUSED',
+    `request_id ${requestId} was first used for a different request` +
+      (field === '' ? '' : ` (${field} differs)`),
+    {
+      metadata: { request_id: requestId, operation: first.operation, field },
+      fieldViolations: [
+        {
+          field: 'request_id',
+          description: 'reused for a different request',
+          reason: 'IDEMPOTENCY_KEY_REUSED',
+        },
+      ],
+    },
+  );
+}
+
+/** A stored claim seen again: the first answer, or the refusal of a reuse. */
+function answerOf<R>(row: IdempotencyRow, prepared: PreparedRequest): Claim<R> {
+  const requestId = prepared.request.requestId;
+  if (row.operation !== prepared.request.operation || row.request_hash !== prepared.hash) {
+    throw reusedError(requestId, row, prepared);
+  }
+  // A committed claim always carries its answer (commit asserts it).
+  assert.ok(row.response !== null, `request ${requestId} was claimed but never answered`);
+  return { kind: 'replay', response: fromStoredJson(row.response) as R };
+}
+
+/** Runs `step`; an ApiError it throws becomes a refused claim, anything else propagates. */
+function settledAnswer<T>(step: () => T): T | { readonly kind: 'refused'; readonly error: ApiError } {
+  try {
+    return step();
+  } catch (error) {
+    if (error instanceof ApiError) return { kind: 'refused', error };
+    throw error;
+  }
+}
+
+class PgSqlTx implements UnitOfWorkTx {
   /** Fresh claims not yet remembered: the transaction may not commit with any left. */
   readonly unremembered = new Set<string>();
 
@@ -162,15 +270,14 @@ class PgSqlTx implements SqlTx {
   async claim<R>(request: IdempotentRequest): Promise<Claim<R>> {
     assertRequestId(request.requestId);
     assert.ok(!this.unremembered.has(request.requestId), `request ${request.requestId} claimed twice`);
-    const hash = canonicalRequestHash(request.operation, request.payload);
-    const fields = fieldHashes(request.payload);
+    const prepared = prepare(request);
     // One statement on the fresh path. A concurrent claim of the same id waits
     // here for the first transaction to end, then sees its row (a replay) or,
     // if it rolled back, inserts its own (fresh).
     const inserted = await this.query(
       `INSERT INTO idempotency_claims (request_id, operation, request_hash, field_hashes)
        VALUES ($1, $2, $3, $4::jsonb) ON CONFLICT (request_id) DO NOTHING RETURNING 1 AS claimed`,
-      [request.requestId, request.operation, hash, JSON.stringify(fields)],
+      [request.requestId, request.operation, prepared.hash, JSON.stringify(prepared.fields)],
     );
     if (inserted.length === 1) {
       this.unremembered.add(request.requestId);
@@ -181,29 +288,119 @@ class PgSqlTx implements SqlTx {
       [request.requestId],
     );
     assert.ok(first, `idempotency row ${request.requestId} vanished between insert and select`);
-    if (first.operation !== request.operation || first.request_hash !== hash) {
-      const field =
-        first.operation !== request.operation ? 'operation' : firstDifferingField(first.field_hashes, fields);
-      throw new ApiError(
-        'ALREADY_EXISTS',
-        'IDEMPOTENCY_KEY_REUSED',
-        `request_id ${request.requestId} was first used for a different request` +
-          (field === '' ? '' : ` (${field} differs)`),
-        {
-          metadata: { request_id: request.requestId, operation: first.operation, field },
-          fieldViolations: [
-            {
-              field: 'request_id',
-              description: 'reused for a different request',
-              reason: 'IDEMPOTENCY_KEY_REUSED',
-            },
-          ],
-        },
+    return answerOf<R>(first, prepared);
+  }
+
+  async claimMany<R>(requests: readonly IdempotentRequest[]): Promise<BatchClaim<R>[]> {
+    assert.ok(requests.length <= BATCH_CLAIMS_MAX, `more than ${BATCH_CLAIMS_MAX} claims in one statement`);
+    const answers: (BatchClaim<R> | undefined)[] = new Array<BatchClaim<R> | undefined>(requests.length);
+    const claiming = this.dedupe(requests.map(prepare), answers);
+    if (claiming.length === 0) return answers as BatchClaim<R>[];
+    // One statement for the batch, in id order; a rival transaction holding
+    // one of these ids makes it wait, exactly like a single claim.
+    const inserted = await this.query<{ request_id: string }>(
+      `INSERT INTO idempotency_claims (request_id, operation, request_hash, field_hashes)
+       SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::jsonb[])
+       ON CONFLICT (request_id) DO NOTHING RETURNING request_id`,
+      [
+        claiming.map((c) => c.prepared.request.requestId),
+        claiming.map((c) => c.prepared.request.operation),
+        claiming.map((c) => c.prepared.hash),
+        claiming.map((c) => JSON.stringify(c.prepared.fields)),
+      ],
+    );
+    const fresh = new Set(inserted.map((row) => row.request_id));
+    const seen = claiming.filter((c) => !fresh.has(c.prepared.request.requestId));
+    const stored = new Map<string, IdempotencyRow>();
+    if (seen.length > 0) {
+      const found = await this.query<IdempotencyRow & { request_id: string }>(
+        `SELECT request_id, operation, request_hash, field_hashes, response
+           FROM idempotency_claims WHERE request_id = ANY($1::text[])`,
+        [seen.map((c) => c.prepared.request.requestId)],
       );
+      for (const row of found) stored.set(row.request_id, row);
     }
-    // A committed claim always carries its answer (commit asserts it).
-    assert.ok(first.response !== null, `request ${request.requestId} was claimed but never answered`);
-    return { kind: 'replay', response: fromStoredJson(first.response) as R };
+    for (const { index, prepared } of claiming) {
+      const requestId = prepared.request.requestId;
+      if (fresh.has(requestId)) {
+        this.unremembered.add(requestId);
+        answers[index] = { kind: 'fresh' };
+        continue;
+      }
+      const row = stored.get(requestId);
+      assert.ok(row, `idempotency row ${requestId} vanished between insert and select`);
+      answers[index] = settledAnswer(() => answerOf<R>(row, prepared));
+    }
+    return answers as BatchClaim<R>[];
+  }
+
+  /**
+   * Answers what needs no database (malformed ids, repeats within the batch)
+   * and returns the first request of each id, sorted by id.
+   */
+  private dedupe<R>(
+    prepared: readonly PreparedRequest[],
+    answers: (BatchClaim<R> | undefined)[],
+  ): { index: number; prepared: PreparedRequest }[] {
+    const first = new Map<string, { index: number; prepared: PreparedRequest }>();
+    prepared.forEach((current, index) => {
+      const requestId = current.request.requestId;
+      const malformed = settledAnswer(() => assertRequestId(requestId));
+      if (malformed !== undefined) {
+        answers[index] = malformed;
+        return;
+      }
+      assert.ok(!this.unremembered.has(requestId), `request ${requestId} claimed twice`);
+      const earlier = first.get(requestId);
+      if (earlier === undefined) {
+        first.set(requestId, { index, prepared: current });
+      } else if (
+        earlier.prepared.request.operation === current.request.operation &&
+        earlier.prepared.hash === current.hash
+      ) {
+        answers[index] = { kind: 'repeat', of: earlier.index };
+      } else {
+        const firstRow = {
+          operation: earlier.prepared.request.operation,
+          field_hashes: earlier.prepared.fields,
+        };
+        answers[index] = { kind: 'refused', error: reusedError(requestId, firstRow, current) };
+      }
+    });
+    return [...first.values()].sort((a, b) =>
+      a.prepared.request.requestId < b.prepared.request.requestId ? -1 : 1,
+    );
+  }
+
+  async rememberMany(
+    answers: readonly Remembered[],
+    refused: readonly IdempotentRequest[] = [],
+  ): Promise<void> {
+    assert.ok(answers.length + refused.length <= BATCH_CLAIMS_MAX, 'too many claims in one statement');
+    if (answers.length === 0 && refused.length === 0) return;
+    for (const { requestId } of [...answers.map((a) => a.request), ...refused]) {
+      assert.ok(this.unremembered.has(requestId), `remember without a fresh claim of ${requestId}`);
+    }
+    const [counts] = await this.query<{ answered: number; dropped: number }>(
+      `WITH answered AS (
+         UPDATE idempotency_claims c SET response = a.response, completed_at = now()
+           FROM unnest($1::text[], $2::text[]) AS a(request_id, response)
+          WHERE c.request_id = a.request_id AND c.response IS NULL
+         RETURNING 1
+       ), dropped AS (
+         DELETE FROM idempotency_claims WHERE request_id = ANY($3::text[]) AND response IS NULL RETURNING 1
+       )
+       SELECT (SELECT count(*) FROM answered)::int AS answered, (SELECT count(*) FROM dropped)::int AS dropped`,
+      [
+        answers.map((a) => a.request.requestId),
+        answers.map((a) => toStoredJson(a.response)),
+        refused.map((r) => r.requestId),
+      ],
+    );
+    assert.equal(counts?.answered, answers.length, 'a claim row to remember was not found');
+    assert.equal(counts?.dropped, refused.length, 'a refused claim row to drop was not found');
+    for (const { requestId } of [...answers.map((a) => a.request), ...refused])
+      this.unremembered.delete(requestId);
   }
 
   async remember(request: IdempotentRequest, response: unknown): Promise<void> {
@@ -278,7 +475,7 @@ export function createUnitOfWork(dataSource: DataSource, options: UnitOfWorkOpti
     'retriesMax out of range',
   );
 
-  async function attempt<T>(isolation: IsolationLevel, fn: (tx: SqlTx) => Promise<T>): Promise<T> {
+  async function attempt<T>(isolation: IsolationLevel, fn: (tx: UnitOfWorkTx) => Promise<T>): Promise<T> {
     const runner = dataSource.createQueryRunner('master');
     try {
       // The platform's query runner (createDataSource) opens with one statement,
@@ -300,7 +497,11 @@ export function createUnitOfWork(dataSource: DataSource, options: UnitOfWorkOpti
   }
 
   return {
-    async transaction<T>(name: string, isolation: IsolationLevel, fn: (tx: SqlTx) => Promise<T>): Promise<T> {
+    async transaction<T>(
+      name: string,
+      isolation: IsolationLevel,
+      fn: (tx: UnitOfWorkTx) => Promise<T>,
+    ): Promise<T> {
       assert.ok(ISOLATION_LEVELS.has(isolation), `unknown isolation level ${isolation}`);
       for (let run = 0; ; run++) {
         try {

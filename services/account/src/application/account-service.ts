@@ -1,20 +1,22 @@
 /**
- * The account service's use cases: request validation, idempotency
- * fingerprints, the transfer batcher and the background workers (buffered
- * credit flusher, two-phase expiry sweeper). Storage is behind the
- * AccountStore port; transport (gRPC) calls these methods and nothing else.
+ * The account service's entry point for transport: request validation, the
+ * transfer batcher, paging and the background workers (buffered credit
+ * flusher, two-phase expiry sweeper). Each use case is a function of its own
+ * (transfers.ts, two-phase.ts, accounts.ts, sealing.ts) over the AccountStore
+ * port; transport (gRPC) calls these methods and nothing else.
  */
 import { createHash } from 'node:crypto';
+import { assertRequestId } from '@paycore/platform';
 import { INT64_MAX, isKnownCurrency } from '@paycore/money';
-import { isIsoDate } from '@paycore/calendar';
+import { isIsoDate, type AccountingDayRule } from '@paycore/calendar';
 import type { Chart } from '../domain/chart';
 import {
   AmountOutOfRangeError,
+  DayNotSealedError,
   InvalidFieldError,
   InvalidPageTokenError,
   UnknownCurrencyError,
 } from '../domain/errors';
-import { requestHash, REQUEST_ID_PATTERN, type Canonical } from '../domain/idempotency';
 import { validateLegs } from '../domain/legs';
 import type { Side } from '@paycore/money';
 import type { Leg, OwnerType, PostingMode } from '../domain/types';
@@ -31,6 +33,11 @@ import type {
   SealResult,
 } from './model';
 import type { AccountStore, TransferCommand } from './ports';
+import * as accounts from './accounts';
+import type { UseCaseDeps } from './common';
+import { sealDay } from './sealing';
+import { postTransfers } from './transfers';
+import * as twoPhase from './two-phase';
 
 /** Validates a context code against the catalogue; throws UNKNOWN_BIZ_CODE / INVALID_BIZ_CODE. */
 export interface BizCodeValidator {
@@ -39,6 +46,10 @@ export interface BizCodeValidator {
 
 export interface AccountServiceOptions {
   readonly store: AccountStore;
+  /** The accounting day (zone and cut-over) postings are dated by. */
+  readonly calendar: AccountingDayRule;
+  /** The clock; tests pass a shifted one. Default: the system clock. */
+  readonly now?: () => Date;
   readonly chart: Chart;
   readonly catalogue: BizCodeValidator;
   /** Trace and context headers of the current call, for events. */
@@ -78,11 +89,17 @@ export class AccountService {
   private readonly timers: NodeJS.Timeout[] = [];
   private readonly busy = new Set<string>();
   private stopping = false;
+  private readonly deps: UseCaseDeps;
 
   constructor(private readonly options: AccountServiceOptions) {
+    this.deps = {
+      store: options.store,
+      calendar: options.calendar,
+      now: options.now ?? ((): Date => new Date()),
+    };
     this.batcher = new Batcher(options.batcher, (commands) => {
       options.onTransferBatch?.(commands.length);
-      return options.store.postTransfers(commands);
+      return postTransfers(this.deps, commands);
     });
   }
 
@@ -95,9 +112,9 @@ export class AccountService {
 
   /** Starts the flusher and the expiry sweeper. */
   start(): void {
-    this.every('flush', this.options.flushTickMs, () => this.options.store.flushDue(WORKER_ITEMS_PER_TICK));
+    this.every('flush', this.options.flushTickMs, () => this.flushDue(WORKER_ITEMS_PER_TICK));
     this.every('expire', this.options.expiryTickMs, () =>
-      this.options.store.expireDue(WORKER_ITEMS_PER_TICK),
+      twoPhase.expireDue(this.deps, WORKER_ITEMS_PER_TICK),
     );
   }
 
@@ -137,11 +154,6 @@ export class AccountService {
       bizCode: request.bizCode,
       legs: request.legs,
       memo,
-      requestHash: requestHash('transfer', {
-        bizCode: request.bizCode,
-        legs: legsCanonical(request.legs),
-        memo,
-      }),
       headers: this.options.captureHeaders(request.bizCode),
     });
   }
@@ -164,16 +176,7 @@ export class AccountService {
     ) {
       throw new InvalidFieldError(`timeout must be 1 ms to 7 days`, { field: 'timeout' });
     }
-    const tryHash = requestHash('try', { pendingId: request.pendingId, legs: legsCanonical(request.legs) });
-    return this.options.store.tryTransfer({
-      ...request,
-      tryHash,
-      requestHash: requestHash('try_transfer', {
-        bizCode: request.bizCode,
-        tryHash,
-        timeoutMs: request.timeoutMs,
-      }),
-    });
+    return twoPhase.tryTransfer(this.deps, request);
   }
 
   confirmTransfer(request: {
@@ -185,14 +188,9 @@ export class AccountService {
     checkRequestId(request.requestId);
     this.checkBizCode(request.bizCode);
     checkPendingId(request.pendingId);
-    return this.options.store.confirmTransfer({
+    return twoPhase.confirmTransfer(this.deps, {
       ...request,
       headers: this.options.captureHeaders(request.bizCode),
-      requestHash: requestHash('confirm_transfer', {
-        bizCode: request.bizCode,
-        pendingId: request.pendingId,
-        legs: legsCanonical(request.legs),
-      }),
     });
   }
 
@@ -200,10 +198,7 @@ export class AccountService {
     checkRequestId(request.requestId);
     this.checkBizCode(request.bizCode);
     checkPendingId(request.pendingId);
-    return this.options.store.cancelTransfer({
-      ...request,
-      requestHash: requestHash('cancel_transfer', { bizCode: request.bizCode, pendingId: request.pendingId }),
-    });
+    return twoPhase.cancelTransfer(this.deps, request);
   }
 
   // ---- accounts -------------------------------------------------------------
@@ -227,16 +222,15 @@ export class AccountService {
     }
     this.options.chart.assertLeaf(request.subjectCode);
     checkCurrency(request.currency, 'currency');
-    return this.options.store.openAccount({
+    return accounts.openAccount(this.deps, {
       ...request,
       flushIntervalMs: this.options.defaultFlushIntervalMs,
       flushBatchMax: this.options.defaultFlushBatchMax,
-      requestHash: requestHash('open_account', { ...request }),
     });
   }
 
   getAccount(accountId: string): Promise<AccountView> {
-    return this.options.store.getAccount(accountId);
+    return accounts.accountView(this.deps, accountId);
   }
 
   async listAccounts(
@@ -252,21 +246,37 @@ export class AccountService {
     if (after !== '' && !/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(after)) {
       throw new InvalidPageTokenError('the page token is malformed', { field: 'page.page_token' });
     }
-    const found = await this.options.store.listAccounts(ownerType, ownerId, after, limit + 1);
+    const found = await this.options.store.reads.accounts(ownerType, ownerId, after, limit + 1);
     return pageOf(found, limit, filter, (a) => a.id);
   }
 
   closeAccount(request: { requestId: string; bizCode: string; accountId: string }): Promise<AccountView> {
     checkRequestId(request.requestId);
     this.checkBizCode(request.bizCode);
-    return this.options.store.closeAccount({
-      ...request,
-      requestHash: requestHash('close_account', { ...request }),
-    });
+    return accounts.closeAccount(this.deps, request);
   }
 
-  getBalance(accountId: string, asOf?: Date): Promise<BalanceView> {
-    return this.options.store.getBalance(accountId, asOf);
+  async getBalance(accountId: string, asOf?: Date): Promise<BalanceView> {
+    const account = await this.getAccount(accountId);
+    if (asOf === undefined) {
+      return {
+        currency: account.currency,
+        available: account.available,
+        frozen: account.frozen,
+        total: account.available + account.frozen,
+        pendingBuffered: account.pendingBuffered,
+        lastSeq: account.lastSeq,
+      };
+    }
+    const then = await this.options.store.reads.balanceAsOf(account.id, asOf);
+    return {
+      currency: account.currency,
+      available: undefined,
+      frozen: undefined,
+      total: then.total,
+      pendingBuffered: undefined,
+      lastSeq: then.lastSeq,
+    };
   }
 
   async listEntries(query: {
@@ -287,14 +297,18 @@ export class AccountService {
     const after = readToken(query.pageToken, filter);
     if (after !== '' && !/^\d{1,19}$/.test(after))
       throw new InvalidPageTokenError('malformed page token', { field: 'page.page_token' });
-    const found = await this.options.store.listEntries({
-      accountId: query.accountId,
-      startTime: query.startTime,
-      endTime: query.endTime,
-      bizCode: query.bizCode,
-      afterSeq: after === '' ? 0n : BigInt(after),
-      limit: limit + 1,
-    });
+    const account = await this.getAccount(query.accountId);
+    const found = await this.options.store.reads.entries(
+      {
+        accountId: account.id,
+        startTime: query.startTime,
+        endTime: query.endTime,
+        bizCode: query.bizCode,
+        afterSeq: after === '' ? 0n : BigInt(after),
+        limit: limit + 1,
+      },
+      account.currency,
+    );
     return pageOf(found, limit, filter, (e) => e.seq.toString());
   }
 
@@ -317,16 +331,13 @@ export class AccountService {
     }
     if (request.reason.length > MEMO_LENGTH_MAX)
       throw new InvalidFieldError('reason is too long', { field: 'reason' });
-    return this.options.store.freeze({
-      ...request,
-      requestHash: requestHash('freeze', { ...request }),
-    });
+    return accounts.freeze(this.deps, request);
   }
 
   unfreeze(request: { requestId: string; bizCode: string; freezeId: string }): Promise<AccountView> {
     checkRequestId(request.requestId);
     this.checkBizCode(request.bizCode);
-    return this.options.store.unfreeze({ ...request, requestHash: requestHash('unfreeze', { ...request }) });
+    return accounts.unfreeze(this.deps, request);
   }
 
   setPostingMode(request: {
@@ -353,11 +364,7 @@ export class AccountService {
         field: 'flush_batch_max',
       });
     }
-    const command = { ...request, flushIntervalMs, flushBatchMax };
-    return this.options.store.setPostingMode({
-      ...command,
-      requestHash: requestHash('set_posting_mode', { ...command }),
-    });
+    return accounts.setPostingMode(this.deps, { ...request, flushIntervalMs, flushBatchMax });
   }
 
   sealDay(request: { requestId: string; bizCode: string; accountingDate: string }): Promise<SealResult> {
@@ -366,7 +373,7 @@ export class AccountService {
     if (!isIsoDate(request.accountingDate)) {
       throw new InvalidFieldError('accounting_date must be YYYY-MM-DD', { field: 'accounting_date' });
     }
-    return this.options.store.sealDay({ ...request, requestHash: requestHash('seal_day', { ...request }) });
+    return sealDay(this.deps, request);
   }
 
   async getDailyBalances(
@@ -379,18 +386,30 @@ export class AccountService {
     }
     const limit = pageSizeOf(pageSize);
     const after = readToken(pageToken, accountingDate);
-    const found = await this.options.store.getDailyBalances(accountingDate, after, limit + 1);
+    if ((await this.options.store.reads.sealed(accountingDate)) === undefined)
+      throw new DayNotSealedError(`${accountingDate} is not sealed`, { field: 'accounting_date' });
+    const found = await this.options.store.reads.dailyBalances(accountingDate, after, limit + 1);
     return pageOf(found, limit, accountingDate, (d) => d.accountId);
   }
 
   /** Applies due buffered credits now (tests and SealDay-free drains). */
   flushNow(): Promise<number> {
-    return this.options.store.flushDue(WORKER_ITEMS_PER_TICK);
+    return this.flushDue(WORKER_ITEMS_PER_TICK);
+  }
+
+  /** Applies queued credits of up to `accountsMax` BUFFERED accounts whose interval elapsed. */
+  flushDue(accountsMax: number): Promise<number> {
+    return accounts.flushDue(this.deps, accountsMax);
+  }
+
+  /** A two-phase transfer as it is now. */
+  pendingView(pendingId: string): Promise<PendingView> {
+    return twoPhase.pendingView(this.deps, pendingId);
   }
 
   /** Expires due tries now. */
   expireNow(): Promise<number> {
-    return this.options.store.expireDue(WORKER_ITEMS_PER_TICK);
+    return twoPhase.expireDue(this.deps, WORKER_ITEMS_PER_TICK);
   }
 
   private checkBizCode(code: string): void {
@@ -398,12 +417,9 @@ export class AccountService {
   }
 }
 
+/** Checked before a request is queued for a batch; the claim checks it again. */
 function checkRequestId(requestId: string): void {
-  if (!REQUEST_ID_PATTERN.test(requestId)) {
-    throw new InvalidFieldError('request_id must be 1 to 128 printable ASCII characters', {
-      field: 'request_id',
-    });
-  }
+  assertRequestId(requestId);
 }
 
 function checkPendingId(pendingId: string): void {
@@ -417,15 +433,6 @@ function checkPendingId(pendingId: string): void {
 function checkCurrency(code: string, field: string): void {
   if (!isKnownCurrency(code))
     throw new UnknownCurrencyError(`currency "${code.slice(0, 16)}" is not known`, { field });
-}
-
-function legsCanonical(legs: readonly Leg[]): Canonical {
-  return legs.map((l) => ({
-    accountId: l.accountId,
-    side: l.side,
-    amountMinor: l.amountMinor,
-    currency: l.currency,
-  }));
 }
 
 function pageSizeOf(pageSize: number): number {

@@ -6,7 +6,6 @@
  * same table shape and header capture as the platform's writeOutbox, which
  * writes one row per statement and would cost one round trip per transfer.
  */
-import type { EntityManager } from 'typeorm';
 import { captureContextHeaders, subjectFor } from '@paycore/platform';
 import {
   Side as ProtoSide,
@@ -14,8 +13,9 @@ import {
 } from '@paycore/proto/paycore/account/v1/account_service';
 import { DaySealed, TransferPosted, TransferVoided } from '@paycore/proto/paycore/account/v1/events';
 import type { PendingView, PostedTransfer, SealResult } from '../../application/model';
+import type { AccountEventsPort } from '../../application/ports';
 import type { Side } from '@paycore/money';
-import { rows } from './sql';
+import type { Queryable } from './sql';
 
 export type EventHeaders = Record<string, string>;
 
@@ -103,20 +103,37 @@ export function daySealedMessage(subject: string, result: SealResult, bizCode: s
   return { subject, payload, headers: headersFor(bizCode) };
 }
 
+/** Outbox rows as unnest parameters: subjects, payloads, headers. */
+export function outboxColumns(messages: readonly OutboxMessage[]): [string[], Buffer[], string[]] {
+  return [
+    messages.map((m) => m.subject),
+    messages.map((m) => Buffer.from(m.payload.buffer, m.payload.byteOffset, m.payload.byteLength)),
+    messages.map((m) => JSON.stringify(m.headers)),
+  ];
+}
+
 /** Inserts outbox rows in one statement, in the caller's transaction. */
-export async function writeOutboxMany(
-  manager: EntityManager,
-  messages: readonly OutboxMessage[],
-): Promise<void> {
+export async function writeOutboxMany(sql: Queryable, messages: readonly OutboxMessage[]): Promise<void> {
   if (messages.length === 0) return;
-  await rows(
-    manager,
+  await sql.query(
     `INSERT INTO outbox (subject, payload, headers)
      SELECT s, p, h FROM unnest($1::text[], $2::bytea[], $3::jsonb[]) AS m(s, p, h)`,
-    [
-      messages.map((m) => m.subject),
-      messages.map((m) => Buffer.from(m.payload.buffer, m.payload.byteOffset, m.payload.byteLength)),
-      messages.map((m) => JSON.stringify(m.headers)),
-    ],
+    outboxColumns(messages),
   );
+}
+
+/** The events port of a transaction: voided transfers and sealed days. */
+export class PgAccountEvents implements AccountEventsPort {
+  constructor(
+    private readonly sql: Queryable,
+    private readonly subjects: AccountEvents,
+  ) {}
+
+  async transferVoided(pending: PendingView, voidedAt: Date): Promise<void> {
+    await writeOutboxMany(this.sql, [transferVoidedMessage(this.subjects.transferVoided, pending, voidedAt)]);
+  }
+
+  async daySealed(result: SealResult, bizCode: string): Promise<void> {
+    await writeOutboxMany(this.sql, [daySealedMessage(this.subjects.daySealed, result, bizCode)]);
+  }
 }

@@ -1,29 +1,57 @@
 /**
- * Small helpers shared by the pg adapter: running SQL through a TypeORM
- * manager with a uniform row shape, row mapping, and the JSON form of
- * results (bigints as decimal text, since JSON numbers would lose them).
+ * Small helpers shared by the pg adapter: a reader for statements outside a
+ * transaction, the posting lock, row mapping, state lists rendered from the
+ * domain tables, and the JSON form of results (bigints as decimal text, since
+ * JSON numbers would lose them).
  */
-import type { EntityManager } from 'typeorm';
+import type { EntityStates, Queryable } from '@paycore/platform';
+import { fromStatesOf, statesOf } from '@paycore/platform/domain';
 import type { AccountView, PostedTransfer } from '../../application/model';
 import type { Side } from '@paycore/money';
+import type { PendingState } from '../../domain/pending';
+import {
+  ACCOUNT_STATUS_TRANSITIONS,
+  FREEZE_TRANSITIONS,
+  PENDING_TRANSITIONS,
+  type FreezeStatus,
+} from '../../domain/states';
 import type { AccountState, AccountStatus, Leg, OwnerType, PostedLeg, PostingMode } from '../../domain/types';
 
-/**
- * Rows of any statement. TypeORM returns `[rows, count]` for UPDATE/DELETE
- * unless asked for a structured result, so every statement goes through here.
- */
-export async function rows<T>(
-  manager: EntityManager,
-  text: string,
-  params: readonly unknown[] = [],
-): Promise<T[]> {
-  const runner = manager.queryRunner;
-  if (runner !== undefined) {
-    const result = await runner.query(text, [...params], true);
-    return result.records as T[];
-  }
-  return manager.query<T[]>(text, [...params]);
+export { poolReader, type Queryable } from '@paycore/platform';
+
+export const ACCOUNTS: EntityStates<AccountStatus> = {
+  name: 'account',
+  table: 'accounts',
+  idColumn: 'id',
+  stateColumn: 'status',
+  transitions: ACCOUNT_STATUS_TRANSITIONS,
+};
+export const PENDING_TRANSFERS: EntityStates<PendingState> = {
+  name: 'pending transfer',
+  table: 'pending_transfers',
+  idColumn: 'pending_id',
+  stateColumn: 'state',
+  transitions: PENDING_TRANSITIONS,
+};
+export const FREEZES: EntityStates<FreezeStatus> = {
+  name: 'freeze',
+  table: 'freezes',
+  idColumn: 'id',
+  stateColumn: 'status',
+  transitions: FREEZE_TRANSITIONS,
+};
+
+/** A state list as SQL literals, rendered from a domain table (never written by hand). */
+export function sqlStates(states: readonly string[]): string {
+  return states.map((state) => `'${state.replace(/'/g, "''")}'`).join(', ');
 }
+
+/** The states from which a pending transfer may expire (partial index pending_transfers_expiry_idx). */
+export const EXPIRABLE_STATES = sqlStates(fromStatesOf(PENDING_TRANSITIONS, 'EXPIRED'));
+/** Freezes still in force: every state that is not final (partial index freezes_account_idx). */
+export const FREEZE_IN_FORCE_STATES = sqlStates(
+  statesOf(FREEZE_TRANSITIONS).filter((state) => FREEZE_TRANSITIONS[state].length > 0),
+);
 
 /**
  * Serialises posting transactions against SealDay and SetPostingMode: every
@@ -32,12 +60,12 @@ export async function rows<T>(
  */
 export const POSTING_LOCK_KEY = '7300100200300400501';
 
-export async function lockPostingShared(manager: EntityManager): Promise<void> {
-  await rows(manager, 'SELECT pg_advisory_xact_lock_shared($1::bigint)', [POSTING_LOCK_KEY]);
+export async function lockPostingShared(sql: Queryable): Promise<void> {
+  await sql.query('SELECT pg_advisory_xact_lock_shared($1::bigint)', [POSTING_LOCK_KEY]);
 }
 
-export async function lockPostingExclusive(manager: EntityManager): Promise<void> {
-  await rows(manager, 'SELECT pg_advisory_xact_lock($1::bigint)', [POSTING_LOCK_KEY]);
+export async function lockPostingExclusive(sql: Queryable): Promise<void> {
+  await sql.query('SELECT pg_advisory_xact_lock($1::bigint)', [POSTING_LOCK_KEY]);
 }
 
 const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -107,11 +135,10 @@ export function viewOf(row: AccountRow, pendingBuffered: bigint): AccountView {
 }
 
 /** Writes changed account states back in one statement. */
-export async function saveStates(manager: EntityManager, states: Iterable<AccountState>): Promise<void> {
+export async function saveStates(sql: Queryable, states: Iterable<AccountState>): Promise<void> {
   const list = [...states];
   if (list.length === 0) return;
-  await rows(
-    manager,
+  await sql.query(
     `UPDATE accounts a SET available = u.available, frozen = u.frozen, last_seq = u.last_seq, version = a.version + 1
        FROM unnest($1::uuid[], $2::bigint[], $3::bigint[], $4::bigint[]) AS u(id, available, frozen, last_seq)
       WHERE a.id = u.id`,
@@ -126,15 +153,14 @@ export async function saveStates(manager: EntityManager, states: Iterable<Accoun
 
 /** Reads accounts; with `lock`, FOR UPDATE in id order — the one global lock order. */
 export async function loadStates(
-  manager: EntityManager,
+  sql: Queryable,
   ids: readonly string[],
   lock: boolean,
 ): Promise<Map<string, AccountState>> {
   const valid = [...new Set(ids.filter(isUuid))];
   const states = new Map<string, AccountState>();
   if (valid.length === 0) return states;
-  const found = await rows<AccountRow>(
-    manager,
+  const found = await sql.query<AccountRow>(
     `SELECT ${ACCOUNT_COLUMNS} FROM accounts WHERE id = ANY($1::uuid[]) ORDER BY id${lock ? ' FOR UPDATE' : ''}`,
     [valid],
   );

@@ -5,9 +5,8 @@
  * DEPENDENCY_UNAVAILABLE, which leaves the flow where it is for the recovery
  * worker to resume.
  */
-import { readFileSync } from 'node:fs';
-import { status as GrpcStatus } from '@grpc/grpc-js';
-import { createClient, errorReason, unary, type Metrics } from '@paycore/platform';
+import { createClient, peerCallError, unary, type Metrics } from '@paycore/platform';
+export { serviceAddress } from '@paycore/platform';
 import {
   AccountServiceClient,
   OwnerType,
@@ -29,46 +28,13 @@ import {
 } from '../../application/ports';
 
 const CALL_DEADLINE_MS = 10_000;
-const TRANSIENT_CODES = new Set<number>([
-  GrpcStatus.UNAVAILABLE,
-  GrpcStatus.DEADLINE_EXCEEDED,
-  GrpcStatus.INTERNAL,
-  GrpcStatus.UNKNOWN,
-  GrpcStatus.RESOURCE_EXHAUSTED,
-  GrpcStatus.CANCELLED,
-]);
-
-/** host:port of a service: the explicit setting, else its entry in ENDPOINTS_FILE (make up). */
-export function serviceAddress(
-  name: string,
-  explicit: string | undefined,
-  endpointsFile: string | undefined,
-): string {
-  if (explicit !== undefined) return explicit;
-  if (endpointsFile !== undefined) {
-    const endpoints = JSON.parse(readFileSync(endpointsFile, 'utf8')) as Record<string, unknown>;
-    const address = endpoints[name];
-    if (typeof address === 'string' && address !== '') return address;
-  }
-  throw new Error(`the ${name} address is unknown: set its address setting or ENDPOINTS_FILE`);
-}
-
-function grpcCode(err: unknown): number | undefined {
-  return typeof err === 'object' && err !== null ? (err as { code?: number }).code : undefined;
-}
 
 /** Maps a failed call: transient -> DEPENDENCY_UNAVAILABLE, otherwise a refusal with the callee's reason. */
 function failure(service: string, method: string, err: unknown): Error {
-  const code = grpcCode(err);
-  const text = err instanceof Error ? err.message : String(err);
-  if (code === undefined || TRANSIENT_CODES.has(code)) {
-    return new CashierError('DEPENDENCY_UNAVAILABLE', `${service} ${method} failed: ${text}`);
-  }
-  return new DependencyRefusal(
-    service,
-    errorReason(err) ?? 'UNKNOWN',
-    `${service} ${method} refused: ${text}`,
-  );
+  return peerCallError(service, method, err, {
+    unavailable: (message) => new CashierError('DEPENDENCY_UNAVAILABLE', message),
+    refused: (reason, message) => new DependencyRefusal(service, reason, message),
+  });
 }
 
 const OWNER_TYPES = {

@@ -5,8 +5,6 @@
  * tables (so that no SQL names a state by hand, and partial indexes whose
  * predicates list the final states still match).
  */
-import type { DataSource } from 'typeorm';
-import type { Pool } from 'pg';
 import type { EntityStates } from '@paycore/platform';
 import { finalStatesOf, type TransitionTable } from '@paycore/platform/domain';
 import type {
@@ -28,21 +26,7 @@ import {
   type NotificationStateName,
 } from '../../domain/states';
 
-/** One statement's rows; bigint parameters travel as decimal text. */
-export interface Queryable {
-  query<R extends object = Record<string, unknown>>(sql: string, params?: readonly unknown[]): Promise<R[]>;
-}
-
-/** Statements outside a transaction, on the data source's pool (one round trip each). */
-export function poolReader(dataSource: DataSource): Queryable {
-  const pool = (dataSource.driver as unknown as { master: Pool }).master;
-  return {
-    async query<R extends object>(sql: string, params: readonly unknown[] = []): Promise<R[]> {
-      const values = params.map((v) => (typeof v === 'bigint' ? v.toString() : v));
-      return (await pool.query<R>(sql, values)).rows;
-    },
-  };
-}
+export { poolReader, type Queryable } from '@paycore/platform';
 
 const entity = <S extends string>(
   name: string,

@@ -5,9 +5,8 @@
  * at its recorded step and resumes), a refusal keeps the peer's reason in
  * the message.
  */
-import { readFileSync } from 'node:fs';
-import { status as GrpcStatus } from '@grpc/grpc-js';
-import { createClient, errorReason, unary, type Metrics } from '@paycore/platform';
+import { createClient, errorReason, peerCallError, unary, type Metrics } from '@paycore/platform';
+export { serviceAddress } from '@paycore/platform';
 import { AccountServiceClient, OwnerType, Side } from '@paycore/proto/paycore/account/v1/account_service';
 import { ChannelServiceClient } from '@paycore/proto/paycore/channel/v1/channel_service';
 import { TxnState } from '@paycore/proto/paycore/channel/v1/types';
@@ -24,35 +23,9 @@ const ENTRY_PAGES_MAX = 2_000;
 const PLATFORM_OWNER = 'platform';
 /** The platform-operations adjustment code (900101 · 01 · 08 · 0001 · 000000) under which reconciliation opens its accounts. */
 const OPEN_ACCOUNT_CODE = '90010101080001000000';
-const TRANSIENT_CODES = new Set<number>([
-  GrpcStatus.UNAVAILABLE,
-  GrpcStatus.DEADLINE_EXCEEDED,
-  GrpcStatus.INTERNAL,
-  GrpcStatus.UNKNOWN,
-  GrpcStatus.RESOURCE_EXHAUSTED,
-  GrpcStatus.CANCELLED,
-]);
-
-export function serviceAddress(
-  name: string,
-  explicit: string | undefined,
-  endpointsFile: string | undefined,
-): string {
-  if (explicit !== undefined) return explicit;
-  if (endpointsFile !== undefined) {
-    const endpoints = JSON.parse(readFileSync(endpointsFile, 'utf8')) as Record<string, unknown>;
-    const address = endpoints[name];
-    if (typeof address === 'string' && address !== '') return address;
-  }
-  throw new Error(`the ${name} address is unknown: set its address setting or ENDPOINTS_FILE`);
-}
 
 function asError(err: unknown): Error {
   return err instanceof Error ? err : new Error(String(err));
-}
-
-function grpcCode(err: unknown): number | undefined {
-  return typeof err === 'object' && err !== null ? (err as { code?: number }).code : undefined;
 }
 
 /** A refusal by a peer that reconciliation does not map to one of its own reasons. */
@@ -71,11 +44,10 @@ async function call<T>(peer: string, method: string, fn: () => Promise<T>): Prom
   try {
     return await fn();
   } catch (err) {
-    const code = grpcCode(err);
-    const text = err instanceof Error ? err.message : String(err);
-    if (code === undefined || TRANSIENT_CODES.has(code))
-      throw new ReconError('DEPENDENCY_UNAVAILABLE', `${peer} ${method} failed: ${text}`);
-    throw new PeerRefusal(peer, errorReason(err) ?? 'UNKNOWN', `${peer} ${method} refused: ${text}`);
+    throw peerCallError(peer, method, err, {
+      unavailable: (message) => new ReconError('DEPENDENCY_UNAVAILABLE', message),
+      refused: (reason, message) => new PeerRefusal(peer, reason, message),
+    });
   }
 }
 

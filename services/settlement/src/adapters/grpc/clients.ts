@@ -6,9 +6,8 @@
  * posting or a second payout. Unreachability becomes SettlementError
  * DEPENDENCY_UNAVAILABLE (the batch stays where it is and is redelivered).
  */
-import { readFileSync } from 'node:fs';
-import { status as GrpcStatus } from '@grpc/grpc-js';
-import { createClient, errorReason, unary, type Metrics } from '@paycore/platform';
+import { createClient, peerCallError, unary, type Metrics } from '@paycore/platform';
+export { serviceAddress } from '@paycore/platform';
 import { AccountServiceClient, OwnerType, Side } from '@paycore/proto/paycore/account/v1/account_service';
 import { ChannelServiceClient } from '@paycore/proto/paycore/channel/v1/channel_service';
 import { TxnState, type ChannelTransaction } from '@paycore/proto/paycore/channel/v1/types';
@@ -18,41 +17,16 @@ import type { AccountPort, AccountRef, PayoutPort, PayoutState, ResolvedLeg } fr
 export const CALL_DEADLINE_MS = 10_000;
 const ACCOUNT_PAGE_SIZE = 200;
 const ACCOUNT_PAGES_MAX = 50;
-const TRANSIENT_CODES = new Set<number>([
-  GrpcStatus.UNAVAILABLE,
-  GrpcStatus.DEADLINE_EXCEEDED,
-  GrpcStatus.INTERNAL,
-  GrpcStatus.UNKNOWN,
-  GrpcStatus.RESOURCE_EXHAUSTED,
-  GrpcStatus.CANCELLED,
-]);
-
-/** host:port of a service: the explicit setting, else its entry in ENDPOINTS_FILE (make up). */
-export function serviceAddress(
-  name: string,
-  explicit: string | undefined,
-  endpointsFile: string | undefined,
-): string {
-  if (explicit !== undefined) return explicit;
-  if (endpointsFile !== undefined) {
-    const endpoints = JSON.parse(readFileSync(endpointsFile, 'utf8')) as Record<string, unknown>;
-    const address = endpoints[name];
-    if (typeof address === 'string' && address !== '') return address;
-  }
-  throw new Error(`the ${name} address is unknown: set its address setting or ENDPOINTS_FILE`);
-}
 
 /** A refusal keeps the callee's reason in the message; transient failures become DEPENDENCY_UNAVAILABLE. */
 async function call<T>(service: string, method: string, fn: () => Promise<T>): Promise<T> {
   try {
     return await fn();
   } catch (err) {
-    const code = typeof err === 'object' && err !== null ? (err as { code?: number }).code : undefined;
-    const text = err instanceof Error ? err.message : String(err);
-    if (code === undefined || TRANSIENT_CODES.has(code)) {
-      throw new SettlementError('DEPENDENCY_UNAVAILABLE', `${service} ${method} failed: ${text}`);
-    }
-    throw new Error(`${service} ${method} refused (${errorReason(err) ?? 'UNKNOWN'}): ${text}`);
+    throw peerCallError(service, method, err, {
+      unavailable: (message) => new SettlementError('DEPENDENCY_UNAVAILABLE', message),
+      refused: (reason, message) => new Error(`${message} (${reason})`),
+    });
   }
 }
 
