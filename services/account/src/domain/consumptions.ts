@@ -14,7 +14,6 @@
  * contradictory one is refused. Decisions are pure; the application performs
  * them through the store.
  */
-import type { TransitionTable } from '@paycore/platform/domain';
 import {
   ConsumptionAlreadyResolvedError,
   ConsumptionIdInUseError,
@@ -24,14 +23,8 @@ import { TryAfterCancelError } from './errors';
 
 export type ConsumptionState = 'TRIED' | 'CONFIRMED' | 'CANCELLED' | 'CANCELLED_EMPTY' | 'EXPIRED';
 
-/** CONFIRMED (one-shot) and CANCELLED_EMPTY are initial states: inserted, never reached by a move. */
-export const CONSUMPTION_TRANSITIONS: TransitionTable<ConsumptionState> = {
-  TRIED: ['CONFIRMED', 'CANCELLED', 'EXPIRED'],
-  CONFIRMED: [],
-  CANCELLED: [],
-  CANCELLED_EMPTY: [],
-  EXPIRED: [],
-};
+/** CONFIRMED (one-shot) and CANCELLED_EMPTY are initial states: inserted, never reached by a move (the table is in states.ts). */
+export { CONSUMPTION_TRANSITIONS } from './states';
 
 export interface ConsumptionRecord {
   readonly consumptionId: string;

@@ -26,7 +26,6 @@
  */
 import assert from 'node:assert/strict';
 import Decimal from 'decimal.js';
-import type { TransitionTable } from '@paycore/platform/domain';
 import {
   InsufficientStoredValueError,
   LotNotExpiredError,
@@ -39,11 +38,8 @@ export type LotState = 'ACTIVE' | 'EXPIRED';
 export type Bucket = 'available' | 'held' | 'frozen' | 'consumed' | 'expired';
 export const BUCKETS: readonly Bucket[] = ['available', 'held', 'frozen', 'consumed', 'expired'];
 
-/** A lot expires to EXPIRED; an operator's reactivation brings it back. */
-export const LOT_TRANSITIONS: TransitionTable<LotState> = {
-  ACTIVE: ['EXPIRED'],
-  EXPIRED: ['ACTIVE'],
-};
+/** A lot expires to EXPIRED; an operator's reactivation brings it back (the table is in states.ts). */
+export { LOT_TRANSITIONS } from './states';
 
 /** Places of the fair value per unit, in currency minor units per asset minor unit. */
 export const FAIR_VALUE_DECIMALS = 8;

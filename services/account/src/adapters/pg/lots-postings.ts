@@ -6,19 +6,21 @@
  * commit together. The platform's internal accounts (unearned revenue,
  * revenue, breakage) are opened on first use under a deterministic id.
  *
- * The only file of stored value that depends on the balance side's adapter
- * functions (transfers.ts, sql.ts); keep it so when those move.
+ * The only file of stored value that depends on the balance side's posting
+ * pieces (application/common.ts loadForLegs, PostingWrites, the pg account
+ * and posting repositories); keep it so when those move.
  */
 import { createHash, randomUUID } from 'node:crypto';
-import type { AccountingDayRule } from '@paycore/calendar';
+import { accountingDateFor, type AccountingDayRule } from '@paycore/calendar';
 import type { SqlTx } from '@paycore/platform';
 import type { Side } from '@paycore/money';
+import { loadForLegs } from '../../application/common';
+import { PostingWrites } from '../../application/ports';
 import type { PostingLeg, PostingPort } from '../../application/stored-value-ports';
 import { planTransfer } from '../../domain/posting';
-import { IdempotencyKeyReusedError } from '../../domain/errors';
-import { transferPostedMessage, type AccountEvents } from './events';
-import { lockPostingShared } from './sql';
-import { currentAccountingDate, findTransfers, loadForLegs, PostingWrites } from './transfers';
+import { PgAccountRepo } from './accounts';
+import type { AccountEvents } from './events';
+import { PgPostingRepo } from './postings';
 
 /** Owner id of the platform's stored-value accounts. */
 export const STORED_VALUE_OWNER = 'stored-value';
@@ -32,17 +34,29 @@ export function internalAccountId(subjectCode: string, currency: string): string
 }
 
 export class PgPostingPort implements PostingPort {
+  private readonly accounts: PgAccountRepo;
+  private readonly postings: PgPostingRepo;
+
   constructor(
     private readonly sql: SqlTx,
-    private readonly events: AccountEvents,
+    events: AccountEvents,
     private readonly calendar: AccountingDayRule,
     private readonly now: () => Date,
-  ) {}
+  ) {
+    this.accounts = new PgAccountRepo(sql);
+    this.postings = new PgPostingRepo(sql, events);
+  }
+
+  /** The accounting date a posting gets now: the calendar's, or the day after the last sealed one. */
+  async accountingDate(): Promise<string> {
+    return accountingDateFor(this.now(), this.calendar, await this.postings.lastSealedDate());
+  }
 
   async internalAccount(subjectCode: string, currency: string, normalSide: Side = 'CREDIT'): Promise<string> {
     const id = internalAccountId(subjectCode, currency);
     // Unearned revenue may not go below zero; income and suspense may
     // (a reversal after a period closed; suspense of either sign).
+    // 'ACTIVE' is an account's initial status, which no transition produces.
     await this.sql.query(
       `INSERT INTO accounts (id, owner_type, owner_id, subject_code, currency, normal_side, allow_overdraft,
                              status, posting_mode, flush_interval_ms, flush_batch_max)
@@ -53,23 +67,23 @@ export class PgPostingPort implements PostingPort {
     return id;
   }
 
+  /**
+   * Account's posting for one transfer, as its Transfer use case does it:
+   * the posting lock shared, the accounts locked in id order, planTransfer
+   * over their states, one write of entries, states, the transfer and its
+   * transfer_posted event. Posting request ids are derived from the
+   * stored-value request being done for the first time (transfers.request_id
+   * is unique, so a second post under one id cannot commit).
+   */
   async post(posting: {
     requestId: string;
     bizCode: string;
     memo: string;
     legs: readonly PostingLeg[];
   }): Promise<string> {
-    const manager = this.sql.manager;
-    await lockPostingShared(manager);
-    const earlier = await findTransfers(manager, [posting.requestId]);
-    if (earlier.size > 0) {
-      // Posting ids are derived from the stored-value request that is being
-      // done for the first time, so an existing transfer is another writer's.
-      throw new IdempotencyKeyReusedError(`posting ${posting.requestId} exists`, { field: 'request_id' });
-    }
-    const now = this.now();
-    const accountingDate = await currentAccountingDate(manager, this.calendar, now);
-    const states = await loadForLegs(manager, posting.legs);
+    await this.postings.lockShared();
+    const accountingDate = await this.accountingDate();
+    const states = await loadForLegs(this.accounts, posting.legs);
     const transferId = randomUUID();
     const plan = planTransfer((id) => states.get(id), posting.legs, {
       transferId,
@@ -80,20 +94,21 @@ export class PgPostingPort implements PostingPort {
     for (const [id, state] of plan.accounts) writes.states.set(id, state);
     writes.entries.push(...plan.entries);
     writes.queued.push(...plan.queued);
-    const posted = {
-      transferId,
-      requestId: posting.requestId,
-      bizCode: posting.bizCode,
-      accountingDate,
-      legs: plan.legs,
-      postedAt: now,
-      pendingId: '',
-    };
-    writes.transfers.push({ posted, requestHash: posting.requestId, kind: 'TRANSFER', memo: posting.memo });
-    writes.outbox.push(
-      transferPostedMessage(this.events.transferPosted, posted, { 'Biz-Context': posting.bizCode }),
-    );
-    await writes.flush(manager);
+    writes.transfers.push({
+      posted: {
+        transferId,
+        requestId: posting.requestId,
+        bizCode: posting.bizCode,
+        accountingDate,
+        legs: plan.legs,
+        postedAt: this.now(),
+        pendingId: '',
+      },
+      kind: 'TRANSFER',
+      memo: posting.memo,
+      headers: { 'Biz-Context': posting.bizCode },
+    });
+    await this.postings.write(writes);
     return transferId;
   }
 }

@@ -39,8 +39,13 @@ import type {
 import type { AccountEvents } from './events';
 import { PgPostingPort } from './lots-postings';
 import { PgReconRepo } from './lots-recon';
-import { isUuid } from './sql';
-import { currentAccountingDate } from './transfers';
+import { isUuid, sqlStates } from './sql';
+import { fromStatesOf } from '@paycore/platform/domain';
+
+/** Lots that can still expire are the live ones (partial indexes sv_lots_usable_idx, sv_lots_due_idx). */
+const LIVE_LOT_STATES = sqlStates(fromStatesOf(LOT_TRANSITIONS, 'EXPIRED'));
+/** Consumptions a timeout may end (partial index sv_consumptions_timeout_idx). */
+const TIMEOUT_STATES = sqlStates(fromStatesOf(CONSUMPTION_TRANSITIONS, 'EXPIRED'));
 
 const LOTS: EntityStates<LotState> = {
   name: 'lot',
@@ -238,7 +243,7 @@ export class PgLotRepo implements LotRepo {
   async lockUsable(ownerId: string, asset: string): Promise<Lot[]> {
     const found = await this.sql.query<LotRow>(
       `SELECT ${LOT_COLUMNS} FROM sv_lots
-       WHERE owner_id = $1 AND asset = $2 AND state = 'ACTIVE' AND available_quantity > 0
+       WHERE owner_id = $1 AND asset = $2 AND state IN (${LIVE_LOT_STATES}) AND available_quantity > 0
        ORDER BY lot_id FOR UPDATE`,
       [ownerId, asset],
     );
@@ -318,7 +323,8 @@ export class PgLotRepo implements LotRepo {
 
   async dueForExpiry(now: Date, limit: number): Promise<string[]> {
     const found = await this.sql.query<{ lot_id: string }>(
-      `SELECT lot_id FROM sv_lots WHERE state = 'ACTIVE' AND expires_at <= $1 ORDER BY expires_at, lot_id LIMIT $2`,
+      `SELECT lot_id FROM sv_lots WHERE state IN (${LIVE_LOT_STATES}) AND expires_at <= $1
+       ORDER BY expires_at, lot_id LIMIT $2`,
       [now, limit],
     );
     return found.map((row) => row.lot_id);
@@ -524,7 +530,7 @@ export class PgConsumptionRepo implements ConsumptionRepo {
 
   async timedOut(now: Date, limit: number): Promise<string[]> {
     const found = await this.sql.query<{ consumption_id: string }>(
-      `SELECT consumption_id FROM sv_consumptions WHERE state = 'TRIED' AND expires_at <= $1
+      `SELECT consumption_id FROM sv_consumptions WHERE state IN (${TIMEOUT_STATES}) AND expires_at <= $1
        ORDER BY expires_at, consumption_id LIMIT $2`,
       [now, limit],
     );
@@ -596,17 +602,17 @@ export class PgStoredValueStore implements StoredValueStore {
 
   transaction<T>(name: string, isolation: IsolationLevel, fn: (tx: StoredValueTx) => Promise<T>): Promise<T> {
     return this.uow.transaction(name, isolation, (sql) => {
+      const postings = new PgPostingPort(sql, this.options.events, this.options.calendar, this.now);
       let date: Promise<string> | undefined;
       // One accounting date per transaction, the one account's postings get.
-      const accountingDate = (): Promise<string> =>
-        (date ??= currentAccountingDate(sql.manager, this.options.calendar, this.now()));
+      const accountingDate = (): Promise<string> => (date ??= postings.accountingDate());
       return fn(
         Object.assign(sql, {
           lots: new PgLotRepo(sql, accountingDate),
           recognitions: new PgRecognitionRepo(sql, accountingDate),
           recon: new PgReconRepo(sql, this.options.natsPrefix ?? ''),
           consumptions: new PgConsumptionRepo(sql),
-          postings: new PgPostingPort(sql, this.options.events, this.options.calendar, this.now),
+          postings,
         }),
       );
     });
