@@ -4,6 +4,7 @@
  * cut-over 00:00; buffered defaults from the Alipay practice: 300 s, 2,000).
  */
 import { int, optional, str } from '@paycore/platform';
+import { DEFAULT_CLASS_RULES } from './domain/sv-reconciliation';
 
 export const accountConfigSchema = {
   ACCOUNT_TIME_ZONE: str({ default: 'Asia/Shanghai', description: 'IANA zone of the accounting calendar' }),
@@ -46,6 +47,28 @@ export const accountConfigSchema = {
   }),
   ACCOUNT_FLUSH_INTERVAL_MS_DEFAULT: int({ min: 1, max: 3_600_000, default: 300_000 }),
   ACCOUNT_FLUSH_BATCH_MAX_DEFAULT: int({ min: 1, max: 10_000, default: 2_000 }),
+  ACCOUNT_SV_JOB_TICK_MS: int({
+    min: 100,
+    max: 3_600_000,
+    default: 10_000,
+    description: 'how often stored-value lots past expiry and consumption tries past timeout are released',
+  }),
+  ACCOUNT_SV_RECOGNITION_DAY: int({
+    min: 1,
+    max: 28,
+    default: 1,
+    description:
+      'day of the month (accounting date) from which stored-value revenue of the previous month is recognised',
+  }),
+  ACCOUNT_SV_DIFFERENCE_RULES: str({
+    default: DEFAULT_CLASS_RULES,
+    description:
+      'stored-value difference classes: CLASS:METRIC:OP:THRESHOLD:ACTION, comma-separated (CLASS GENERAL|LARGE|EXTREME, METRIC VALUE|QUANTITY, OP >=|>|<|<=, ACTION ALARM|BALANCE)',
+  }),
+  ACCOUNT_SV_JOB_BIZ_CODE: str({
+    default: '10030103080003000000',
+    description: 'context code of expiry postings (ad-credit coins, prepaid, adjust, stored value)',
+  }),
   ACCOUNT_SUBJECTS: optional(
     'comma-separated subject codes of the chart; the shipped default chart when unset',
   ),

@@ -6,6 +6,13 @@
 import { join } from 'node:path';
 import { ensureStream, EventNaming, type ServiceSpec, type Worker } from '@paycore/platform';
 import { AccountServiceService } from '@paycore/proto/paycore/account/v1/account_service';
+import { StoredValueServiceService } from '@paycore/proto/paycore/account/v1/stored_value_service';
+import { StoredValueJobs, StoredValueService } from './application/stored-value';
+import { PgStoredValueStore } from './adapters/pg/lots-store';
+import { StoredValueReconciliation } from './application/stored-value-recon';
+import { parseClassRules } from './domain/sv-reconciliation';
+import { registerStoredValueCollectors } from './adapters/metrics/stored-value-collectors';
+import { storedValueHandlers, storedValueScopes } from './adapters/grpc/stored-value-handlers';
 import { AccountService } from './application/account-service';
 import { AccountEvents, headersFor } from './adapters/pg/events';
 import { PgAccountStore } from './adapters/pg/store';
@@ -53,7 +60,38 @@ export const accountSpec: ServiceSpec<typeof accountConfigSchema> = {
       onTransferBatch: collectors.observeTransferBatch,
     });
     grpc.addService(AccountServiceService, accountHandlers(service), accountScopes);
+    const storedValueStore = new PgStoredValueStore({
+      dataSource,
+      events: new AccountEvents(config.NATS_PREFIX),
+      calendar,
+      natsPrefix: config.NATS_PREFIX,
+    });
+    const storedValue = new StoredValueService({ store: storedValueStore, catalogue, now: () => new Date() });
+    const storedValueRecon = new StoredValueReconciliation({
+      store: storedValueStore,
+      rules: parseClassRules(config.ACCOUNT_SV_DIFFERENCE_RULES),
+      bizCode: config.ACCOUNT_SV_JOB_BIZ_CODE,
+    });
+    registerStoredValueCollectors(metrics, dataSource);
+    grpc.addService(
+      StoredValueServiceService,
+      storedValueHandlers(storedValue, storedValueRecon),
+      storedValueScopes,
+    );
+    // A code the catalogue does not know fails the start, not the first expiry.
+    catalogue.validate(config.ACCOUNT_SV_JOB_BIZ_CODE, 'ACCOUNT_SV_JOB_BIZ_CODE');
+    const storedValueJobs = new StoredValueJobs(storedValue, {
+      tickMs: config.ACCOUNT_SV_JOB_TICK_MS,
+      bizCode: config.ACCOUNT_SV_JOB_BIZ_CODE,
+      recognitionDay: config.ACCOUNT_SV_RECOGNITION_DAY,
+      accountingDate: () => storedValue.accountingDate(),
+      reconcile: (date) => storedValueRecon.reconcile(date),
+      onError: (error) => logger.error({ err: error }, 'stored-value job run failed'),
+    });
     logger.info({ calendar, batch_size_max: config.ACCOUNT_BATCH_SIZE_MAX }, 'account service configured');
-    return [{ name: 'account-workers', start: () => service.start(), stop: () => service.stop() }];
+    return [
+      { name: 'account-workers', start: () => service.start(), stop: () => service.stop() },
+      { name: 'stored-value-jobs', start: () => storedValueJobs.start(), stop: () => storedValueJobs.stop() },
+    ];
   },
 };

@@ -8,11 +8,17 @@
  *   pending   TRIED → CONFIRMED | CANCELLED | EXPIRED; CANCELLED_EMPTY is
  *             created final (a cancel that found no try)
  *   freeze    ACTIVE → RELEASED
+ *   lot       ACTIVE ⇄ EXPIRED (stored value: expiry / an operator's reactivation)
+ *   consumption  TRIED → CONFIRMED | CANCELLED | EXPIRED, like pending; a
+ *             one-shot consumption is created CONFIRMED, an empty rollback
+ *             CANCELLED_EMPTY
  *
  * Initial states (an account opens ACTIVE, a try inserts TRIED, a freeze is
  * ACTIVE) are inserted, not reached by a transition.
  */
 import type { TransitionTable } from '@paycore/platform/domain';
+import type { ConsumptionState } from './consumptions';
+import type { LotState } from './lots';
 import type { PendingState } from './pending';
 import type { AccountStatus } from './types';
 
@@ -35,4 +41,17 @@ export type FreezeStatus = 'ACTIVE' | 'RELEASED';
 export const FREEZE_TRANSITIONS: TransitionTable<FreezeStatus> = {
   ACTIVE: ['RELEASED'],
   RELEASED: [],
+};
+
+export const LOT_TRANSITIONS: TransitionTable<LotState> = {
+  ACTIVE: ['EXPIRED'],
+  EXPIRED: ['ACTIVE'],
+};
+
+export const CONSUMPTION_TRANSITIONS: TransitionTable<ConsumptionState> = {
+  TRIED: ['CONFIRMED', 'CANCELLED', 'EXPIRED'],
+  CONFIRMED: [],
+  CANCELLED: [],
+  CANCELLED_EMPTY: [],
+  EXPIRED: [],
 };
