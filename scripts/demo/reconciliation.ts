@@ -76,6 +76,9 @@ function channelPart(payChannel: string, amountMinor: bigint): PaymentPart {
     refunded: undefined,
     channelTxnId: '',
     channelNo: '',
+    asset: '',
+    quantity: 0n,
+    consumptionType: '',
   };
 }
 

@@ -110,6 +110,9 @@ export class RefundDesk {
         kind: part.kind,
         amountMinor: split[i] ?? 0n,
         bizCode: withAction(part.bizCode, ACTION_REFUND),
+        ...(part.storedValue
+          ? { storedValueQuantity: unitsToRefund(part, part.storedValue.quantity, split[i] ?? 0n) }
+          : {}),
       }))
       .filter((p) => p.amountMinor > 0n);
     const refundId = randomUUID();
@@ -180,4 +183,19 @@ export class RefundDesk {
       return confirmed;
     });
   }
+}
+
+/**
+ * The units a refund of `refundMinor` returns of a lot-spending part: counted
+ * cumulatively (units due after it minus units due before it, each rounded
+ * down), so refunds adding up to the part's amount return every unit. The
+ * part's refunded amount is read under the order's lock.
+ */
+export function unitsToRefund(
+  part: { amountMinor: bigint; refundedMinor: bigint },
+  quantity: bigint,
+  refundMinor: bigint,
+): bigint {
+  const due = (minor: bigint): bigint => (minor * quantity) / part.amountMinor;
+  return due(part.refundedMinor + refundMinor) - due(part.refundedMinor);
 }
