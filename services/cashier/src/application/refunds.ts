@@ -10,7 +10,7 @@ import { randomUUID } from 'node:crypto';
 import { assertRequestId, canonicalRequestHash } from '@paycore/platform';
 import { ACTION_REFUND, withAction } from '../domain/codes';
 import { CashierError, invalidField } from '../domain/errors';
-import { allocateRefundAlongPath } from '../domain/refund';
+import { allocateRefundAlongPath, unitsToRefund } from '../domain/refund';
 import type { Drivers } from './drivers';
 import type { CashierStore, CashierTx } from './ports';
 import type { OrderRecord, RefundRecord } from './records';
@@ -183,19 +183,4 @@ export class RefundDesk {
       return confirmed;
     });
   }
-}
-
-/**
- * The units a refund of `refundMinor` returns of a lot-spending part: counted
- * cumulatively (units due after it minus units due before it, each rounded
- * down), so refunds adding up to the part's amount return every unit. The
- * part's refunded amount is read under the order's lock.
- */
-export function unitsToRefund(
-  part: { amountMinor: bigint; refundedMinor: bigint },
-  quantity: bigint,
-  refundMinor: bigint,
-): bigint {
-  const due = (minor: bigint): bigint => (minor * quantity) / part.amountMinor;
-  return due(part.refundedMinor + refundMinor) - due(part.refundedMinor);
 }
