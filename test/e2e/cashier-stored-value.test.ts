@@ -23,7 +23,17 @@ import {
   type PaymentPart,
 } from '@paycore/proto/paycore/cashier/v1/cashier_service';
 import { payAtSandbox, startPlatform, waitFor, type Platform } from './platform';
-import { cny, createOrder, fundPayer, pay, part, reasonOf, registerMerchant, uid } from './helpers';
+import {
+  chinaToday,
+  cny,
+  createOrder,
+  fundPayer,
+  pay,
+  part,
+  reasonOf,
+  registerMerchant,
+  uid,
+} from './helpers';
 
 const ASSET = 'ADCOIN';
 const PURCHASE_BIZ = { code: '10030103030000000000' };
@@ -192,6 +202,8 @@ describe('cashier combined payment with stored value (coins) end to end', functi
     expect(await coins(payerId)).to.deep.equal({ available: COINS_BOUGHT, held: 0n, consumed: 0n });
     expect(await payerBalance(payerId)).to.deep.equal({ available: 5_000n, frozen: 0n });
     expect(await settlement(merchantId)).to.equal(0n);
+    const trial = await unary(p.ledger.getTrialBalance.bind(p.ledger), { accountingDate: chinaToday() });
+    expect(trial.balanced).to.equal(true);
   });
 
   it('the channel declines: the coins go back to their lots and the balance is unfrozen', async () => {
