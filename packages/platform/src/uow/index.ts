@@ -16,6 +16,8 @@ export {
   canonicalText,
   fieldHashes,
   firstDifferingField,
+  protoFieldPath,
   toStoredJson,
   fromStoredJson,
 } from './canonical';
+export { peekClaim, type ClaimingStore } from './peek';

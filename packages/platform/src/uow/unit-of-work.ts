@@ -31,6 +31,7 @@ import {
   fieldHashes,
   firstDifferingField,
   fromStoredJson,
+  protoFieldPath,
   toStoredJson,
 } from './canonical';
 
@@ -183,7 +184,9 @@ class PgSqlTx implements SqlTx {
     assert.ok(first, `idempotency row ${request.requestId} vanished between insert and select`);
     if (first.operation !== request.operation || first.request_hash !== hash) {
       const field =
-        first.operation !== request.operation ? 'operation' : firstDifferingField(first.field_hashes, fields);
+        first.operation !== request.operation
+          ? 'operation'
+          : protoFieldPath(firstDifferingField(first.field_hashes, fields));
       throw new ApiError(
         'ALREADY_EXISTS',
         'IDEMPOTENCY_KEY_REUSED',
