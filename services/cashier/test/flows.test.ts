@@ -283,9 +283,10 @@ describe('cashier flows against real Postgres (fake account and channel-router)'
     expect(still).to.have.length(1);
   });
 
-  it('a withdrawal whose payout succeeds after its hold expired debits the payer once; the released money cannot be spent again', async () => {
+  /** A payer funded with 1 000 withdraws 600: the payout is PROCESSING at the bank, the 600 held. */
+  const withdrawSixHundredOfOneThousand = async () => {
     // Earlier tests moved the shared clock hours ahead of the database's; start from now so that only
-    // this test's 120 s pass for the withdrawal (its exception window is measured from its created_at).
+    // the test's own 120 s pass for the withdrawal (its exception window is measured from its created_at).
     h.clock.nowMs = Date.now();
     const payerId = uid('p');
     const balance = await fund(payerId, 1_000n);
@@ -298,6 +299,11 @@ describe('cashier flows against real Postgres (fake account and channel-router)'
       accountName: 'Payer',
       bankCode: 'ICBC',
     });
+    return { payerId, balance, w };
+  };
+
+  it('a withdrawal whose payout succeeds after its hold expired debits the payer once; the released money cannot be spent again', async () => {
+    const { payerId, balance, w } = await withdrawSixHundredOfOneThousand();
     expect(w.state).to.equal('PROCESSING');
     expect(h.account.available(balance)).to.equal(400n);
     h.clock.nowMs += 120_000; // the bank was slow: the 60 s hold expired and released the 600
@@ -329,20 +335,7 @@ describe('cashier flows against real Postgres (fake account and channel-router)'
   });
 
   it('a payout success after the hold expired and the payer spent the money is an OPEN exception, never a withdrawal kept and spent', async () => {
-    // Earlier tests moved the shared clock hours ahead of the database's; start from now so that only
-    // this test's 120 s pass for the withdrawal (its exception window is measured from its created_at).
-    h.clock.nowMs = Date.now();
-    const payerId = uid('p');
-    const balance = await fund(payerId, 1_000n);
-    const w = await h.cashier.withdraw({
-      requestId: uid('wd'),
-      payerId,
-      amountMinor: 600n,
-      currency: 'CNY',
-      accountNo: '6222020202020202',
-      accountName: 'Payer',
-      bankCode: 'ICBC',
-    });
+    const { payerId, balance, w } = await withdrawSixHundredOfOneThousand();
     h.clock.nowMs += 120_000;
     // With the hold expired the payer spends everything before the bank answers.
     const spend = await order(1_000n);
