@@ -317,6 +317,8 @@ describe('every mutating RPC of every service: one idempotency behaviour (every 
       ].join('\r\n'),
     );
   const yesterday = addDays(chinaToday(), -1);
+  /** The bank channel number's routes before the route upsert case: the upsert adds none. */
+  let listedRoutes = -1;
 
   const CASES: Readonly<Record<string, Case>> = {
     // account — being moved onto the platform unit of work on another branch.
@@ -338,7 +340,6 @@ describe('every mutating RPC of every service: one idempotency behaviour (every 
     },
     'paycore.account.v1.AccountService/CloseAccount': {
       prepare: async () => {
-        await openPair();
         const opened = await unary(p.account.openAccount.bind(p.account), {
           requestId: uid('open'),
           bizContext: { code: BIZ_ACCOUNT },
@@ -536,6 +537,11 @@ describe('every mutating RPC of every service: one idempotency behaviour (every 
         const number = listed.channelNumbers.find((c) => c.channelNo === BANK) ?? listed.channelNumbers[0];
         return () => ({ channelNumber: number });
       },
+      after: async () => {
+        expect(
+          await count('SELECT count(*) AS n FROM channel.channel_numbers WHERE channel_no = $1', [BANK]),
+        ).to.equal(1);
+      },
     },
     'paycore.channel.v1.ChannelService/SetChannelCredentials': {
       prepare: async () => {
@@ -549,7 +555,14 @@ describe('every mutating RPC of every service: one idempotency behaviour (every 
       prepare: async () => {
         const listed = await unary(p.channel.listRegistry.bind(p.channel), {});
         const route = listed.routes.find((r) => r.channelNo === BANK) ?? listed.routes[0];
+        listedRoutes = listed.routes.filter((r) => r.channelNo === BANK).length;
         return () => ({ route });
+      },
+      after: async () => {
+        expect(
+          await count('SELECT count(*) AS n FROM channel.routes WHERE channel_no = $1', [BANK]),
+          'the routes of the bank channel number',
+        ).to.equal(listedRoutes);
       },
     },
     'paycore.channel.v1.ChannelService/CreateChannelPayment': {
