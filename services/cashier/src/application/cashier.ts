@@ -116,14 +116,7 @@ export class Cashier {
     if (!NOTIFY_KEY_PATTERN.test(input.notifyKey))
       throw invalidField('notify_key', 'must be 16 to 128 printable ASCII characters');
     const l = input.limits;
-    if (
-      l.perTransactionMaxMinor < 0n ||
-      l.merchantDailyMaxMinor < 0n ||
-      l.payerDailyMaxMinor < 0n ||
-      l.payerPaymentsPerMinuteMax < 0
-    ) {
-      throw invalidField('risk_limits', 'limits are 0 (none) or positive');
-    }
+    requireLimits(l);
     const request = {
       requestId: input.requestId,
       operation: 'cashier.RegisterMerchant',
@@ -634,4 +627,15 @@ function closeRequest(input: { requestId: string; orderId: string; cause: string
     operation: 'cashier.ClosePaymentOrder',
     payload: { orderId: input.orderId, cause: input.cause },
   };
+}
+
+function requireLimits(l: RiskLimits): void {
+  if (
+    l.perTransactionMaxMinor < 0n ||
+    l.merchantDailyMaxMinor < 0n ||
+    l.payerDailyMaxMinor < 0n ||
+    l.payerPaymentsPerMinuteMax < 0
+  ) {
+    throw invalidField('risk_limits', 'limits are 0 (none) or positive');
+  }
 }
