@@ -26,6 +26,7 @@ import {
   RefundState,
 } from '@paycore/proto/paycore/cashier/v1/cashier_service';
 import { addFault, payAtSandbox, startPlatform, waitFor, type Platform } from './platform';
+import { notificationSettled } from './conditions';
 import {
   chinaToday,
   cny,
@@ -111,7 +112,8 @@ describe('cashier end to end (every service a real process)', function () {
       await waitFor('notification', () =>
         Promise.resolve(p.notifications.some((n) => n.orderId === created.orderId) ? true : undefined),
       );
-      await new Promise((r) => setTimeout(r, 500));
+      // Delivered is final: the notifier sends it no more, so one now is one for good.
+      expect((await notificationSettled(p, created.orderId)).state).to.equal('DELIVERED');
       const mine = p.notifications.filter((n) => n.orderId === created.orderId);
       expect(mine).to.have.length(1);
       expect(mine[0]?.signatureValid).to.equal(true);

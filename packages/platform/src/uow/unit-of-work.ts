@@ -31,6 +31,7 @@ import {
   fieldHashes,
   firstDifferingField,
   fromStoredJson,
+  protoFieldPath,
   toStoredJson,
 } from './canonical';
 
@@ -210,7 +211,7 @@ function reusedError(
   const field =
     first.operation !== prepared.request.operation
       ? 'operation'
-      : firstDifferingField(first.field_hashes, prepared.fields);
+      : protoFieldPath(firstDifferingField(first.field_hashes, prepared.fields));
   return new ApiError(
     'ALREADY_EXISTS',
     'IDEMPOTENCY_KEY_REUSED',
