@@ -51,7 +51,7 @@ export function register(program: Command, runtime: () => Runtime): void {
     .description(
       'every route of every pay channel: eligible now, or why not (breaker open, maintenance, limits)',
     )
-    .option('--code <bizCode>', 'unrouted context code to route', '10010101000000000000')
+    .option('--code <bizCode>', 'unrouted context code to route (default: instant pay of product 100101)', '10010101010000000000')
     .option('--amount <yuan>', 'amount to route', (v) => parseAmount(v), parseAmount('1.00'))
     .action(async (o: { code: string; amount: proto.common.Money }) => {
       const rt = runtime();
