@@ -7,7 +7,7 @@
 import { cny, proto, reasonOf as clientReasonOf } from '@paycore/client';
 import { NOTIFY_KEY, type Platform } from './platform';
 
-const { BizMode, OrderState, PartKind } = proto.cashier;
+const { BizMode, OrderState } = proto.cashier;
 type BizMode = proto.cashier.BizMode;
 type PartKind = proto.cashier.PartKind;
 type PaymentOrder = proto.cashier.PaymentOrder;
