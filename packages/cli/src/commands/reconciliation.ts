@@ -7,10 +7,10 @@
  * --reason). Amounts are minor units on the wire and exact strings here.
  */
 import { Option, type Command } from 'commander';
-import { formatMoney, proto } from '@paycore/client';
+import { proto } from '@paycore/client';
 import { enumName, type Row } from '../output';
 import type { Runtime } from '../runtime';
-import { chinaToday, newRequestId, parseCount, parseDate } from './common';
+import { chinaToday, minorText, newRequestId, parseCount, parseDate } from './common';
 
 const { DifferenceClass, Direction, Resolution } = proto.reconciliationEvents;
 const RECON = 'paycore.reconciliation.v1.ReconciliationService';
@@ -23,11 +23,6 @@ const RESOLUTIONS: Readonly<Record<string, proto.reconciliationEvents.Resolution
 };
 
 type Runtimes = () => Runtime;
-
-/** Minor units of the day's currency (CNY: the channels' bills are in yuan). */
-function minorText(amountMinor: bigint, currency = 'CNY'): string {
-  return `${formatMoney({ amountMinor, currency })} ${currency}`;
-}
 
 function channelNo(text: string): string {
   if (!CHANNEL_NO_PATTERN.test(text)) throw new Error(`channel number must be six digits, got "${text}"`);
@@ -83,8 +78,8 @@ function report(recon: Command, runtime: Runtimes): void {
           rows: day.classes.map((c) => ({
             class: enumName(DifferenceClass, c.differenceClass, 'DIFFERENCE_CLASS_'),
             count: c.count,
-            channel_amount: minorText(c.channelAmount),
-            platform_amount: minorText(c.platformAmount),
+            channel_amount: minorText(c.channelAmount, 'CNY'),
+            platform_amount: minorText(c.platformAmount, 'CNY'),
           })),
         });
         return;
@@ -109,9 +104,9 @@ function reportRow(day: proto.reconciliation.DayReport): Row {
     line_count: day.lineCount,
     open_count: day.openCount,
     held_count: day.heldCount,
-    suspense_open: minorText(day.suspenseOpenAmount),
-    channel_fees: minorText(day.channelFeeTotal),
-    net_settlement: minorText(day.netSettlementAmount),
+    suspense_open: minorText(day.suspenseOpenAmount, 'CNY'),
+    channel_fees: minorText(day.channelFeeTotal, 'CNY'),
+    net_settlement: minorText(day.netSettlementAmount, 'CNY'),
     rules_applied: Object.entries(day.rulesApplied)
       .map(([rule, count]) => `${rule}=${count}`)
       .join(' '),
@@ -147,9 +142,9 @@ function differenceRow(d: proto.reconciliation.Difference): Row {
     direction: enumName(Direction, d.direction, 'DIRECTION_'),
     merchant_order_no: d.merchantOrderNo,
     platform_txn_id: d.platformTxnId,
-    platform_amount: minorText(d.platformAmount, d.currency || 'CNY'),
-    channel_amount: minorText(d.channelAmount, d.currency || 'CNY'),
-    suspense: minorText(d.suspenseAmount, d.currency || 'CNY'),
+    platform_amount: minorText(d.platformAmount, d.currency),
+    channel_amount: minorText(d.channelAmount, d.currency),
+    suspense: minorText(d.suspenseAmount, d.currency),
     state: d.state,
     resolution:
       d.resolution === Resolution.RESOLUTION_UNSPECIFIED

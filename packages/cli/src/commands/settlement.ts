@@ -7,20 +7,15 @@
  * --csv, the CSV the merchant receives).
  */
 import type { Command } from 'commander';
-import { formatMoney, proto } from '@paycore/client';
+import { proto } from '@paycore/client';
 import { enumName, type Row } from '../output';
 import type { Runtime } from '../runtime';
-import { chinaToday, iso, newRequestId, parseDate } from './common';
+import { chinaToday, iso, minorText, newRequestId, parseDate } from './common';
 
 const { BatchState } = proto.settlement;
 const SETTLEMENT = 'paycore.settlement.v1.SettlementService';
 
 type Runtimes = () => Runtime;
-
-function minorText(amountMinor: bigint, currency: string): string {
-  const code = currency === '' ? 'CNY' : currency;
-  return `${formatMoney({ amountMinor, currency: code })} ${code}`;
-}
 
 function batchRow(b: proto.settlement.Batch): Row {
   return {
