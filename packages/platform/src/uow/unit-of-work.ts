@@ -362,6 +362,7 @@ export function createUnitOfWork(dataSource: DataSource, options: UnitOfWorkOpti
 
   async function attempt<T>(isolation: IsolationLevel, fn: (tx: SqlTx) => Promise<T>): Promise<T> {
     const runner = dataSource.createQueryRunner('master');
+    let committed: readonly StateChange[] = [];
     try {
       // The platform's query runner (createDataSource) opens with one statement,
       // `START TRANSACTION ISOLATION LEVEL …`, and runs after-commit callbacks
@@ -372,13 +373,19 @@ export function createUnitOfWork(dataSource: DataSource, options: UnitOfWorkOpti
       const result = await fn(tx);
       assert.equal(tx.unremembered.size, 0, `claimed but not remembered: ${[...tx.unremembered].join(', ')}`);
       await runner.commitTransaction();
-      reportStateChanges(tx.stateChanges);
+      committed = tx.stateChanges;
       return result;
     } catch (error) {
       if (runner.isTransactionActive) await runner.rollbackTransaction().catch(() => undefined);
       throw error;
     } finally {
       await runner.release();
+      // After COMMIT and outside the try: telemetry can never turn a committed transaction into an error.
+      try {
+        reportStateChanges(committed);
+      } catch {
+        // A span that cannot be made is lost; the state change stands.
+      }
     }
   }
 
