@@ -13,7 +13,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { Client as GrpcClient, credentials } from '@grpc/grpc-js';
+import { Client as GrpcClient, credentials, type Metadata } from '@grpc/grpc-js';
+import { context as otelContext, propagation } from '@opentelemetry/api';
+import { createPaycoreClient, loadEndpointsFile, staticToken, type PaycoreClient } from '@paycore/client';
 import { connectNats, createClient } from '@paycore/platform';
 import { AccountServiceClient } from '@paycore/proto/paycore/account/v1/account_service';
 import { CashierServiceClient } from '@paycore/proto/paycore/cashier/v1/cashier_service';
@@ -82,6 +84,8 @@ export interface Platform {
   /** The token issuer's private key (PKCS#8 PEM file) and name, for clients that mint their own tokens. */
   readonly privateKeyFile: string;
   readonly tokenIssuer: string;
+  /** Every service through @paycore/client: a token with every scope, 30 s deadlines, the test's trace context. */
+  readonly paycore: PaycoreClient;
   readonly cashier: CashierServiceClient;
   readonly account: AccountServiceClient;
   readonly ledger: LedgerServiceClient;
@@ -349,12 +353,20 @@ export async function startPlatform(
   const address = (name: string): string => `127.0.0.1:${ports[name]?.grpc ?? 0}`;
   const pg = new PgClient({ connectionString: database.url });
   await pg.connect();
+  const paycore = createPaycoreClient({
+    endpoints: loadEndpointsFile(endpointsFile),
+    token: staticToken(token),
+    defaultDeadlineMs: 30_000,
+    propagate: (metadata: Metadata) =>
+      propagation.inject(otelContext.active(), metadata, { set: (m, key, value) => m.set(key, value) }),
+  });
 
   return {
     sandboxUrl,
     endpointsFile,
     privateKeyFile,
     tokenIssuer: minter.issuer,
+    paycore,
     cashier: createClient(CashierServiceClient, { address: address('cashier'), ...options }),
     account: createClient(AccountServiceClient, { address: address('account'), ...options }),
     ledger: createClient(LedgerServiceClient, { address: address('ledger'), ...options }),
@@ -386,6 +398,7 @@ export async function startPlatform(
     },
     restart: start,
     async close() {
+      paycore.close();
       await pg.end();
       webhook.server.close();
       for (const name of [
