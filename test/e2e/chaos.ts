@@ -203,7 +203,7 @@ async function balancePay(w: World): Promise<void> {
 }
 
 /** The channel transaction id of the order's payment: from the Pay answer, else asked for until known or final. */
-async function channelTxnId(w: World, orderId: string, answered: string): Promise<string> {
+async function channelTxnId(w: Pick<World, 'cashier'>, orderId: string, answered: string): Promise<string> {
   if (answered !== '') return answered;
   const deadline = Date.now() + TXN_ID_WAIT_MS;
   while (Date.now() < deadline) {
@@ -245,6 +245,33 @@ async function channelPay(w: World): Promise<void> {
   // The payer pays; a payment the platform already gave up is refused by the sandbox (409), which is fine.
   await payAtSandbox(w.p.sandboxUrl, wechat ? 'wechat' : 'alipay', txnId).catch(() => undefined);
   w.awaitingChannel.push({ orderId, refundableMinor: amountMinor });
+}
+
+/**
+ * Tops up a payer's balance through Alipay, paid at the sandbox, and waits until it is credited; a
+ * transient failure retries the same top-up (one request id), so a payer is funded exactly once.
+ */
+export async function fundPayer(
+  p: Platform,
+  cashier: Spread<CashierServiceClient>,
+  payerId: string,
+  amountMinor: bigint,
+): Promise<void> {
+  const request = { requestId: uid('top'), payerId, amount: cny(amountMinor), payChannel: '1001', target: 1 };
+  const res = await cashier.call((c, deadlineMs) => unary(c.topUp.bind(c), request, { deadlineMs }));
+  if (!res.ok) throw new Error(`top-up for ${payerId}: ${res.reason}`);
+  const orderId = res.value.order?.orderId ?? '';
+  const txnId = await channelTxnId({ cashier }, orderId, res.value.payment?.parts[0]?.channelTxnId ?? '');
+  await payAtSandbox(p.sandboxUrl, 'alipay', txnId);
+  const deadline = Date.now() + TXN_ID_WAIT_MS;
+  for (;;) {
+    const view = await cashier.call((c, deadlineMs) =>
+      unary(c.getPaymentOrder.bind(c), { orderId, merchantId: '', merchantOrderNo: '' }, { deadlineMs }),
+    );
+    if (view.ok && view.value.order?.state === OrderState.ORDER_STATE_PAID) return;
+    if (Date.now() > deadline) throw new Error(`top-up ${orderId} for ${payerId} not credited`);
+    await sleep(200);
+  }
 }
 
 /** A channel-paid order seen PAID becomes refundable. */
