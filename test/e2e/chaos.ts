@@ -386,9 +386,9 @@ export interface Kill {
   restartedAtMs?: number;
 }
 
-/** One replica of each service, killed at a seeded moment of the middle third, a few seconds apart. */
+/** One replica of each service, killed at a seeded moment between a quarter and two fifths of the load, a few seconds apart (so a restarted one rejoins while the load still runs). */
 export function planKills(random: () => number, loadMs: number, replicas: number): Kill[] {
-  const baseMs = Math.floor(loadMs * (0.3 + 0.2 * random()));
+  const baseMs = Math.floor(loadMs * (0.25 + 0.15 * random()));
   return SERVICES.map((service) => ({
     service,
     process: replicaName(service, Math.floor(random() * replicas)),

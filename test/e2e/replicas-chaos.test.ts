@@ -2,9 +2,10 @@
  * Chaos, end to end: TWO replicas of every service (account, ledger,
  * channel-router, cashier, reconciliation, settlement) on ONE database and
  * ONE NATS prefix, one channel sandbox, under mixed load for a bounded time;
- * midway ONE replica of EACH service is SIGKILLed (which one and when drawn
- * from the seed) and started again a few seconds later, while the load goes
- * on against the survivors. Proves, once the load stops and within a bounded
+ * a quarter to two fifths into the load ONE replica of EACH service is
+ * SIGKILLed (which one and when drawn from the seed, a few seconds apart) and
+ * started again a few seconds later, while the load goes on against the
+ * survivors. Proves, once the load stops and within a bounded
  * wait:
  * - every flow reaches exactly one final state: payments, refunds,
  *   withdrawals, orders (an order whose every payment failed is closed by its
@@ -21,8 +22,9 @@
  *   transfers, each merchant's pending settlement is exactly its paid orders
  *   less its refunds (one credit entry per paid order, one debit per refund),
  *   each payer's balance is exactly top-ups less payments and withdrawals
- *   plus refunds, every acknowledged transfer stored once, and the ledger has
- *   one voucher per account transfer with a balanced trial balance.
+ *   plus refunds, every acknowledged transfer stored once, the ledger has
+ *   one voucher per account transfer with a balanced trial balance, and
+ *   settlement cleared each succeeded payment and refund exactly once.
  *
  * Clients: PAYCORE_CHAOS_CLIENTS concurrent callers, each spreading its calls
  * round-robin over one gRPC client per replica and retrying a transient
@@ -509,5 +511,48 @@ describe('replicas under chaos: two of every service, one of each killed midway'
     expect(missing, 'account transfers without a voucher').to.deep.equal([]);
     const trial = await unary(p.ledger.getTrialBalance.bind(p.ledger), { accountingDate: chinaToday() });
     expect(trial.balanced).to.equal(true);
+    await assertClearedOnce(w);
+  }
+
+  /**
+   * Settlement's replicas share one durable consumer of cashier's events: once caught up, each
+   * succeeded payment and refund of the load's merchants is cleared exactly once, and the month
+   * volume (the base of tiered fees) is the sum of the cleared payments, not more.
+   */
+  async function assertClearedOnce(w: World): Promise<void> {
+    const merchants = [...w.merchants];
+    await waitFor(
+      'settlement cleared every payment and refund',
+      async () => {
+        const [n] = await rows(
+          `SELECT (SELECT count(*) FROM cashier.payments p JOIN cashier.orders o ON o.order_id = p.order_id
+                    WHERE p.state = 'SUCCEEDED' AND o.merchant_id = ANY($1))
+                + (SELECT count(*) FROM cashier.refunds WHERE state = 'SUCCEEDED' AND merchant_id = ANY($1))
+                - (SELECT count(*) FROM settlement.items WHERE merchant_id = ANY($1)) AS missing`,
+          [merchants],
+        );
+        return n?.missing === '0' ? true : undefined;
+      },
+      60_000,
+    );
+    const wrong = await rows(
+      `SELECT p.payment_id::text, count(i.item_id)::text AS items FROM cashier.payments p
+         JOIN cashier.orders o ON o.order_id = p.order_id
+         LEFT JOIN settlement.items i ON i.kind = 'PAY' AND i.payment_id = p.payment_id::text
+        WHERE p.state = 'SUCCEEDED' AND o.merchant_id = ANY($1)
+        GROUP BY p.payment_id HAVING count(i.item_id) <> 1`,
+      [merchants],
+    );
+    expect(wrong, 'payments not cleared exactly once').to.deep.equal([]);
+    const volumes = await rows(
+      `SELECT v.merchant_id, v.volume_minor::text AS volume,
+              (SELECT sum(amount_minor) FROM settlement.items i WHERE i.kind = 'PAY' AND i.merchant_id = v.merchant_id)::text AS cleared
+         FROM settlement.month_volumes v WHERE v.merchant_id = ANY($1)`,
+      [merchants],
+    );
+    expect(
+      volumes.filter((v) => v.volume !== v.cleared),
+      'month volumes',
+    ).to.deep.equal([]);
   }
 });
