@@ -336,7 +336,9 @@ async function dispatch(
   ctx.calls.record(
     'alipay',
     operation,
-    operation === 'refund' || operation === 'refund_query' ? `${outTradeNo ?? ''}/${outRequestNo}` : outTradeNo,
+    operation === 'refund' || operation === 'refund_query'
+      ? `${outTradeNo ?? ''}/${outRequestNo}`
+      : outTradeNo,
   );
   const faults = await operationFaults(ctx, 'alipay', operation, outTradeNo);
   if (faults.decline) return decline(operation, faults.decline.code, faults.decline.message);

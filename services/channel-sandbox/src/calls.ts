@@ -22,7 +22,10 @@ export interface CallCount {
 }
 
 export class CallTally {
-  private readonly counts = new Map<string, { channel: SandboxChannel; operation: Operation; key: string; count: number }>();
+  private readonly counts = new Map<
+    string,
+    { channel: SandboxChannel; operation: Operation; key: string; count: number }
+  >();
   private overflowCount = 0;
 
   record(channel: SandboxChannel, operation: Operation, key: string | undefined): void {
