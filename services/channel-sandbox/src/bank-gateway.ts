@@ -96,6 +96,7 @@ export async function handlePayout(ctx: SandboxContext, req: HttpRequest): Promi
   if ('refusal' in opened) return reply(ctx, opened.refusal);
   const payload = opened.payload;
   const outPayoutNo = field(payload, 'out_payout_no', /^[A-Za-z0-9_-]{1,64}$/);
+  ctx.calls.record('bank', 'payout', outPayoutNo);
   const amountText = field(payload, 'amount', /^[1-9]\d{0,15}$/);
   const currency = field(payload, 'currency', /^CNY$/);
   const accountNo = field(payload, 'account_no', /^\d{8,32}$/);
@@ -149,6 +150,7 @@ export async function handlePayoutQuery(ctx: SandboxContext, req: HttpRequest): 
   if ('refusal' in opened) return reply(ctx, opened.refusal);
   const outPayoutNo = field(opened.payload, 'out_payout_no', /^[A-Za-z0-9_-]{1,64}$/);
   if (!outPayoutNo) return reply(ctx, { code: '1005', message: 'out_payout_no required' });
+  ctx.calls.record('bank', 'payout_query', outPayoutNo);
   const faults = await operationFaults(ctx, 'bank', 'payout_query', outPayoutNo);
   if (faults.unknown) return reply(ctx, { code: '9999', message: '系统繁忙' });
   const payout = ctx.store.payout(outPayoutNo);

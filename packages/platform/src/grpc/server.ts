@@ -46,11 +46,12 @@ import {
   withBizBaggage,
 } from '@paycore/context';
 import { HealthService } from '@paycore/proto/grpc/health/v1/health';
-import { ApiError, toServiceError } from '../errors';
+import { ApiError, isReasonedError, toServiceError } from '../errors';
 import { requireScope, type Caller, type TokenVerifier } from '../auth';
 import type { Metrics } from '../metrics';
 import { HealthManager } from './health';
 import { runWithFlowFields } from '../events/flow-context';
+import { isTransientInfrastructureError } from '../events/inbox';
 import { flowAttributes, flowFields } from './flow-fields';
 import { firstString, metadataGetter } from './metadata';
 
@@ -360,7 +361,7 @@ export class GrpcServerKit {
             callback(null, response);
           },
           (err: unknown) => {
-            const mapped = toServiceError(err, errorDomain);
+            const mapped = toServiceError(unreachableAsUnavailable(err), errorDomain);
             finish(mapped.code, err);
             callback(mapped.serviceError);
           },
@@ -368,4 +369,21 @@ export class GrpcServerKit {
       });
     };
   }
+}
+
+/**
+ * Postgres busy or out of reach (no connection slot, connection lost,
+ * shutting down, serialization retries used up) is an operating error, not a
+ * programmer error: answered UNAVAILABLE / DEPENDENCY_UNAVAILABLE, which
+ * callers retry with the same request id, instead of INTERNAL. Such a retry is
+ * safe either way (rolled back: evaluated afresh; committed: answered as a
+ * replay); the original error is still logged.
+ */
+function unreachableAsUnavailable(err: unknown): unknown {
+  if (isReasonedError(err) || !isTransientInfrastructureError(err)) return err;
+  return new ApiError(
+    'UNAVAILABLE',
+    'DEPENDENCY_UNAVAILABLE',
+    'the database is busy or unreachable; retry with the same request_id',
+  );
 }

@@ -261,7 +261,6 @@ function settledAnswer<T>(step: () => T): T | { readonly kind: 'refused'; readon
   }
 }
 
-
 /** One committed-or-not state change, reported as a span once the transaction commits. */
 interface StateChange {
   readonly entity: string;
