@@ -512,7 +512,9 @@ class PgSettlementTx implements SettlementTx {
   async merchantsDue(settlementDate: string, limit: number, afterMerchantId: string): Promise<string[]> {
     const rows = await this.sql.query(
       `SELECT merchant_id FROM (
-         SELECT DISTINCT merchant_id FROM items WHERE batch_id IS NULL AND settle_on <= $1
+         -- Items a batch would take: unconfirmed ones only where the merchant does not hold them back.
+         SELECT DISTINCT i.merchant_id FROM items i LEFT JOIN profiles hold ON hold.merchant_id = i.merchant_id
+         WHERE i.batch_id IS NULL AND i.settle_on <= $1 AND (i.confirmed OR NOT COALESCE(hold.hold_unconfirmed, false))
          UNION
          SELECT merchant_id FROM batches WHERE release_on <= $1 AND carried_out_minor > 0
            AND NOT EXISTS (SELECT 1 FROM batches later WHERE later.merchant_id = batches.merchant_id
