@@ -7,7 +7,11 @@
  *   payments through both sandbox protocols -> a combined payment (balance +
  *   coupon + WeChat) -> escrow with confirmation -> refunds (partial and full)
  *   -> a declined payment -> a dropped channel notification recovered by
- *   status sync -> a withdrawal -> day sealing and ledger close.
+ *   status sync -> a withdrawal -> three merchants of settlement's (T+1, D0,
+ *   D0 under its minimum) paid -> reconciliation of today's bills -> the
+ *   settlement day (batches, payouts, statements; the confirmed bills' net
+ *   moved to the reserve fund's deposit, their fees to channel fee cost) ->
+ *   day sealing and ledger close.
  *
  * It prints a readable report (orders by state, merchant balances,
  * notification deliveries, the trial balance, the trace id of one payment)
@@ -50,6 +54,7 @@ import { BalanceDirection, LedgerServiceClient } from '@paycore/proto/paycore/le
 import { verifyNotification } from '@paycore/cashier';
 import { seedChannelRegistry } from './seed-channels';
 import { reconciliationDemo } from './demo/reconciliation';
+import { settlementDay, settlementPayments } from './demo/settlement';
 
 startTelemetry({
   serviceName: 'paycore-demo',
@@ -58,7 +63,7 @@ startTelemetry({
 
 const ROOT = path.resolve(__dirname, '..');
 const RUN_DIR = path.resolve(process.env['PAYCORE_RUN_DIR'] ?? path.join(ROOT, '.run'));
-const REQUIRED_SERVICES = ['account', 'ledger', 'channel-router', 'cashier'] as const;
+const REQUIRED_SERVICES = ['account', 'ledger', 'channel-router', 'cashier', 'settlement'] as const;
 const CALL_DEADLINE_MS = 30_000;
 const WAIT_MS_MAX = 60_000;
 const SEAL_DAYS_MAX = 400;
@@ -672,6 +677,8 @@ async function main(): Promise<void> {
     const day = await runDay(c, sandboxUrl, webhook.url);
     // Let the last notifications arrive before counting them.
     await new Promise((resolve) => setTimeout(resolve, 2_000));
+    const settlementOptions = { endpoints, token, sandboxUrl, expectThat, section };
+    const settling = await settlementPayments(settlementOptions);
     await reconciliationDemo({
       endpoints,
       httpEndpoints: existsSync(httpEndpointsFile) ? readJson(httpEndpointsFile) : {},
@@ -680,6 +687,7 @@ async function main(): Promise<void> {
       expectThat,
       section,
     });
+    await settlementDay(settlementOptions, settling);
     section('end of day');
     const date = await endOfDay(c);
     await report(c, day, deliveries, date ?? chinaToday());

@@ -31,15 +31,13 @@ import { Resolution } from '@paycore/proto/paycore/reconciliation/v1/events';
 import {
   BatchState,
   CycleKind,
-  FeeBearer,
-  FeeKind,
   ShareKind,
-  TierBasis,
   type Batch,
 } from '@paycore/proto/paycore/settlement/v1/settlement_service';
 import { DepositDue } from '@paycore/proto/paycore/settlement/v1/events';
 import { addFault, payAtSandbox, startPlatform, waitFor as waitUpTo, type Platform } from './platform';
 import { chinaToday, cny, createOrder, pay, part, registerMerchant, uid } from './helpers';
+import { percentageFeeRule } from '../../scripts/demo/settlement';
 
 const ALIPAY = '100001';
 const FINAL = new Set([BatchState.BATCH_STATE_PAID, BatchState.BATCH_STATE_CARRIED]);
@@ -109,24 +107,7 @@ describe('settlement end to end (every service a real process)', function () {
     );
     await unary(p.settlement.putFeeRule.bind(p.settlement), {
       requestId: uid('fee'),
-      rule: {
-        ruleId: '',
-        merchantId,
-        product: '*',
-        payChannel: '*',
-        effectiveFrom: '2026-01-01',
-        effectiveTo: '',
-        kind: FeeKind.FEE_KIND_PERCENTAGE,
-        rate: '0.006',
-        fixedMinor: 0n,
-        minFeeMinor: 0n,
-        maxFeeMinor: 0n,
-        tierBasis: TierBasis.TIER_BASIS_UNSPECIFIED,
-        tiers: [],
-        rounding: 'ROUND_HALF_UP',
-        bearer: FeeBearer.FEE_BEARER_MERCHANT,
-        refundReturnsFee: false,
-      },
+      rule: percentageFeeRule(merchantId, '0.006'),
     });
     if (profile.autoShare) {
       m.receiverId = uid('rcv');

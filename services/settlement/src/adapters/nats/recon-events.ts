@@ -8,12 +8,12 @@
  * day's differences anyway is retried (ChannelDays.dayReconciled).
  */
 import type { DataSource, EntityManager } from 'typeorm';
-import {
+import type {
+  EventNaming,
   InboxConsumer,
-  type EventNaming,
-  type InboxMessage,
-  type NatsConnections,
-  type PlatformLogSink,
+  InboxMessage,
+  NatsConnections,
+  PlatformLogSink,
 } from '@paycore/platform';
 import {
   DayReconciled,
@@ -23,7 +23,7 @@ import {
 import type { ChannelDays, DayReconciledFact } from '../../application/channel-days';
 import type { Difference } from '../../application/ports';
 import type { PgSettlementStore } from '../pg/store';
-import { SETTLEMENT_SCHEMA } from './cashier-events';
+import { settlementInbox } from './cashier-events';
 
 export const RECON_CONTEXT = 'reconciliation';
 
@@ -90,22 +90,12 @@ export function reconEventsConsumer(options: ReconEventsOptions): InboxConsumer 
       await channelDays.differenceResolved(tx, resolvedDifference(DifferenceResolved.decode(message.data)));
     }
   };
-  return new InboxConsumer({
-    dataSource: options.dataSource,
-    schema: SETTLEMENT_SCHEMA,
-    js: options.nats.js,
-    jsm: options.nats.jsm,
+  return settlementInbox(options, {
     stream: naming.stream(RECON_CONTEXT),
     durable: naming.durable('settlement', 'reconciliation'),
     filterSubjects: [reconciled, opened, resolved],
     handler,
     // A DayReconciled waiting for its differences is retried for a few minutes before it is dead-lettered.
     maxDeliver: 30,
-    backoffMs: options.backoffMs ?? [500, 2_000, 10_000],
-    ackWaitMs: 30_000,
-    batchSizeMax: 200,
-    fetchExpiresMs: 2_000,
-    isolation: 'READ COMMITTED',
-    ...(options.logger !== undefined ? { logger: options.logger } : {}),
   });
 }
