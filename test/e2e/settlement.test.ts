@@ -27,7 +27,7 @@ import { expect } from 'chai';
 import { CN_BUSINESS_DAYS } from '@paycore/calendar';
 import { connectNats, EventNaming, unary } from '@paycore/platform';
 import { PartKind } from '@paycore/proto/paycore/cashier/v1/cashier_service';
-import { Resolution } from '@paycore/proto/paycore/reconciliation/v1/events';
+import { DayReconciled, Resolution } from '@paycore/proto/paycore/reconciliation/v1/events';
 import {
   BatchState,
   CycleKind,
@@ -329,6 +329,8 @@ describe('settlement end to end (every service a real process)', function () {
         last_by_subj: reconciled,
       });
       if (original === null) throw new Error('no DayReconciled on the stream');
+      // The fact names how many differences its day had, so settlement can wait for all of them.
+      expect(DayReconciled.decode(original.data).differenceCount).to.equal(1n);
       await nats.js.publish(reconciled, original.data, { msgID: uid('again') });
       await nats.js.publish(
         naming.subject('settlement_work', 'deposit_due'),
