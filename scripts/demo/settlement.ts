@@ -10,8 +10,9 @@
  *   RunSettlementDay of today, the T+1 merchant early on request for its
  *   settlement date (the next business day); it waits for each batch to end
  *   (paid, or carried forward under the minimum), prints each statement, and
- *   shows what reconciliation's confirmed days moved: the reserve fund's
- *   bank deposit and each channel's fee cost at account.
+ *   shows what reconciliation's confirmed days moved (GetChannelDay): the
+ *   net to the reserve fund's bank deposit, the bill's fee to the channel's
+ *   fee cost, and the platform's margin on each channel.
  *
  * The trial balance the demo prints at the end of the day includes these
  * postings. Profiles do not hold unconfirmed items back, so a second demo
@@ -30,6 +31,7 @@ import {
 import {
   BatchState,
   CycleKind,
+  DepositState,
   FeeBearer,
   FeeKind,
   SettlementServiceClient,
@@ -373,13 +375,27 @@ export async function settlementDay(
 
     options.section("settlement: reconciled channel days moved to the reserve fund's bank deposit");
     for (const channelNo of ['100001', '200001']) {
-      const cost = await waitFor(`channel fee cost of ${channelNo}`, () =>
-        balanceOf(c, OwnerType.OWNER_TYPE_INTERNAL, `channel-${channelNo}`, '660301'),
-      );
+      const day = await waitFor(`${channelNo} ${today} deposited`, async () => {
+        try {
+          const got = await unary(c.settlement.getChannelDay.bind(c.settlement), {
+            channelNo,
+            billDate: today,
+          });
+          return got.day?.depositState === DepositState.DEPOSIT_STATE_DEPOSITED ? got.day : undefined;
+        } catch (err) {
+          if (errorReason(err) === 'CHANNEL_DAY_NOT_FOUND') return undefined; // DayReconciled on its way
+          throw err;
+        }
+      });
+      if (day !== undefined)
+        process.stdout.write(
+          `  ${channelNo} ${today}: net ${yuan(day.netSettlementMinor)} -> ${day.depositSubject}${day.transitSubject !== '' ? ` via ${day.transitSubject}` : ''}, channel fee ${yuan(day.channelFeeMinor)}, fee income ${yuan(day.feeIncomeMinor)}, margin ${yuan(day.marginMinor)}\n`,
+        );
+      const cost = await balanceOf(c, OwnerType.OWNER_TYPE_INTERNAL, `channel-${channelNo}`, '660301');
       expectThat(
-        `${channelNo}: the bill's fee booked as channel fee cost (660301)`,
-        cost !== undefined && cost > 0n,
-        cost === undefined ? 'not booked' : yuan(cost),
+        `${channelNo}: the bill's net deposited, its fee booked as channel fee cost (660301)`,
+        day !== undefined && cost !== undefined && cost >= day.channelFeeMinor,
+        cost === undefined ? 'not booked' : `cost to date ${yuan(cost)}`,
       );
     }
     const deposit = await balanceOf(c, OwnerType.OWNER_TYPE_INTERNAL, 'platform', '100201');

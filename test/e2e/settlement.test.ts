@@ -9,7 +9,8 @@
  *    billed 0.07 more (an amount difference): settlement confirms every
  *    item but that one, moves the bill's net from Alipay's pending clearing
  *    to the reserve fund's deposit and books the bill's fee as Alipay's
- *    channel fee cost, leaving the pending clearing at zero;
+ *    channel fee cost, leaving the pending clearing at zero; GetChannelDay
+ *    shows the platform's margin on the channel that day;
  * 3. the settlement days (today for D0, the next business day for T+1)
  *    create the batches; postings, payouts through the sandbox's bank and
  *    statements follow: per merchant Σ payouts + fees + shares + carried =
@@ -31,12 +32,13 @@ import { DayReconciled, Resolution } from '@paycore/proto/paycore/reconciliation
 import {
   BatchState,
   CycleKind,
+  DepositState,
   ShareKind,
   type Batch,
 } from '@paycore/proto/paycore/settlement/v1/settlement_service';
 import { DepositDue } from '@paycore/proto/paycore/settlement/v1/events';
 import { addFault, payAtSandbox, startPlatform, waitFor as waitUpTo, type Platform } from './platform';
-import { chinaToday, cny, createOrder, pay, part, registerMerchant, uid } from './helpers';
+import { chinaToday, cny, createOrder, pay, part, reasonOf, registerMerchant, uid } from './helpers';
 import { percentageFeeRule } from '../../scripts/demo/settlement';
 
 const ALIPAY = '100001';
@@ -241,6 +243,31 @@ describe('settlement end to end (every service a real process)', function () {
       "SELECT channel_txn_id FROM settlement.items WHERE NOT confirmed AND kind = 'PAY'",
     );
     expect(unconfirmed.map((r) => r.channel_txn_id)).to.deep.equal([heldTxnId]);
+
+    // The channel day as settlement books it: the platform's margin on Alipay that day.
+    const booked = (
+      await unary(p.settlement.getChannelDay.bind(p.settlement), { channelNo: ALIPAY, billDate: today })
+    ).day;
+    // The merchants' rule keeps the fee on refunds, so the fee income is that of the payments.
+    const feeIncome = paid.reduce((a, x) => a + fee(x), 0n);
+    expect([booked?.depositState, booked?.feeIncomeMinor, booked?.marginMinor]).to.deep.equal([
+      DepositState.DEPOSIT_STATE_DEPOSITED,
+      feeIncome,
+      feeIncome - channelFee,
+    ]);
+    expect(
+      await reasonOf(
+        unary(p.settlement.getChannelDay.bind(p.settlement), {
+          channelNo: ALIPAY,
+          billDate: nextBusinessDay,
+        }),
+      ),
+    ).to.equal('CHANNEL_DAY_NOT_FOUND');
+    expect(
+      await reasonOf(
+        unary(p.settlement.getChannelDay.bind(p.settlement), { channelNo: '1', billDate: today }),
+      ),
+    ).to.equal('INVALID_FIELD');
 
     expect(await balance('INTERNAL', 'platform', '100201')).to.equal(report.netSettlementAmount);
     expect(await balance('INTERNAL', `channel-${ALIPAY}`, '660301')).to.equal(report.channelFeeTotal);

@@ -209,6 +209,11 @@ export interface SettlementStore {
   batches(merchantId: string, limit: number): Promise<BatchRecord[]>;
   statementLines(batchId: string, limit: number): Promise<StatementLineRecord[]>;
   feeRules(merchantId: string): Promise<FeeRuleVersion[]>;
+  /** A confirmed channel day with the fee income cleared on that channel that day (refunds by their payment's channel). */
+  channelDayReport(
+    channelNo: string,
+    billDate: string,
+  ): Promise<{ day: ChannelDayRecord; feeIncomeMinor: bigint } | null>;
   accountId(key: string): Promise<string | undefined>;
   saveAccountId(key: string, accountId: string): Promise<void>;
 }

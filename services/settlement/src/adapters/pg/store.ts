@@ -692,6 +692,22 @@ export class PgSettlementStore implements SettlementStore {
     );
     return rows.map(ruleOf);
   }
+  async channelDayReport(
+    channelNo: string,
+    billDate: string,
+  ): Promise<{ day: ChannelDayRecord; feeIncomeMinor: bigint } | null> {
+    const days = await this.dataSource.query<Row[]>('SELECT * FROM channel_days WHERE day_id = $1', [
+      dayId(channelNo, billDate),
+    ]);
+    if (days[0] === undefined) return null;
+    const income = await this.dataSource.query<Row[]>(
+      `SELECT COALESCE(sum(CASE i.kind WHEN 'PAY' THEN i.fee_minor ELSE -i.fee_minor END), 0) AS fees
+       FROM items i LEFT JOIN items p ON i.kind = 'REFUND' AND p.kind = 'PAY' AND p.order_id = i.order_id
+       WHERE i.accounting_date = $2 AND COALESCE(p.channel_no, i.channel_no) = $1`,
+      [channelNo, billDate],
+    );
+    return { day: channelDayOf(days[0]), feeIncomeMinor: big(income[0]?.['fees']) };
+  }
   async accountId(key: string): Promise<string | undefined> {
     const rows = await this.dataSource.query<Row[]>(
       'SELECT account_id FROM account_ids WHERE account_key = $1',
