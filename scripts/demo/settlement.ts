@@ -20,6 +20,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { CN_BUSINESS_DAYS } from '@paycore/calendar';
+import { status as grpcStatus } from '@grpc/grpc-js';
 import { createClient, errorReason, unary } from '@paycore/platform';
 import { AccountServiceClient, OwnerType } from '@paycore/proto/paycore/account/v1/account_service';
 import {
@@ -88,6 +89,31 @@ async function waitFor<T>(what: string, fn: () => Promise<T | undefined>): Promi
   return undefined;
 }
 
+const TRANSIENT_CODES: ReadonlySet<number> = new Set<number>([
+  grpcStatus.UNAVAILABLE,
+  grpcStatus.INTERNAL,
+  grpcStatus.DEADLINE_EXCEEDED,
+]);
+const ATTEMPTS_MAX = 5;
+
+/**
+ * `unary`, asked again with the same request (so the same request id: a
+ * retry is a replay) after a failure that says nothing about the request
+ * (a loaded machine: a pool wait, a deadline), a few times.
+ */
+async function call<Req, Res>(method: Parameters<typeof unary<Req, Res>>[0], request: Req): Promise<Res> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await unary(method, request);
+    } catch (err) {
+      const code = typeof err === 'object' && err !== null ? (err as { code?: unknown }).code : undefined;
+      if (attempt >= ATTEMPTS_MAX || typeof code !== 'number' || !TRANSIENT_CODES.has(code)) throw err;
+      process.stdout.write(`  (retrying after ${String(err)})\n`);
+      await new Promise((resolve) => setTimeout(resolve, 500 * attempt));
+    }
+  }
+}
+
 function clients(options: SettlementDemoOptions) {
   const clientOptions = { token: () => options.token, defaultDeadlineMs: CALL_DEADLINE_MS };
   const address = (name: string): string => {
@@ -128,7 +154,7 @@ export function percentageFeeRule(merchantId: string, rate: string): FeeRule {
 
 async function register(c: Clients, label: string, cycle: CycleKind, minimumPayoutMinor: bigint) {
   const merchantId = id(`settle-${label.toLowerCase().replace(/[^a-z0-9]+/g, '')}`);
-  await unary(c.cashier.registerMerchant.bind(c.cashier), {
+  await call(c.cashier.registerMerchant.bind(c.cashier), {
     requestId: id('reg'),
     merchantId,
     name: `settlement demo ${label}`,
@@ -149,9 +175,14 @@ async function register(c: Clients, label: string, cycle: CycleKind, minimumPayo
     bankAccountName: `Demo ${label} Ltd`,
     bankCode: 'ICBC',
   };
+  // One request id for every attempt: a refused attempt changes nothing, so the next is the same request.
+  const profileRequestId = id('prof');
   const stored = await waitFor(`settlement to know ${merchantId}`, async () => {
     try {
-      await unary(c.settlement.setSettlementProfile.bind(c.settlement), { requestId: id('prof'), profile });
+      await call(c.settlement.setSettlementProfile.bind(c.settlement), {
+        requestId: profileRequestId,
+        profile,
+      });
       return true;
     } catch (err) {
       if (errorReason(err) === 'MERCHANT_NOT_FOUND') return undefined;
@@ -159,7 +190,7 @@ async function register(c: Clients, label: string, cycle: CycleKind, minimumPayo
     }
   });
   if (stored !== true) throw new Error(`settlement never learnt of merchant ${merchantId}`);
-  await unary(c.settlement.putFeeRule.bind(c.settlement), {
+  await call(c.settlement.putFeeRule.bind(c.settlement), {
     requestId: id('fee'),
     rule: percentageFeeRule(merchantId, '0.006'),
   });
@@ -183,7 +214,7 @@ async function payAndWait(
   amountMinor: bigint,
   channel: 'alipay' | 'wechat',
 ): Promise<string> {
-  const order = await unary(c.cashier.createPaymentOrder.bind(c.cashier), {
+  const order = await call(c.cashier.createPaymentOrder.bind(c.cashier), {
     requestId: id('ord'),
     merchantId: m.merchantId,
     merchantOrderNo: id('no'),
@@ -195,7 +226,7 @@ async function payAndWait(
     notifyUrl: '',
   });
   const orderId = order.order?.orderId ?? '';
-  const paid = await unary(c.cashier.pay.bind(c.cashier), {
+  const paid = await call(c.cashier.pay.bind(c.cashier), {
     requestId: id('pay'),
     orderId,
     payerId: id('payer'),
@@ -218,7 +249,7 @@ async function payAndWait(
     outcome: 'success',
   });
   const done = await waitFor(`order ${orderId} paid`, async () => {
-    const got = await unary(c.cashier.getPaymentOrder.bind(c.cashier), {
+    const got = await call(c.cashier.getPaymentOrder.bind(c.cashier), {
       orderId,
       merchantId: '',
       merchantOrderNo: '',
@@ -237,7 +268,7 @@ async function refund(
   orderId: string,
   amountMinor: bigint,
 ) {
-  const res = await unary(c.cashier.refund.bind(c.cashier), {
+  const res = await call(c.cashier.refund.bind(c.cashier), {
     requestId: id('rf'),
     orderId,
     merchantRefundNo: id('rn'),
@@ -246,7 +277,7 @@ async function refund(
   });
   const refundId = res.refund?.refundId ?? '';
   const done = await waitFor(`refund ${refundId}`, async () => {
-    const got = await unary(c.cashier.getRefund.bind(c.cashier), {
+    const got = await call(c.cashier.getRefund.bind(c.cashier), {
       refundId,
       merchantId: '',
       merchantRefundNo: '',
@@ -308,14 +339,14 @@ async function settle(c: Clients, today: string, m: DemoMerchant): Promise<Batch
   if (m.cycle === CycleKind.CYCLE_KIND_T_PLUS_N) {
     // Its settlement date is the next business day; settled early, on request, so the demo shows it.
     const date = CN_BUSINESS_DAYS.addBusinessDays(today, 1);
-    await unary(c.settlement.requestSettlement.bind(c.settlement), {
+    await call(c.settlement.requestSettlement.bind(c.settlement), {
       requestId: id('req'),
       merchantId: m.merchantId,
       settlementDate: date,
     });
   }
   return waitFor(`batch of ${m.merchantId}`, async () => {
-    const list = await unary(c.settlement.listBatches.bind(c.settlement), { merchantId: m.merchantId });
+    const list = await call(c.settlement.listBatches.bind(c.settlement), { merchantId: m.merchantId });
     const batch = list.batches[0];
     return batch !== undefined && FINAL_STATES.has(batch.state) ? batch : undefined;
   });
@@ -327,7 +358,7 @@ async function balanceOf(
   ownerId: string,
   subject: string,
 ): Promise<bigint | undefined> {
-  const list = await unary(c.account.listAccounts.bind(c.account), { ownerType, ownerId, page: undefined });
+  const list = await call(c.account.listAccounts.bind(c.account), { ownerType, ownerId, page: undefined });
   const found = list.accounts.filter((a) => a.subjectCode === subject);
   if (found.length === 0) return undefined;
   return found.reduce(
@@ -346,7 +377,7 @@ export async function settlementDay(
   const c = clients(options);
   const today = chinaToday();
   try {
-    const run = await unary(c.settlement.runSettlementDay.bind(c.settlement), {
+    const run = await call(c.settlement.runSettlementDay.bind(c.settlement), {
       requestId: id('run'),
       settlementDate: today,
     });
@@ -357,7 +388,7 @@ export async function settlementDay(
         expectThat(`${m.label}: batch final`, false);
         continue;
       }
-      const statement = await unary(c.settlement.getStatement.bind(c.settlement), { batchId: batch.batchId });
+      const statement = await call(c.settlement.getStatement.bind(c.settlement), { batchId: batch.batchId });
       printStatement(m, batch, statement.lines);
       const carried = batch.carriedOutMinor - batch.carriedInMinor;
       expectThat(
@@ -377,7 +408,7 @@ export async function settlementDay(
     for (const channelNo of ['100001', '200001']) {
       const day = await waitFor(`${channelNo} ${today} deposited`, async () => {
         try {
-          const got = await unary(c.settlement.getChannelDay.bind(c.settlement), {
+          const got = await call(c.settlement.getChannelDay.bind(c.settlement), {
             channelNo,
             billDate: today,
           });
