@@ -269,6 +269,16 @@ describe('settlement end to end (every service a real process)', function () {
       ),
     ).to.equal('INVALID_FIELD');
 
+    // A platform operation on Alipay's accounts, which reconciliation's balance proof of the day leaves out.
+    const moved = await query<{ biz_code: string }>(
+      'SELECT biz_code FROM account.transfers WHERE request_id = $1',
+      [`settle-deposit:${ALIPAY}:${today}`],
+    );
+    expect(moved.map((r) => r.biz_code)).to.deep.equal(['90010101081001100001']);
+    const reread = (await unary(p.recon.getDayReport.bind(p.recon), { channelNo: ALIPAY, billDate: today }))
+      .report;
+    expect(reread?.checks.find((c) => c.name === 'CLEARING_BALANCE')?.status).to.equal('PASSED');
+
     expect(await balance('INTERNAL', 'platform', '100201')).to.equal(report.netSettlementAmount);
     expect(await balance('INTERNAL', `channel-${ALIPAY}`, '660301')).to.equal(report.channelFeeTotal);
     // Payments in, refunds out, the 0.07 parked in suspense, the bill's gross moved: nothing left pending.

@@ -28,8 +28,28 @@ import type {
   SettlementTx,
 } from './ports';
 
-/** 100501 merchant settlement · 01 · 05 transfer · 0001 · 000000: the deposit move's context code. */
-export const DEPOSIT_CODE = '10050101050001000000';
+/**
+ * The deposit move is a platform operation on the channel's own accounts:
+ * 900101 platform operations · 01 · 08 adjust · the channel's pay channel ·
+ * its channel no (e.g. 90010101081001100001). Reconciliation's balance proof
+ * of the channel day leaves 900101 postings out (ADR 0029), so moving the
+ * confirmed money out of pending clearing keeps the proof about what the
+ * bill and paycore's bookings say.
+ */
+export const DEPOSIT_CODE_PREFIX = '9001010108';
+/** A pay channel each channel number serves, for the code when the bill covers several. */
+const PAY_CHANNEL_OF: Readonly<Record<string, string>> = {
+  '100001': '1001',
+  '200001': '2001',
+  '300001': '3001',
+  '300002': '3001',
+};
+
+export function depositCode(channelNo: string, payChannel: string): string {
+  const pay = /^\d{4}$/.test(payChannel) ? payChannel : PAY_CHANNEL_OF[channelNo];
+  assert.ok(pay !== undefined, `a pay channel of ${channelNo} for the deposit move's code`);
+  return `${DEPOSIT_CODE_PREFIX}${pay}${channelNo}`;
+}
 const STEPS_MAX = 4;
 
 export type DayReconciledFact = Omit<ChannelDay, 'confirmedItems'>;
@@ -100,7 +120,7 @@ export class Deposits {
       if (next.legs.length > 0) {
         await this.account.transfer(
           next.requestId,
-          DEPOSIT_CODE,
+          depositCode(channelNo, day.payChannel),
           await this.accounts.legs(next.legs, day.currency),
           day.currency,
           `deposit move ${channelNo} ${billDate} (${next.to.toLowerCase()})`,
