@@ -10,7 +10,11 @@
  *   payments through both sandbox protocols -> a combined payment (balance +
  *   coupon + WeChat) -> escrow with confirmation -> refunds (partial and full)
  *   -> a declined payment -> a dropped channel notification recovered by
- *   status sync -> a withdrawal -> day sealing and ledger close.
+ *   status sync -> a withdrawal -> three merchants of settlement's (T+1, D0,
+ *   D0 under its minimum) paid -> reconciliation of today's bills -> the
+ *   settlement day (batches, payouts, statements; the confirmed bills' net
+ *   moved to the reserve fund's deposit, their fees to channel fee cost) ->
+ *   day sealing and ledger close.
  *
  * It prints a readable report (orders by state, merchant balances,
  * notification deliveries, the trial balance, the trace id of one payment
@@ -51,6 +55,7 @@ import { createLogger } from '@paycore/platform';
 import { startSandbox, type RunningSandbox } from '@paycore/channel-sandbox';
 import { seedChannelRegistry } from './seed-channels';
 import { reconciliationDemo } from './demo/reconciliation';
+import { settlementDay, settlementPayments } from './demo/settlement';
 
 const { BizMode, OrderState, PartKind, PaymentState, RefundState, WithdrawalState } = proto.cashier;
 const { BalanceDirection } = proto.ledger;
@@ -61,7 +66,7 @@ type PaymentPart = proto.cashier.PaymentPart;
 
 const ROOT = path.resolve(__dirname, '..');
 const RUN_DIR = path.resolve(process.env['PAYCORE_RUN_DIR'] ?? path.join(ROOT, '.run'));
-const REQUIRED_SERVICES = ['account', 'ledger', 'channel-router', 'cashier'] as const;
+const REQUIRED_SERVICES = ['account', 'ledger', 'channel-router', 'cashier', 'settlement'] as const;
 const CALL_DEADLINE_MS = 30_000;
 const WAIT_MS_MAX = 60_000;
 const SEAL_DAYS_MAX = 400;
@@ -643,6 +648,8 @@ async function main(): Promise<void> {
     const day = await runDay(c, sandboxUrl, webhook.url);
     // Let the last notifications arrive before counting them.
     await new Promise((resolve) => setTimeout(resolve, 2_000));
+    const settlementOptions = { endpoints, token, sandboxUrl, expectThat, section };
+    const settling = await settlementPayments(settlementOptions);
     await reconciliationDemo({
       paycore: c,
       httpEndpoints: existsSync(httpEndpointsFile) ? readJson(httpEndpointsFile) : {},
@@ -650,6 +657,7 @@ async function main(): Promise<void> {
       expectThat,
       section,
     });
+    await settlementDay(settlementOptions, settling);
     section('end of day');
     const date = await endOfDay(c);
     await report(c, day, deliveries, date ?? chinaToday());

@@ -112,6 +112,8 @@ export interface Platform {
   readonly notifyUrl: string;
   /** The run's database (benches read its pg_stat_database row). */
   readonly databaseName: string;
+  /** The run's NATS stream and subject prefix (EventNaming), for tests that publish or read events. */
+  readonly natsPrefix: string;
   /** host:port of a service's HTTP server (/metrics, /healthz). */
   httpAddress(name: string): string;
   /** The process ids of the services and the sandbox, by name. */
@@ -447,6 +449,7 @@ export async function startPlatform(
     replicaNames: (service: string) => names(service),
     notifyUrl: webhook.url,
     databaseName: database.name,
+    natsPrefix: prefix,
     httpAddress(name: string): string {
       const p = processes.get(name);
       if (!p) throw new Error(`no service ${name}`);

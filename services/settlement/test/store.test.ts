@@ -114,12 +114,13 @@ describe('settlement store (real Postgres)', function () {
       }),
     );
     await store.transaction('t.diff', 'READ COMMITTED', async (tx) => {
-      await tx.upsertDifference({
+      await tx.openDifference({
         differenceId: 'd1',
         channelNo: '100001',
         billDate: '2026-06-03',
-        channelTxnNo: 'txn-p2',
-        merchantOrderNo: '',
+        channelTxnNo: 'ALI-2026-0001',
+        // Reconciliation names paycore's item by channel-router's txn id (the order number sent to the channel).
+        merchantOrderNo: 'txn-p2',
         platformTxnId: '',
         open: true,
       });

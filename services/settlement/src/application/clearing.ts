@@ -103,7 +103,10 @@ export class Clearing {
       feeMinor: fee,
       currency: fact.currency,
       ruleId: rule?.ruleId ?? null,
-      confirmed: fact.channelNo === INTERNAL_CHANNEL_NO,
+      // A payment cleared after its channel day was reconciled is confirmed by that day.
+      confirmed:
+        fact.channelNo === INTERNAL_CHANNEL_NO ||
+        (await tx.confirmedOnArrival(fact.channelNo, fact.accountingDate, fact.channelTxnId)),
       settleOn: settlementDateOf(profile, fact.accountingDate, this.calendar),
     };
     if (!(await tx.insertItem(item))) return;

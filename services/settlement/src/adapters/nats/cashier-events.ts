@@ -11,6 +11,7 @@ import { chinaDayOf } from '@paycore/calendar';
 import {
   InboxConsumer,
   type EventNaming,
+  type InboxConsumerOptions,
   type InboxMessage,
   type NatsConnections,
   type PlatformLogSink,
@@ -102,16 +103,31 @@ export function cashierEventsConsumer(options: CashierEventsOptions): InboxConsu
       await clearing.refund(tx, refundFact(RefundSucceeded.decode(message.data)));
     }
   };
-  return new InboxConsumer({
-    dataSource: options.dataSource,
-    schema: SETTLEMENT_SCHEMA,
-    js: options.nats.js,
-    jsm: options.nats.jsm,
+  return settlementInbox(options, {
     stream: naming.stream('cashier'),
     durable: naming.durable('settlement', 'clearing'),
     filterSubjects: [registered, paid, refunded],
     handler,
     maxDeliver: 20,
+  });
+}
+
+/** An inbox consumer of settlement's schema with the settings its consumers share. */
+export function settlementInbox(
+  options: {
+    readonly dataSource: DataSource;
+    readonly nats: NatsConnections;
+    readonly logger?: PlatformLogSink;
+    readonly backoffMs?: readonly number[];
+  },
+  consumer: Pick<InboxConsumerOptions, 'stream' | 'durable' | 'filterSubjects' | 'handler' | 'maxDeliver'>,
+): InboxConsumer {
+  return new InboxConsumer({
+    dataSource: options.dataSource,
+    schema: SETTLEMENT_SCHEMA,
+    js: options.nats.js,
+    jsm: options.nats.jsm,
+    ...consumer,
     backoffMs: options.backoffMs ?? [500, 2_000, 10_000],
     ackWaitMs: 30_000,
     batchSizeMax: 200,
