@@ -16,6 +16,7 @@ import path from 'node:path';
 import { Client as GrpcClient, credentials } from '@grpc/grpc-js';
 import { connectNats, createClient } from '@paycore/platform';
 import { AccountServiceClient } from '@paycore/proto/paycore/account/v1/account_service';
+import { StoredValueServiceClient } from '@paycore/proto/paycore/account/v1/stored_value_service';
 import { CashierServiceClient } from '@paycore/proto/paycore/cashier/v1/cashier_service';
 import { ChannelServiceClient } from '@paycore/proto/paycore/channel/v1/channel_service';
 import { LedgerServiceClient } from '@paycore/proto/paycore/ledger/v1/ledger_service';
@@ -84,6 +85,8 @@ export interface Platform {
   readonly tokenIssuer: string;
   readonly cashier: CashierServiceClient;
   readonly account: AccountServiceClient;
+  /** Stored value, served by the account process on its address. */
+  readonly storedValue: StoredValueServiceClient;
   readonly ledger: LedgerServiceClient;
   readonly channel: ChannelServiceClient;
   readonly recon: ReconciliationServiceClient;
@@ -357,6 +360,7 @@ export async function startPlatform(
     tokenIssuer: minter.issuer,
     cashier: createClient(CashierServiceClient, { address: address('cashier'), ...options }),
     account: createClient(AccountServiceClient, { address: address('account'), ...options }),
+    storedValue: createClient(StoredValueServiceClient, { address: address('account'), ...options }),
     ledger: createClient(LedgerServiceClient, { address: address('ledger'), ...options }),
     channel: createClient(ChannelServiceClient, { address: address('channel-router'), ...options }),
     recon: createClient(ReconciliationServiceClient, { address: address('reconciliation'), ...options }),
