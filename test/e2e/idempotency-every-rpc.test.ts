@@ -25,12 +25,22 @@
  *    would refuse or replay it (the id is checked before the state).
  * Cases may add a check of their own (e.g. one refund exists, not three).
  *
+ * The list of services is checked too: every gRPC service generated under
+ * packages/proto/src/gen/paycore/<package>/v1/*_service.ts (each exported
+ * `XxxServiceService`) is read from the directory at test time, and the test
+ * fails on one that is neither in SERVICES nor in EXCLUDED_SERVICES with the
+ * reason, so a new service cannot be forgotten either. (The channel sandbox
+ * stands in for the outside channels over HTTP and has no gRPC API.)
+ *
  * The registry RPCs of channel-router carry no idempotency key: they are
  * last-write-wins upserts (ADR 0044). Their case proves the property that
  * makes that safe: the same request twice answers the same bytes and
  * leaves one row.
  */
 import { randomUUID } from 'node:crypto';
+import { readdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
 import { expect } from 'chai';
 import { status as GrpcStatus, type ServiceError } from '@grpc/grpc-js';
 import { decodeStatusDetails, unary } from '@paycore/platform';
@@ -41,6 +51,7 @@ import {
   Side,
   type TransferLeg,
 } from '@paycore/proto/paycore/account/v1/account_service';
+import { StoredValueServiceService } from '@paycore/proto/paycore/account/v1/stored_value_service';
 import {
   BizMode,
   CashierServiceService,
@@ -86,12 +97,52 @@ type Call = (request: AnyRequest) => Promise<Buffer>;
 
 const SERVICES: Readonly<Record<string, ServiceDefinition>> = {
   account: AccountServiceService,
+  storedValue: StoredValueServiceService,
   ledger: LedgerServiceService,
   channel: ChannelServiceService,
   cashier: CashierServiceService,
   recon: ReconciliationServiceService,
   settlement: SettlementServiceService,
 };
+
+/** Generated gRPC services deliberately not walked, by full name, each with the reason. */
+const EXCLUDED_SERVICES: Readonly<Record<string, string>> = {};
+
+const GEN_ROOT = path.resolve(__dirname, '..', '..', 'packages', 'proto', 'src', 'gen', 'paycore');
+
+/** The full service names ("paycore.x.v1.XService") of a service definition's methods. */
+function serviceNamesOf(definition: ServiceDefinition): string[] {
+  return [...new Set(Object.values(definition).map((m) => rpcName(m).split('/')[0] ?? ''))];
+}
+
+/**
+ * Every gRPC service generated under paycore/<package>/v1/*_service.ts: the
+ * module's exports named `…ServiceService` whose values are method
+ * definitions (a `path` each), by full service name.
+ */
+function generatedServices(): Map<string, string> {
+  const load = createRequire(__filename);
+  const found = new Map<string, string>();
+  for (const pkg of readdirSync(GEN_ROOT, { withFileTypes: true })) {
+    if (!pkg.isDirectory()) continue;
+    const dir = path.join(GEN_ROOT, pkg.name, 'v1');
+    let files: string[] = [];
+    try {
+      files = readdirSync(dir).filter((file) => file.endsWith('_service.ts'));
+    } catch {
+      continue;
+    }
+    for (const file of files) {
+      const exported = load(path.join(dir, file)) as Record<string, unknown>;
+      for (const [name, value] of Object.entries(exported)) {
+        if (!name.endsWith('ServiceService') || typeof value !== 'object' || value === null) continue;
+        for (const service of serviceNamesOf(value as ServiceDefinition))
+          found.set(service, `${pkg.name}/v1/${file} ${name}`);
+      }
+    }
+  }
+  return found;
+}
 
 const ALREADY_EXISTS: number = GrpcStatus.ALREADY_EXISTS;
 const INVALID_ARGUMENT: number = GrpcStatus.INVALID_ARGUMENT;
@@ -110,6 +161,12 @@ const PAYOUT = '10050101064001300001';
 const BANK = '300001';
 const ALIPAY = '100001';
 const OPERATOR = 'ops-idem';
+/** Stored value: ad-credit coins bought (top-up) and spent (consume). */
+const BIZ_SV_TOP_UP = '10030103030000000000';
+const BIZ_SV_CONSUME = '10030103070003000000';
+const SV_ASSET = 'ADCOIN';
+const SV_TYPE = 'LISTING_BOOST';
+const DAY_MS = 86_400_000;
 
 function addDays(date: string, days: number): string {
   return new Date(Date.parse(`${date}T00:00:00Z`) + days * 86_400_000).toISOString().slice(0, 10);
@@ -196,9 +253,14 @@ describe('every mutating RPC of every service: one idempotency behaviour (every 
 
   before(async function () {
     this.timeout(900_000);
-    p = await startPlatform({ cashier: { CASHIER_EXCEPTION_WINDOW_MS: '2000' } });
+    p = await startPlatform({
+      cashier: { CASHIER_EXCEPTION_WINDOW_MS: '2000' },
+      // The expiry job runs often, so the reactivation case gets its expired lot soon.
+      account: { ACCOUNT_SV_JOB_TICK_MS: '200' },
+    });
     const clients: Record<string, object> = {
       account: p.account,
+      storedValue: p.storedValue,
       ledger: p.ledger,
       channel: p.channel,
       cashier: p.cashier,
@@ -319,6 +381,76 @@ describe('every mutating RPC of every service: one idempotency behaviour (every 
   const yesterday = addDays(chinaToday(), -1);
   /** The bank channel number's routes before the route upsert case: the upsert adds none. */
   let listedRoutes = -1;
+
+  // Stored value: a funding account (bank deposits, debit-normal), and lots bought for a member.
+  let fundingAccount: Promise<string> | undefined;
+  const fundingAccountId = (): Promise<string> => {
+    fundingAccount ??= (async () => {
+      const opened = await unary(p.account.openAccount.bind(p.account), {
+        requestId: uid('open-bank'),
+        bizContext: { code: BIZ_SV_TOP_UP },
+        ownerType: OwnerType.OWNER_TYPE_INTERNAL,
+        ownerId: uid('sv-bank'),
+        subjectCode: '100201',
+        currency: 'CNY',
+        normalSide: Side.SIDE_DEBIT,
+        allowOverdraft: true,
+      });
+      return opened.account?.accountId ?? '';
+    })();
+    return fundingAccount;
+  };
+  const svCall = (method: string, request: AnyRequest): Promise<Buffer> =>
+    call(`paycore.account.v1.StoredValueService/${method}`, request);
+  /** Buys 1,000 coins for 100.00 CNY for `ownerId`; returns the paid lot's id. */
+  const buyLot = async (
+    ownerId: string,
+    dates: { effectiveTime: Date; expireTime: Date } = {
+      effectiveTime: new Date(Date.now() - 60_000),
+      expireTime: new Date(Date.now() + 30 * DAY_MS),
+    },
+  ): Promise<string> => {
+    const bought = await unary(p.storedValue.purchase.bind(p.storedValue), {
+      requestId: uid('buy'),
+      bizContext: { code: BIZ_SV_TOP_UP },
+      contractId: uid('K'),
+      ownerId,
+      asset: SV_ASSET,
+      quantity: 1_000n,
+      paid: cny(10_000n),
+      promotionalQuantity: 0n,
+      consumptionType: '',
+      ...dates,
+      fundingAccountId: await fundingAccountId(),
+    });
+    return bought.lots[0]?.lotId ?? '';
+  };
+  const tryConsume = (ownerId: string, consumptionId: string, quantity: bigint): Promise<unknown> =>
+    unary(p.storedValue.tryConsume.bind(p.storedValue), {
+      requestId: uid('try'),
+      bizContext: { code: BIZ_SV_CONSUME },
+      consumptionId,
+      ownerId,
+      asset: SV_ASSET,
+      consumptionType: SV_TYPE,
+      quantity,
+      timeout: { seconds: 600n, nanos: 0 },
+    });
+  const consumptionState = async (consumptionId: string): Promise<string> =>
+    (
+      await p.query<{ state: string }>(
+        'SELECT state FROM account.sv_consumptions WHERE consumption_id = $1',
+        [consumptionId],
+      )
+    )[0]?.state ?? 'NONE';
+  const lotBuckets = async (lotId: string): Promise<{ frozen: string; held: string; available: string }> =>
+    (
+      await p.query<{ frozen: string; held: string; available: string }>(
+        `SELECT frozen_quantity::text AS frozen, held_quantity::text AS held, available_quantity::text AS available
+           FROM account.sv_lots WHERE lot_id = $1`,
+        [lotId],
+      )
+    )[0] ?? { frozen: '', held: '', available: '' };
 
   const CASES: Readonly<Record<string, Case>> = {
     // account — being moved onto the platform unit of work on another branch.
@@ -483,6 +615,248 @@ describe('every mutating RPC of every service: one idempotency behaviour (every 
       differ: {
         fields: ['accounting_date'],
         change: (r) => ({ ...r, accountingDate: addDays(yesterday, -1) }),
+      },
+    },
+
+    // account: stored value
+    'paycore.account.v1.StoredValueService/Purchase': {
+      prepare: async () => {
+        const ownerId = uid('member');
+        const contractId = uid('K');
+        const fundingId = await fundingAccountId();
+        const effectiveTime = new Date(Date.now() - 60_000);
+        const expireTime = new Date(Date.now() + 30 * DAY_MS);
+        return (requestId) => ({
+          requestId,
+          bizContext: { code: BIZ_SV_TOP_UP },
+          contractId,
+          ownerId,
+          asset: SV_ASSET,
+          quantity: 1_000n,
+          paid: cny(10_000n),
+          promotionalQuantity: 100n,
+          consumptionType: '',
+          effectiveTime,
+          expireTime,
+          fundingAccountId: fundingId,
+        });
+      },
+      // Evaluated afresh: the contract id is taken, CONTRACT_ID_IN_USE.
+      differ: { fields: ['paid.amount_minor'], change: (r) => ({ ...r, paid: cny(10_001n) }) },
+      after: async (request) => {
+        expect(
+          await count('SELECT count(*) AS n FROM account.sv_lots WHERE owner_id = $1', [request['ownerId']]),
+          'a paid and a promotional lot for one request_id',
+        ).to.equal(2);
+        expect(
+          await count('SELECT count(*) AS n FROM account.sv_movements WHERE request_id = $1', [
+            request['requestId'],
+          ]),
+          'purchase movements of the request',
+        ).to.equal(2);
+      },
+    },
+    'paycore.account.v1.StoredValueService/Consume': {
+      prepare: async () => {
+        const ownerId = uid('member');
+        await buyLot(ownerId);
+        const consumptionId = uid('c');
+        return (requestId) => ({
+          requestId,
+          bizContext: { code: BIZ_SV_CONSUME },
+          consumptionId,
+          ownerId,
+          asset: SV_ASSET,
+          consumptionType: SV_TYPE,
+          quantity: 100n,
+        });
+      },
+      // Evaluated afresh: another consumption, drawn from the same lot.
+      differ: {
+        fields: ['consumption_id'],
+        change: (r) => ({ ...r, consumptionId: `${String(r['consumptionId'])}-2` }),
+      },
+      after: async (request) => {
+        expect(
+          await count('SELECT count(*) AS n FROM account.sv_consumptions WHERE owner_id = $1', [
+            request['ownerId'],
+          ]),
+          'one consumption for one request_id',
+        ).to.equal(1);
+      },
+    },
+    'paycore.account.v1.StoredValueService/TryConsume': {
+      prepare: async () => {
+        const ownerId = uid('member');
+        await buyLot(ownerId);
+        const consumptionId = uid('try');
+        return (requestId) => ({
+          requestId,
+          bizContext: { code: BIZ_SV_CONSUME },
+          consumptionId,
+          ownerId,
+          asset: SV_ASSET,
+          consumptionType: SV_TYPE,
+          quantity: 100n,
+          timeout: { seconds: 600n, nanos: 0 },
+        });
+      },
+      // Evaluated afresh: the same consumption id and shape, answered by that consumption.
+      differ: { fields: ['timeout'], change: (r) => ({ ...r, timeout: { seconds: 900n, nanos: 0 } }) },
+      after: async (request) => {
+        const held = await p.query<{ n: string }>(
+          'SELECT sum(held_quantity)::text AS n FROM account.sv_lots WHERE owner_id = $1',
+          [request['ownerId']],
+        );
+        expect(held[0]?.n, 'units held for one request_id').to.equal('100');
+      },
+    },
+    'paycore.account.v1.StoredValueService/ConfirmConsume': {
+      prepare: async () => {
+        const ownerId = uid('member');
+        await buyLot(ownerId);
+        const consumptionId = uid('try');
+        await tryConsume(ownerId, consumptionId, 100n);
+        await tryConsume(ownerId, `${consumptionId}-other`, 50n);
+        return (requestId) => ({ requestId, bizContext: { code: BIZ_SV_CONSUME }, consumptionId });
+      },
+      // Evaluated afresh: the other try, held and confirmable.
+      differ: {
+        fields: ['consumption_id'],
+        change: (r) => ({ ...r, consumptionId: `${String(r['consumptionId'])}-other` }),
+      },
+      after: async (request) => {
+        expect(await consumptionState(String(request['consumptionId']))).to.equal('CONFIRMED');
+        expect(
+          await consumptionState(`${String(request['consumptionId'])}-other`),
+          'the other try, named under a reused id',
+        ).to.equal('TRIED');
+      },
+    },
+    'paycore.account.v1.StoredValueService/CancelConsume': {
+      prepare: async () => {
+        const ownerId = uid('member');
+        await buyLot(ownerId);
+        const consumptionId = uid('try');
+        await tryConsume(ownerId, consumptionId, 100n);
+        return (requestId) => ({ requestId, bizContext: { code: BIZ_SV_CONSUME }, consumptionId });
+      },
+      // Evaluated afresh: an id never tried, an empty rollback (a CANCELLED_EMPTY row).
+      differ: {
+        fields: ['consumption_id'],
+        change: (r) => ({ ...r, consumptionId: `${String(r['consumptionId'])}-never-tried` }),
+      },
+      after: async (request) => {
+        expect(await consumptionState(String(request['consumptionId']))).to.equal('CANCELLED');
+        expect(
+          await consumptionState(`${String(request['consumptionId'])}-never-tried`),
+          'an empty rollback under a reused id',
+        ).to.equal('NONE');
+      },
+    },
+    'paycore.account.v1.StoredValueService/RefundConsumption': {
+      prepare: async () => {
+        const ownerId = uid('member');
+        await buyLot(ownerId);
+        const consumptionId = uid('c');
+        await unary(p.storedValue.consume.bind(p.storedValue), {
+          requestId: uid('consume'),
+          bizContext: { code: BIZ_SV_CONSUME },
+          consumptionId,
+          ownerId,
+          asset: SV_ASSET,
+          consumptionType: SV_TYPE,
+          quantity: 100n,
+        });
+        return (requestId) => ({
+          requestId,
+          bizContext: { code: BIZ_SV_CONSUME },
+          consumptionId,
+          quantity: 10n,
+        });
+      },
+      // Evaluated afresh: more than was consumed, REFUND_EXCEEDS_CONSUMPTION.
+      differ: { fields: ['quantity'], change: (r) => ({ ...r, quantity: 1_000n }) },
+      after: async (request) => {
+        const refunded = await p.query<{ n: string }>(
+          'SELECT sum(refunded_quantity)::text AS n FROM account.sv_draws WHERE consumption_id = $1',
+          [request['consumptionId']],
+        );
+        expect(refunded[0]?.n, 'units refunded for one request_id').to.equal('10');
+      },
+    },
+    'paycore.account.v1.StoredValueService/Reactivate': {
+      prepare: async () => {
+        const ownerId = uid('member');
+        const lotId = await buyLot(ownerId, {
+          effectiveTime: new Date(Date.now() - 2 * 3_600_000),
+          expireTime: new Date(Date.now() - 3_600_000),
+        });
+        await waitFor('lot expired by the expiry job', async () =>
+          (await count("SELECT count(*) AS n FROM account.sv_lots WHERE lot_id = $1 AND state = 'EXPIRED'", [
+            lotId,
+          ])) === 1
+            ? true
+            : undefined,
+        );
+        const expireTime = new Date(Date.now() + 7 * DAY_MS);
+        return (requestId) => ({
+          requestId,
+          bizContext: { code: BIZ_SV_CONSUME },
+          lotId,
+          expireTime,
+          operator: OPERATOR,
+          reason: 'expired during an outage',
+        });
+      },
+      // Evaluated afresh: the lot is active again, LOT_NOT_EXPIRED.
+      differ: {
+        fields: ['expire_time'],
+        change: (r) => ({ ...r, expireTime: new Date((r['expireTime'] as Date).getTime() + DAY_MS) }),
+      },
+      after: async (request) => {
+        expect(
+          await count(
+            "SELECT count(*) AS n FROM account.sv_movements WHERE lot_id = $1 AND kind = 'REACTIVATE'",
+            [request['lotId']],
+          ),
+          'one reactivation for one request_id',
+        ).to.equal(1);
+      },
+    },
+    'paycore.account.v1.StoredValueService/FreezeLot': {
+      prepare: async () => {
+        const lotId = await buyLot(uid('member'));
+        return (requestId) => ({
+          requestId,
+          bizContext: { code: BIZ_SV_CONSUME },
+          lotId,
+          quantity: 50n,
+          reason: 'under dispute',
+        });
+      },
+      // Evaluated afresh: more than the lot has available, LOT_QUANTITY_EXCEEDED.
+      differ: { fields: ['quantity'], change: (r) => ({ ...r, quantity: 5_000n }) },
+      after: async (request) => {
+        expect((await lotBuckets(String(request['lotId']))).frozen, 'units frozen').to.equal('50');
+      },
+    },
+    'paycore.account.v1.StoredValueService/UnfreezeLot': {
+      prepare: async () => {
+        const lotId = await buyLot(uid('member'));
+        await svCall('FreezeLot', {
+          requestId: uid('freeze'),
+          bizContext: { code: BIZ_SV_CONSUME },
+          lotId,
+          quantity: 50n,
+          reason: 'under dispute',
+        });
+        return (requestId) => ({ requestId, bizContext: { code: BIZ_SV_CONSUME }, lotId, quantity: 20n });
+      },
+      // Evaluated afresh: more than is frozen, LOT_QUANTITY_EXCEEDED.
+      differ: { fields: ['quantity'], change: (r) => ({ ...r, quantity: 40n }) },
+      after: async (request) => {
+        expect((await lotBuckets(String(request['lotId']))).frozen, 'units still frozen').to.equal('30');
       },
     },
 
@@ -1003,6 +1377,20 @@ describe('every mutating RPC of every service: one idempotency behaviour (every 
       },
     },
   };
+
+  it('walks every gRPC service generated under paycore/*/v1, or says why not', () => {
+    const generated = generatedServices();
+    const walked = new Set(Object.values(SERVICES).flatMap(serviceNamesOf));
+    expect(generated.size, `services found under ${GEN_ROOT}`).to.be.greaterThan(0);
+    expect(
+      [...generated].filter(([name]) => !walked.has(name) && EXCLUDED_SERVICES[name] === undefined),
+      'generated services neither walked nor excluded with a reason',
+    ).to.deep.equal([]);
+    expect(
+      [...walked, ...Object.keys(EXCLUDED_SERVICES)].filter((name) => !generated.has(name)),
+      'walked or excluded services that are not generated',
+    ).to.deep.equal([]);
+  });
 
   it('has a case for every RPC that is not a read, and no case for an RPC that does not exist', () => {
     const mutating: string[] = [];

@@ -27,6 +27,7 @@ import { context as otelContext, propagation } from '@opentelemetry/api';
 import { createPaycoreClient, loadEndpointsFile, staticToken, type PaycoreClient } from '@paycore/client';
 import { connectNats, createClient } from '@paycore/platform';
 import { AccountServiceClient } from '@paycore/proto/paycore/account/v1/account_service';
+import { StoredValueServiceClient } from '@paycore/proto/paycore/account/v1/stored_value_service';
 import { CashierServiceClient } from '@paycore/proto/paycore/cashier/v1/cashier_service';
 import { ChannelServiceClient } from '@paycore/proto/paycore/channel/v1/channel_service';
 import { LedgerServiceClient } from '@paycore/proto/paycore/ledger/v1/ledger_service';
@@ -99,6 +100,8 @@ export interface Platform {
   readonly paycore: PaycoreClient;
   readonly cashier: CashierServiceClient;
   readonly account: AccountServiceClient;
+  /** Stored value, served by the account process on its address. */
+  readonly storedValue: StoredValueServiceClient;
   readonly ledger: LedgerServiceClient;
   readonly channel: ChannelServiceClient;
   readonly recon: ReconciliationServiceClient;
@@ -440,6 +443,7 @@ export async function startPlatform(
     paycore,
     cashier: createClient(CashierServiceClient, { address: address('cashier'), ...options }),
     account: createClient(AccountServiceClient, { address: address('account'), ...options }),
+    storedValue: createClient(StoredValueServiceClient, { address: address('account'), ...options }),
     ledger: createClient(LedgerServiceClient, { address: address('ledger'), ...options }),
     channel: createClient(ChannelServiceClient, { address: address('channel-router'), ...options }),
     recon: createClient(ReconciliationServiceClient, { address: address('reconciliation'), ...options }),
