@@ -66,7 +66,11 @@ const ENTRIES: Readonly<Record<string, string>> = {
   cashier: 'services/cashier/src/main.ts',
   reconciliation: 'services/reconciliation/src/main.ts',
   settlement: 'services/settlement/src/main.ts',
+  // A second settlement replica (StartPlatformOptions.settlementReplicas), same service and database.
+  'settlement-2': 'services/settlement/src/main.ts',
 };
+/** Process names that run another service's code. */
+const SERVICE_OF: Readonly<Record<string, string>> = { 'settlement-2': 'settlement' };
 
 export interface ReceivedNotification {
   readonly body: string;
@@ -90,6 +94,8 @@ export interface Platform {
   /** Base URL of reconciliation's HTTP port (reports, CSV export). */
   readonly reconHttpUrl: string;
   readonly settlement: SettlementServiceClient;
+  /** A client of one settlement process (`settlement` or `settlement-2`), for tests that kill the other. */
+  settlementReplica(name: string): SettlementServiceClient;
   readonly notifyUrl: string;
   /** The run's database (benches read its pg_stat_database row). */
   readonly databaseName: string;
@@ -226,6 +232,8 @@ export interface StartPlatformOptions {
    * service on its production defaults (the idle bench).
    */
   readonly testSchedules?: boolean;
+  /** Settlement processes on the one work queue: 1 (default) or 2 (the second is `settlement-2`). */
+  readonly settlementReplicas?: 1 | 2;
 }
 
 export async function startPlatform(
@@ -281,7 +289,7 @@ export async function startPlatform(
     const p = ports[name];
     if (!p) throw new Error(`no ports for ${name}`);
     return {
-      SERVICE_NAME: name,
+      SERVICE_NAME: SERVICE_OF[name] ?? name,
       GRPC_HOST: '127.0.0.1',
       GRPC_PORT: String(p.grpc),
       HTTP_PORT: String(p.http),
@@ -334,6 +342,7 @@ export async function startPlatform(
     await start('cashier');
     await start('reconciliation');
     await start('settlement');
+    if (startOptions.settlementReplicas === 2) await start('settlement-2');
   } catch (err) {
     // A platform that fails to start leaves nothing behind: no process, no database.
     for (const child of children.values()) if (!child.hasExited()) child.kill('SIGKILL');
@@ -362,6 +371,8 @@ export async function startPlatform(
     recon: createClient(ReconciliationServiceClient, { address: address('reconciliation'), ...options }),
     reconHttpUrl: `http://127.0.0.1:${ports['reconciliation']?.http ?? 0}`,
     settlement: createClient(SettlementServiceClient, { address: address('settlement'), ...options }),
+    settlementReplica: (name: string) =>
+      createClient(SettlementServiceClient, { address: address(name), ...options }),
     notifyUrl: webhook.url,
     databaseName: database.name,
     httpAddress(name: string): string {
@@ -390,6 +401,7 @@ export async function startPlatform(
       webhook.server.close();
       for (const name of [
         'reconciliation',
+        'settlement-2',
         'settlement',
         'cashier',
         'channel-router',
