@@ -112,6 +112,18 @@ export interface SettlementTx extends TxPort {
   /** Adds the amount to the month and returns the volume before it. */
   addMonthVolume(merchantId: string, month: string, amountMinor: bigint): Promise<bigint>;
 
+  /** Bulk clearing (one statement each): which of the merchants are registered. */
+  merchantsKnown(merchantIds: readonly string[]): Promise<Set<string>>;
+  profilesOf(merchantIds: readonly string[]): Promise<Map<string, Profile>>;
+  /** Every fee rule version of the merchants, by merchant, in effective order. */
+  feeRulesOf(merchantIds: readonly string[]): Promise<Map<string, FeeRuleVersion[]>>;
+  /** Adds each (merchant, month) total (keys unique) and returns the volume before it, by `merchant|month`. */
+  addMonthVolumes(
+    totals: readonly { merchantId: string; month: string; amountMinor: bigint }[],
+  ): Promise<Map<string, bigint>>;
+  /** Inserts the items that do not exist yet; returns the ids inserted. */
+  insertItems(items: readonly NewItem[]): Promise<Set<string>>;
+
   receivers(merchantId: string): Promise<{ version: bigint; receivers: Receiver[] } | null>;
   saveReceivers(merchantId: string, receivers: readonly Receiver[]): Promise<bigint>;
 
