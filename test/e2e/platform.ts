@@ -99,6 +99,8 @@ export interface Platform {
   readonly notifyUrl: string;
   /** The run's database (benches read its pg_stat_database row). */
   readonly databaseName: string;
+  /** The run's NATS prefix (EventNaming), for benches that publish events themselves. */
+  readonly natsPrefix: string;
   /** host:port of a service's HTTP server (/metrics, /healthz). */
   httpAddress(name: string): string;
   /** The process ids of the services and the sandbox, by name. */
@@ -375,6 +377,7 @@ export async function startPlatform(
       createClient(SettlementServiceClient, { address: address(name), ...options }),
     notifyUrl: webhook.url,
     databaseName: database.name,
+    natsPrefix: prefix,
     httpAddress(name: string): string {
       const p = ports[name];
       if (!p) throw new Error(`no service ${name}`);

@@ -22,8 +22,8 @@
  * loud (restarts), not silent.
  *
  * Batch mode (`batchHandler`, for consumers that must keep up with bulk
- * traffic): the messages of one pull, up to batchSizeMax (a partial batch
- * goes after `batchLingerMs` without a new message), are handled in ONE
+ * traffic): the messages of one pull (up to batchSizeMax; a partial pull
+ * ends after fetchExpiresMs, the latency a trickle pays) are handled in ONE
  * transaction: one statement inserts their inbox rows, the batch handler
  * gets the new ones in stream order, commit, then every message is acked. A
  * batch that fails on Postgres availability is nak'ed whole; one that fails
@@ -35,7 +35,6 @@
  * filter subjects become one server-side filter of the whole stream plus a
  * client-side match (non-matching messages are acked unhandled).
  */
-import { setTimeout as delay } from 'node:timers/promises';
 import { SpanKind, SpanStatusCode, isSpanContextValid, trace } from '@opentelemetry/api';
 import {
   AckPolicy,
@@ -89,8 +88,6 @@ export interface InboxConsumerOptions {
   readonly handler: InboxHandler;
   /** Batch mode (see the header): the messages of a pull in one transaction. */
   readonly batchHandler?: InboxBatchHandler;
-  /** Batch mode: how long a partial batch waits for more messages. Default 20. */
-  readonly batchLingerMs?: number;
   /** Handler attempts before dead-lettering. Default 10. */
   readonly maxDeliver?: number;
   /** nak delay after failed attempt n is backoffMs[min(n, len) - 1]. Default [1000, 5000, 30000]. */
@@ -166,7 +163,6 @@ export class InboxConsumer {
   private readonly inboxRetentionMs: number;
   private readonly purgeIntervalMs: number;
   private readonly logger: PlatformLogSink;
-  private readonly batchLingerMs: number;
   private readonly sleeper = new Sleeper();
   private loop: Promise<void> | undefined;
   private stopping = false;
@@ -212,7 +208,6 @@ export class InboxConsumer {
       DAY_MS,
     );
     this.logger = options.logger ?? SILENT_LOG_SINK;
-    this.batchLingerMs = assertIntegerInRange('batchLingerMs', options.batchLingerMs ?? 20, 0, 10_000);
   }
 
   /** Creates or updates the durable consumer, then starts pulling in the background. */
@@ -321,31 +316,20 @@ export class InboxConsumer {
   }
 
   /**
-   * Batch mode: collects what the pull yields, ends the pull when no message
-   * came for batchLingerMs (or it is fulfilled at batchSizeMax), and only
-   * then handles the batch, so no pull stays open (heartbeats unread) while
-   * a long transaction runs.
+   * Batch mode: collects what the pull yields until it ends (fulfilled at
+   * batchSizeMax, or expired after fetchExpiresMs), and only then handles
+   * the batch: no pull is open (its heartbeats unread) while a long
+   * transaction runs, and no pull is cut short (messages in flight to a
+   * closed pull would wait out the ack wait).
    */
   private async handleInBatches(messages: ConsumerMessages): Promise<void> {
-    const iterator = messages[Symbol.asyncIterator]();
     const buffer: JsMsg[] = [];
-    let closing = false;
-    for (;;) {
-      const next = iterator.next();
-      const result =
-        buffer.length === 0 || closing
-          ? await next
-          : await Promise.race([next, delay(this.batchLingerMs).then(() => 'linger' as const)]);
-      if (result === 'linger') {
-        closing = true;
-        void messages.close();
-        const rest = await next;
-        if (rest.done === true) break;
-        buffer.push(rest.value);
-        continue;
-      }
-      if (result.done === true) break;
-      buffer.push(result.value);
+    try {
+      for await (const message of messages) buffer.push(message);
+    } catch (error) {
+      // A pull that failed midway (heartbeats missed): what arrived is still handled now.
+      if (buffer.length > 0) await this.handleBatch(buffer);
+      throw error;
     }
     if (buffer.length > 0) await this.handleBatch(buffer);
   }

@@ -305,7 +305,6 @@ describe('InboxConsumer', function () {
       'batched',
       () => Promise.reject(new Error('the batch handler takes these')),
       {
-        batchLingerMs: 300,
         batchHandler: async (messages, manager) => {
           batches.push(messages.map((m) => m.msgId));
           for (const m of messages) await effectInsert(m, manager);
@@ -339,7 +338,6 @@ describe('InboxConsumer', function () {
       },
       {
         maxDeliver: 2,
-        batchLingerMs: 300,
         batchHandler: async (messages, manager) => {
           for (const m of messages) await effectInsert(m, manager); // Rolled back with the batch.
           if (messages.some((m) => decoder.decode(m.data) === 'poison')) throw new Error('batch refused');

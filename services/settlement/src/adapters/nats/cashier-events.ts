@@ -136,7 +136,8 @@ export function cashierEventsConsumer(options: CashierEventsOptions): InboxConsu
     ackWaitMs: 30_000,
     batchSizeMax: CLEARING_BATCH_MAX,
     maxAckPending: 4 * CLEARING_BATCH_MAX,
-    fetchExpiresMs: 2_000,
+    // A partial pull is cleared when it expires: the clearing latency of a trickle.
+    fetchExpiresMs: 1_000,
     isolation: 'READ COMMITTED',
     ...(options.logger !== undefined ? { logger: options.logger } : {}),
   });
