@@ -26,6 +26,7 @@
  * are inserted with one SQL statement; the merchants' pending-settlement
  * accounts are opened and funded through account's API (what cashier's
  * registration and payments would have left there).
+ * Progress bars (cli-progress, on stderr) draw only on a terminal.
  * Prints figures; asserts no timing. Env: SETTLEMENT_BENCH_PAYMENTS,
  * SETTLEMENT_BENCH_MERCHANTS, SETTLEMENT_BENCH_SETTLE_SECONDS_MAX,
  * SETTLEMENT_BENCH_SETTLE (0: clearing only).

@@ -22,6 +22,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { expect } from 'chai';
+import fc from 'fast-check';
 import { unary } from '@paycore/platform';
 import { PartKind } from '@paycore/proto/paycore/cashier/v1/cashier_service';
 import { BatchState, CycleKind } from '@paycore/proto/paycore/settlement/v1/settlement_service';
@@ -34,26 +35,13 @@ const KILLS = Math.min(HOLD_POINTS.length, Number(process.env['SETTLEMENT_CRASH_
 const REPLICAS = ['settlement', 'settlement-2'] as const;
 const AMOUNT_MINOR = 10_000n;
 
-/** mulberry32: a small seeded generator, enough to pick kill points reproducibly. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
-
+/** A seeded choice of KILLS distinct points, in a seeded order (fast-check's shuffled subarray). */
 function killPoints(): HoldPoint[] {
-  const random = seeded(SEED);
-  const points = [...HOLD_POINTS];
-  for (let i = points.length - 1; i > 0; i--) {
-    const j = Math.floor(random() * (i + 1));
-    [points[i], points[j]] = [points[j] as HoldPoint, points[i] as HoldPoint];
-  }
-  return points.slice(0, KILLS);
+  const [points] = fc.sample(fc.shuffledSubarray([...HOLD_POINTS], { minLength: KILLS, maxLength: KILLS }), {
+    seed: SEED,
+    numRuns: 1,
+  });
+  return points ?? [];
 }
 
 interface SandboxPayout {
