@@ -115,6 +115,8 @@ export interface Platform {
   readonly notifyUrl: string;
   /** The run's database (benches read its pg_stat_database row). */
   readonly databaseName: string;
+  /** A client of one settlement process (`settlement` or `settlement-2`), for tests that kill the other. */
+  settlementReplica(name: string): SettlementServiceClient;
   /** The run's NATS stream and subject prefix (EventNaming), for tests that publish or read events. */
   readonly natsPrefix: string;
   /** host:port of a service's HTTP server (/metrics, /healthz). */
@@ -267,6 +269,8 @@ export interface StartPlatformOptions {
   readonly testSchedules?: boolean;
   /** Processes per service, 1 to 4 (default 1); the sandbox is always one. */
   readonly replicas?: number;
+  /** Settlement processes on the one work queue: 1 (default) or 2 (the second is `settlement-2`). */
+  readonly settlementReplicas?: 1 | 2;
 }
 
 const REPLICAS_MAX = 4;
@@ -299,8 +303,13 @@ export async function startPlatform(
   const replicas = startOptions.replicas ?? 1;
   if (!Number.isInteger(replicas) || replicas < 1 || replicas > REPLICAS_MAX)
     throw new Error(`replicas must be an integer from 1 to ${REPLICAS_MAX}, got ${replicas}`);
+  const settlementReplicas = startOptions.settlementReplicas ?? 1;
+  /** A service's process names; settlementReplicas adds `settlement-2` (not in settlement's endpoint). */
   const names = (service: string): string[] =>
-    Array.from({ length: replicas }, (_, index) => replicaName(service, index));
+    Array.from(
+      { length: service === 'settlement' ? Math.max(replicas, settlementReplicas) : replicas },
+      (_, index) => replicaName(service, index),
+    );
   /** Process name → its service and ports. */
   const processes = new Map<string, { service: string; grpc: number; http: number }>();
   for (const service of Object.keys(ENTRIES))
@@ -451,6 +460,8 @@ export async function startPlatform(
     settlement: createClient(SettlementServiceClient, { address: address('settlement'), ...options }),
     replicaClients,
     replicaNames: (service: string) => names(service),
+    settlementReplica: (name: string) =>
+      createClient(SettlementServiceClient, { address: grpcAddress(name), ...options }),
     notifyUrl: webhook.url,
     databaseName: database.name,
     natsPrefix: prefix,

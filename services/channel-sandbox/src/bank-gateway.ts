@@ -113,6 +113,7 @@ export async function handlePayout(ctx: SandboxContext, req: HttpRequest): Promi
   const fingerprint = `${amountFen}|${currency}|${accountNo}|${accountName}|${bankCode}`;
   const existing = ctx.store.payout(outPayoutNo);
   if (existing) {
+    existing.requests += 1;
     if (existing.fingerprint !== fingerprint) return reply(ctx, { code: '1002', message: '商户单号重复' });
     return reply(ctx, describe(existing));
   }
@@ -129,6 +130,7 @@ export async function handlePayout(ctx: SandboxContext, req: HttpRequest): Promi
     bankCode,
     fingerprint,
     createdAtMs: now,
+    requests: 1,
     status: 'PROCESSING',
   };
   if (!ctx.store.addPayout(payout)) return reply(ctx, { code: '9999', message: '系统繁忙' });
@@ -156,4 +158,16 @@ export async function handlePayoutQuery(ctx: SandboxContext, req: HttpRequest): 
   const payout = ctx.store.payout(outPayoutNo);
   if (!payout) return reply(ctx, { code: '1004', message: '交易不存在' });
   return reply(ctx, describe(payout));
+}
+
+/**
+ * What `GET /sandbox/payouts[?account_no=]` shows: the payouts the bank
+ * holds and how many requests named each payout number (read-only; tests
+ * count payouts per payee with it).
+ */
+export function payoutsHeld(ctx: SandboxContext, accountNo: string | undefined): Record<string, unknown>[] {
+  return ctx.store
+    .allPayouts()
+    .filter((p) => accountNo === undefined || p.accountNo === accountNo)
+    .map((p) => ({ ...describe(p), account_no: p.accountNo, requests: p.requests }));
 }

@@ -1,7 +1,7 @@
 /**
  * Wires the sandbox: one HTTP server carrying the channel APIs and the
  * sandbox-only control endpoints (`/sandbox/*`: simulated payer, faults, key
- * material, notification log, bill records, request tally). State lives in memory and dies
+ * material, notification log, bill records, request tally, payouts held). State lives in memory and dies
  * with the process.
  */
 import {
@@ -12,7 +12,7 @@ import {
   type Logger,
 } from '@paycore/platform';
 import { handleAlipayBillDownload, handleAlipayGateway } from './alipay-gateway';
-import { handlePayout, handlePayoutQuery } from './bank-gateway';
+import { handlePayout, handlePayoutQuery, payoutsHeld } from './bank-gateway';
 import { alipayBillRecords, wechatBillRecords } from './bills';
 import { CallTally } from './calls';
 import type { SandboxConfig } from './config';
@@ -168,6 +168,9 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Runnin
     .route('GET', '/sandbox/keys', () => Promise.resolve(json(200, keysDocument(ctx))))
     .route('GET', '/sandbox/notifications', (req) =>
       Promise.resolve(json(200, { attempts: ctx.notifier.log(req.query.get('out_trade_no') ?? undefined) })),
+    )
+    .route('GET', '/sandbox/payouts', (req) =>
+      Promise.resolve(json(200, { payouts: payoutsHeld(ctx, req.query.get('account_no') ?? undefined) })),
     )
     .route('GET', '/sandbox/bill-records', (req) => Promise.resolve(handleBillRecords(ctx, req)))
     .route('GET', '/sandbox/calls', (req) => Promise.resolve(handleCalls(ctx, req)));

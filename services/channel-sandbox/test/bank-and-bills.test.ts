@@ -87,6 +87,12 @@ describe('channel-sandbox: bank payout and bills', function () {
     });
     expect(await bank.call('/payout', { ...request, amount: '1' })).to.include({ code: '1002' });
     expect(await bank.call('/payout/query', { out_payout_no: 'P-NONE' })).to.include({ code: '1004' });
+    const held = await getJson<{ payouts: Record<string, unknown>[] }>(
+      `${sandbox.url}/sandbox/payouts?account_no=6222020200001234567`,
+    );
+    // One payout for the payee; three requests named its number (the first, the replay, the conflict).
+    expect(held.payouts).to.have.length(1);
+    expect(held.payouts[0]).to.include({ out_payout_no: 'P-1', status: 'SUCCESS', requests: 3 });
 
     const forged = await fetch(`${keys.bank.base_url}/payout`, {
       method: 'POST',

@@ -48,4 +48,7 @@ export const settlementConfigSchema = {
     default: 2_000,
     description: 'delay before retrying a batch step that failed (a dependency unreachable)',
   }),
+  SETTLEMENT_TEST_HOLD_FILE: optional(
+    'crash tests only: a file naming a point where a batch is held for good (src/adapters/test-hold.ts); unset in production',
+  ),
 } as const;

@@ -32,6 +32,7 @@ import {
 import { reconEventsConsumer } from './adapters/nats/recon-events';
 import { cashierEventsConsumer, SETTLEMENT_SCHEMA } from './adapters/nats/cashier-events';
 import { PgSettlementStore } from './adapters/pg/store';
+import { holdAccount, holdPayouts, TestHold } from './adapters/test-hold';
 import { settlementConfigSchema } from './config';
 
 const BATCHES_PER_PULL = 10;
@@ -119,13 +120,19 @@ export function settlementSpec(): ServiceSpec<typeof settlementConfigSchema> {
         metrics,
       );
       const store = new PgSettlementStore(dataSource);
-      const accounts = new AccountDirectory(store, account, { clearingSubjects: DEFAULT_CLEARING_SUBJECTS });
+      const holdFile = config.SETTLEMENT_TEST_HOLD_FILE;
+      const hold = holdFile !== undefined && holdFile !== '' ? new TestHold(holdFile) : undefined;
+      const accountPort = hold === undefined ? account : holdAccount(account, hold);
+      const payoutPort = hold === undefined ? payouts : holdPayouts(payouts, hold);
+      const accounts = new AccountDirectory(store, accountPort, {
+        clearingSubjects: DEFAULT_CLEARING_SUBJECTS,
+      });
       const clearing = new Clearing(CN_BUSINESS_DAYS);
       const batches = new Batches(
         store,
         accounts,
-        account,
-        payouts,
+        accountPort,
+        payoutPort,
         CN_BUSINESS_DAYS,
         batchEvents(naming, SETTLE_CODE),
         {

@@ -113,6 +113,18 @@ export interface SettlementTx extends TxPort {
   /** Adds the amount to the month and returns the volume before it. */
   addMonthVolume(merchantId: string, month: string, amountMinor: bigint): Promise<bigint>;
 
+  /** Bulk clearing (one statement each): which of the merchants are registered. */
+  merchantsKnown(merchantIds: readonly string[]): Promise<Set<string>>;
+  profilesOf(merchantIds: readonly string[]): Promise<Map<string, Profile>>;
+  /** Every fee rule version of the merchants, by merchant, in effective order. */
+  feeRulesOf(merchantIds: readonly string[]): Promise<Map<string, FeeRuleVersion[]>>;
+  /** Adds each (merchant, month) total (keys unique) and returns the volume before it, by `merchant|month`. */
+  addMonthVolumes(
+    totals: readonly { merchantId: string; month: string; amountMinor: bigint }[],
+  ): Promise<Map<string, bigint>>;
+  /** Inserts the items that do not exist yet; returns the ids inserted. */
+  insertItems(items: readonly NewItem[]): Promise<Set<string>>;
+
   receivers(merchantId: string): Promise<{ version: bigint; receivers: Receiver[] } | null>;
   saveReceivers(merchantId: string, receivers: readonly Receiver[]): Promise<bigint>;
 
@@ -143,6 +155,8 @@ export interface SettlementTx extends TxPort {
   moveChannelDay(channelNo: string, billDate: string, to: DepositStateName): Promise<boolean>;
   /** Whether an item of that channel, day and txn is confirmed by a day reconciliation already recorded. */
   confirmedOnArrival(channelNo: string, accountingDate: string, channelTxnId: string): Promise<boolean>;
+  /** Which of `days` ("<channel no>|<bill date>") have a day reconciliation recorded. */
+  reconciledChannelDays(days: readonly string[]): Promise<Set<string>>;
   /** A DifferenceOpened: recorded open unless it is known already (a resolution that overtook it stays). */
   openDifference(difference: Difference): Promise<void>;
   /** A DifferenceResolved: recorded closed, whether or not its opening arrived. */

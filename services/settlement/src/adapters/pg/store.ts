@@ -275,6 +275,88 @@ class PgSettlementTx implements SettlementTx {
     return big(rows[0]?.['before']);
   }
 
+  async merchantsKnown(merchantIds: readonly string[]): Promise<Set<string>> {
+    const rows = await this.sql.query(
+      'SELECT merchant_id FROM merchants WHERE merchant_id = ANY($1::text[])',
+      [merchantIds],
+    );
+    return new Set(rows.map((r) => str(r['merchant_id'])));
+  }
+  async profilesOf(merchantIds: readonly string[]): Promise<Map<string, Profile>> {
+    const rows = await this.sql.query('SELECT * FROM profiles WHERE merchant_id = ANY($1::text[])', [
+      merchantIds,
+    ]);
+    return new Map(rows.map((r) => [str(r['merchant_id']), profileOf(r)]));
+  }
+  async feeRulesOf(merchantIds: readonly string[]): Promise<Map<string, FeeRuleVersion[]>> {
+    const rows = await this.sql.query(
+      'SELECT * FROM fee_rules WHERE merchant_id = ANY($1::text[]) ORDER BY merchant_id, effective_from',
+      [merchantIds],
+    );
+    const byMerchant = new Map<string, FeeRuleVersion[]>();
+    for (const row of rows) {
+      const rule = ruleOf(row);
+      const list = byMerchant.get(rule.merchantId) ?? [];
+      list.push(rule);
+      byMerchant.set(rule.merchantId, list);
+    }
+    return byMerchant;
+  }
+  async addMonthVolumes(
+    totals: readonly { merchantId: string; month: string; amountMinor: bigint }[],
+  ): Promise<Map<string, bigint>> {
+    const rows = await this.sql.query(
+      `INSERT INTO month_volumes (merchant_id, month, volume_minor)
+       SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[])
+       ON CONFLICT (merchant_id, month) DO UPDATE SET volume_minor = month_volumes.volume_minor + EXCLUDED.volume_minor
+       RETURNING merchant_id, month, volume_minor AS after`,
+      [
+        totals.map((t) => t.merchantId),
+        totals.map((t) => t.month),
+        totals.map((t) => t.amountMinor.toString()),
+      ],
+    );
+    const added = new Map(totals.map((t) => [`${t.merchantId}|${t.month}`, t.amountMinor]));
+    return new Map(
+      rows.map((r) => {
+        const key = `${str(r['merchant_id'])}|${str(r['month'])}`;
+        return [key, big(r['after']) - (added.get(key) ?? 0n)];
+      }),
+    );
+  }
+  async insertItems(items: readonly NewItem[]): Promise<Set<string>> {
+    const column = <T>(f: (i: NewItem) => T): T[] => items.map(f);
+    const rows = await this.sql.query(
+      `INSERT INTO items (item_id, kind, merchant_id, order_id, merchant_order_no, payment_id, refund_id, channel_no,
+         channel_txn_id, pay_channel, biz_code, accounting_date, amount_minor, fee_minor, currency, rule_id, confirmed, settle_on)
+       SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
+         $9::text[], $10::text[], $11::text[], $12::date[], $13::bigint[], $14::bigint[], $15::text[], $16::uuid[],
+         $17::boolean[], $18::date[])
+       ON CONFLICT (item_id) DO NOTHING RETURNING item_id`,
+      [
+        column((i) => i.itemId),
+        column((i) => i.kind),
+        column((i) => i.merchantId),
+        column((i) => i.orderId),
+        column((i) => i.merchantOrderNo),
+        column((i) => i.paymentId),
+        column((i) => i.refundId),
+        column((i) => i.channelNo),
+        column((i) => i.channelTxnId),
+        column((i) => i.payChannel),
+        column((i) => i.bizCode),
+        column((i) => i.accountingDate),
+        column((i) => i.amountMinor.toString()),
+        column((i) => i.feeMinor.toString()),
+        column((i) => i.currency),
+        column((i) => i.ruleId),
+        column((i) => i.confirmed),
+        column((i) => i.settleOn),
+      ],
+    );
+    return new Set(rows.map((r) => str(r['item_id'])));
+  }
+
   async receivers(merchantId: string) {
     const rows = await this.sql.query('SELECT version, receivers FROM receivers WHERE merchant_id = $1', [
       merchantId,
@@ -476,6 +558,15 @@ class PgSettlementTx implements SettlementTx {
       [channelNo, accountingDate, channelTxnId],
     );
     return rows.length === 1;
+  }
+  async reconciledChannelDays(days: readonly string[]): Promise<Set<string>> {
+    if (days.length === 0) return new Set();
+    const rows = await this.sql.query<{ day: string }>(
+      `SELECT channel_no || '|' || bill_date::text AS day FROM channel_days
+        WHERE channel_no || '|' || bill_date::text = ANY($1::text[])`,
+      [days],
+    );
+    return new Set(rows.map((r) => r.day));
   }
   async openDifference(d: Difference): Promise<void> {
     await this.sql.query(
