@@ -1,17 +1,25 @@
 /**
  * `make demo`: a scripted payment day against the platform `make up` started,
- * through the public gRPC APIs only (addresses from .run/endpoints.json, the
- * development token from .run/dev-token):
+ * through the public gRPC APIs only, as a merchant or operator integrates:
+ * @paycore/client with the addresses of .run/endpoints.json and the
+ * development token of .run/dev-token (its token provider, deadlines,
+ * generated idempotency keys and retries, error reason constants, the
+ * notification verifier and money helpers):
  *
  *   merchants registered -> payers topped up (Alipay, WeChat) -> channel
  *   payments through both sandbox protocols -> a combined payment (balance +
  *   coupon + WeChat) -> escrow with confirmation -> refunds (partial and full)
  *   -> a declined payment -> a dropped channel notification recovered by
- *   status sync -> a withdrawal -> day sealing and ledger close.
+ *   status sync -> a withdrawal -> three merchants of settlement's (T+1, D0,
+ *   D0 under its minimum) paid -> reconciliation of today's bills -> the
+ *   settlement day (batches, payouts, statements; the confirmed bills' net
+ *   moved to the reserve fund's deposit, their fees to channel fee cost) ->
+ *   day sealing and ledger close.
  *
  * It prints a readable report (orders by state, merchant balances,
- * notification deliveries, the trial balance, the trace id of one payment)
- * and exits non-zero if any expectation fails.
+ * notification deliveries, the trial balance, the trace id of one payment
+ * and the `paycore trace` command that shows it) and exits non-zero if any
+ * expectation fails.
  *
  * The channel sandbox stands in for Alipay, WeChat Pay and the bank. When
  * `make up` runs one (`channel-sandbox` in .run/http-endpoints.json) the demo
@@ -28,43 +36,42 @@ import { existsSync, readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { startTelemetry } from '@paycore/platform/telemetry';
-import { context as otelContext, trace } from '@opentelemetry/api';
-import { createClient, createLogger, errorReason, unary } from '@paycore/platform';
-import { startSandbox, type RunningSandbox } from '@paycore/channel-sandbox';
-import { AccountServiceClient } from '@paycore/proto/paycore/account/v1/account_service';
 import {
-  BizMode,
-  CashierServiceClient,
-  OrderState,
-  PartKind,
-  PaymentState,
-  RefundState,
-  WithdrawalState,
-  type PaymentOrder,
-  type PaymentPart,
-  type PayResponse,
-} from '@paycore/proto/paycore/cashier/v1/cashier_service';
-import { ChannelServiceClient } from '@paycore/proto/paycore/channel/v1/channel_service';
-import { BalanceDirection, LedgerServiceClient } from '@paycore/proto/paycore/ledger/v1/ledger_service';
-import { verifyNotification } from '@paycore/cashier';
+  AccountErrorReason,
+  cny,
+  createPaycoreClient,
+  formatMoney,
+  LedgerErrorReason,
+  loadEndpointsFile,
+  NOTIFY_ACK_BODY,
+  parseTraceparent,
+  proto,
+  reasonOf,
+  tokenFile,
+  verifyNotification,
+  type PaycoreClient,
+} from '@paycore/client';
+import { createLogger } from '@paycore/platform';
+import { startSandbox, type RunningSandbox } from '@paycore/channel-sandbox';
 import { seedChannelRegistry } from './seed-channels';
 import { reconciliationDemo } from './demo/reconciliation';
+import { settlementDay, settlementPayments } from './demo/settlement';
 
-startTelemetry({
-  serviceName: 'paycore-demo',
-  otlpEndpoint: process.env['OTEL_EXPORTER_OTLP_ENDPOINT'] ?? '',
-});
+const { BizMode, OrderState, PartKind, PaymentState, RefundState, WithdrawalState } = proto.cashier;
+const { BalanceDirection } = proto.ledger;
+type BizMode = proto.cashier.BizMode;
+type OrderState = proto.cashier.OrderState;
+type PartKind = proto.cashier.PartKind;
+type PaymentPart = proto.cashier.PaymentPart;
 
 const ROOT = path.resolve(__dirname, '..');
 const RUN_DIR = path.resolve(process.env['PAYCORE_RUN_DIR'] ?? path.join(ROOT, '.run'));
-const REQUIRED_SERVICES = ['account', 'ledger', 'channel-router', 'cashier'] as const;
+const REQUIRED_SERVICES = ['account', 'ledger', 'channel-router', 'cashier', 'settlement'] as const;
 const CALL_DEADLINE_MS = 30_000;
 const WAIT_MS_MAX = 60_000;
 const SEAL_DAYS_MAX = 400;
 const NOTIFY_KEY = `demo-notify-key-${randomBytes(8).toString('hex')}`;
 const RUN = randomBytes(3).toString('hex');
-const tracer = trace.getTracer('paycore-demo');
 
 // ---------------------------------------------------------------- plumbing
 
@@ -89,12 +96,7 @@ function readJson(file: string): Record<string, string> {
   return JSON.parse(readFileSync(file, 'utf8')) as Record<string, string>;
 }
 
-const yuan = (minor: bigint): string => {
-  const sign = minor < 0n ? '-' : '';
-  const abs = minor < 0n ? -minor : minor;
-  return `${sign}${abs / 100n}.${(abs % 100n).toString().padStart(2, '0')}`;
-};
-const cny = (amountMinor: bigint) => ({ amountMinor, currency: 'CNY' });
+const yuan = (amountMinor: bigint): string => formatMoney({ amountMinor, currency: 'CNY' });
 const id = (prefix: string): string => `${prefix}-${RUN}-${randomBytes(3).toString('hex')}`;
 
 function chinaToday(): string {
@@ -150,22 +152,21 @@ function startWebhook(deliveries: Delivery[]): Promise<{ server: Server; url: st
     const chunks: Buffer[] = [];
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
     req.on('end', () => {
-      const body = Buffer.concat(chunks).toString('utf8');
-      let orderId = '';
-      try {
-        const parsed = (JSON.parse(body) as { order_id?: unknown }).order_id;
-        orderId = typeof parsed === 'string' ? parsed : '';
-      } catch {
-        orderId = '';
+      const body = Buffer.concat(chunks);
+      // The merchant's side of a notification: verify (signature over the exact bytes, replay window), then act.
+      const verdict = verifyNotification({ notifyKey: NOTIFY_KEY, headers: req.headers, body });
+      const signatureValid = verdict.ok;
+      let orderId = verdict.ok ? verdict.notification.order_id : '';
+      if (!verdict.ok) {
+        try {
+          const parsed = (JSON.parse(body.toString('utf8')) as { order_id?: unknown }).order_id;
+          orderId = typeof parsed === 'string' ? parsed : '';
+        } catch {
+          orderId = '';
+        }
       }
-      const signatureValid = verifyNotification(
-        NOTIFY_KEY,
-        Number(req.headers['x-paycore-timestamp']),
-        body,
-        String(req.headers['x-paycore-signature'] ?? ''),
-      );
       deliveries.push({ orderId, signatureValid });
-      res.writeHead(200, { 'content-type': 'text/plain' }).end('success');
+      res.writeHead(200, { 'content-type': 'text/plain' }).end(NOTIFY_ACK_BODY);
     });
   });
   return new Promise((resolve) => {
@@ -179,12 +180,7 @@ function startWebhook(deliveries: Delivery[]): Promise<{ server: Server; url: st
 
 // ---------------------------------------------------------------- the day
 
-interface Clients {
-  readonly cashier: CashierServiceClient;
-  readonly account: AccountServiceClient;
-  readonly ledger: LedgerServiceClient;
-  readonly channel: ChannelServiceClient;
-}
+type Clients = PaycoreClient;
 
 class Day {
   readonly orders = new Map<string, { label: string; merchantId: string }>();
@@ -198,8 +194,7 @@ class Day {
 
   async registerMerchant(label: string): Promise<string> {
     const merchantId = id(label);
-    await unary(this.c.cashier.registerMerchant.bind(this.c.cashier), {
-      requestId: id('reg'),
+    await this.c.cashier.registerMerchant({
       merchantId,
       name: `${label} (demo ${RUN})`,
       notifyKey: NOTIFY_KEY,
@@ -232,12 +227,11 @@ class Day {
     payChannel: string,
     protocol: 'alipay' | 'wechat',
   ): Promise<boolean> {
-    const res = await unary(this.c.cashier.topUp.bind(this.c.cashier), {
-      requestId: id('top'),
+    const res = await this.c.cashier.topUp({
       payerId,
       amount: cny(amountMinor),
       payChannel,
-      target: 1,
+      target: proto.cashier.TopUpTarget.TOP_UP_TARGET_BALANCE,
     });
     await this.sandboxPay(protocol, res.payment?.parts[0]?.channelTxnId ?? '');
     const paid = await this.waitOrder(res.order?.orderId ?? '', OrderState.ORDER_STATE_PAID);
@@ -249,9 +243,8 @@ class Day {
     merchantId: string,
     amountMinor: bigint,
     mode = BizMode.BIZ_MODE_INSTANT,
-  ): Promise<PaymentOrder> {
-    const res = await unary(this.c.cashier.createPaymentOrder.bind(this.c.cashier), {
-      requestId: id('ord'),
+  ): Promise<proto.cashier.PaymentOrder> {
+    const res = await this.c.cashier.createPaymentOrder({
       merchantId,
       merchantOrderNo: id('no'),
       amount: cny(amountMinor),
@@ -266,16 +259,13 @@ class Day {
     return res.order;
   }
 
-  pay(orderId: string, payerId: string, parts: PaymentPart[]): Promise<PayResponse> {
-    return unary(this.c.cashier.pay.bind(this.c.cashier), { requestId: id('pay'), orderId, payerId, parts });
+  /** Pays; `onTraceparent` receives the W3C traceparent the client sent (the payment's trace). */
+  pay(orderId: string, payerId: string, parts: PaymentPart[], onTraceparent?: (traceparent: string) => void) {
+    return this.c.cashier.pay({ orderId, payerId, parts }, onTraceparent ? { onTraceparent } : {});
   }
 
   async view(orderId: string) {
-    return unary(this.c.cashier.getPaymentOrder.bind(this.c.cashier), {
-      orderId,
-      merchantId: '',
-      merchantOrderNo: '',
-    });
+    return this.c.cashier.getPaymentOrder({ orderId });
   }
 
   waitOrder(orderId: string, state: OrderState, timeoutMs = WAIT_MS_MAX) {
@@ -290,8 +280,7 @@ class Day {
   }
 
   async refund(orderId: string, amountMinor: bigint, reason: string): Promise<boolean> {
-    const res = await unary(this.c.cashier.refund.bind(this.c.cashier), {
-      requestId: id('rf'),
+    const res = await this.c.cashier.refund({
       orderId,
       merchantRefundNo: id('rn'),
       amount: cny(amountMinor),
@@ -299,11 +288,7 @@ class Day {
     });
     const refundId = res.refund?.refundId ?? '';
     const done = await waitFor(`refund ${refundId}`, async () => {
-      const got = await unary(this.c.cashier.getRefund.bind(this.c.cashier), {
-        refundId,
-        merchantId: '',
-        merchantRefundNo: '',
-      });
+      const got = await this.c.cashier.getRefund({ refundId });
       return got.refund?.state === RefundState.REFUND_STATE_SUCCEEDED ||
         got.refund?.state === RefundState.REFUND_STATE_FAILED
         ? got.refund
@@ -313,12 +298,12 @@ class Day {
   }
 
   async balance(payerId: string, orderId: string): Promise<bigint> {
-    const res = await unary(this.c.cashier.listPayMethods.bind(this.c.cashier), { orderId, payerId });
+    const res = await this.c.cashier.listPayMethods({ orderId, payerId });
     return res.balance?.amountMinor ?? 0n;
   }
 
   async merchant(merchantId: string) {
-    return unary(this.c.cashier.getMerchant.bind(this.c.cashier), { merchantId });
+    return this.c.cashier.getMerchant({ merchantId });
   }
 }
 
@@ -360,27 +345,22 @@ async function runDay(c: Clients, sandboxUrl: string, notifyUrl: string): Promis
   );
 
   section('combined payment: balance + coupon + WeChat Pay');
-  const coupon = await unary(c.cashier.issueCoupon.bind(c.cashier), {
-    requestId: id('cp'),
+  const coupon = await c.cashier.issueCoupon({
     payerId: alice,
     amount: cny(500n),
     expireTime: undefined,
   });
   const cOrder = await day.createOrder('C combined', mall, 12_000n);
-  const payC = await tracer.startActiveSpan('demo: combined payment', async (span) => {
-    day.traceId = span.spanContext().traceId;
-    try {
-      return await otelContext.with(trace.setSpan(otelContext.active(), span), () =>
-        day.pay(cOrder.orderId, alice, [
-          part(PartKind.PART_KIND_BALANCE, 3_000n),
-          part(PartKind.PART_KIND_COUPON, 500n, { couponId: coupon.coupon?.couponId ?? '' }),
-          part(PartKind.PART_KIND_CHANNEL, 8_500n, { payChannel: '2001' }),
-        ]),
-      );
-    } finally {
-      span.end();
-    }
-  });
+  const payC = await day.pay(
+    cOrder.orderId,
+    alice,
+    [
+      part(PartKind.PART_KIND_BALANCE, 3_000n),
+      part(PartKind.PART_KIND_COUPON, 500n, { couponId: coupon.coupon?.couponId ?? '' }),
+      part(PartKind.PART_KIND_CHANNEL, 8_500n, { payChannel: '2001' }),
+    ],
+    (traceparent) => (day.traceId = parseTraceparent(traceparent)?.traceId ?? ''),
+  );
   expectThat(
     'balance and coupon reserved while WeChat waits',
     payC.payment?.state === PaymentState.PAYMENT_STATE_PROCESSING,
@@ -405,7 +385,7 @@ async function runDay(c: Clients, sandboxUrl: string, notifyUrl: string): Promis
     inEscrow.escrowBalance?.amountMinor === 25_000n && inEscrow.settlementBalance?.amountMinor === 0n,
     `escrow ${yuan(inEscrow.escrowBalance?.amountMinor ?? 0n)}`,
   );
-  await unary(c.cashier.confirmReceipt.bind(c.cashier), { requestId: id('cr'), orderId: d.orderId });
+  await c.cashier.confirmReceipt({ orderId: d.orderId });
   const released = await day.merchant(shop);
   expectThat(
     'ConfirmReceipt moves escrow to pending settlement',
@@ -450,7 +430,7 @@ async function runDay(c: Clients, sandboxUrl: string, notifyUrl: string): Promis
     failed !== undefined && (await day.balance(bob, e.orderId)) === before,
     failed?.payments[0]?.failureReason ?? '',
   );
-  await unary(c.cashier.closePaymentOrder.bind(c.cashier), { requestId: id('close'), orderId: e.orderId });
+  await c.cashier.closePaymentOrder({ orderId: e.orderId });
 
   section('a dropped channel notification, recovered by status sync');
   const f = await day.createOrder('F dropped notify', bills, 3_300n);
@@ -470,8 +450,7 @@ async function runDay(c: Clients, sandboxUrl: string, notifyUrl: string): Promis
   );
 
   section('a withdrawal');
-  const w = await unary(c.cashier.withdraw.bind(c.cashier), {
-    requestId: id('wd'),
+  const w = await c.cashier.withdraw({
     payerId: alice,
     amount: cny(5_000n),
     accountNo: '6222020200001234',
@@ -481,7 +460,7 @@ async function runDay(c: Clients, sandboxUrl: string, notifyUrl: string): Promis
   const wDone = await waitFor(
     'withdrawal',
     async () => {
-      const got = await unary(c.cashier.getWithdrawal.bind(c.cashier), {
+      const got = await c.cashier.getWithdrawal({
         withdrawalId: w.withdrawal?.withdrawalId ?? '',
       });
       const s = got.withdrawal?.state;
@@ -505,7 +484,7 @@ async function endOfDay(c: Clients): Promise<string | undefined> {
   let date = today;
   for (let i = 0; i < SEAL_DAYS_MAX; i++) {
     try {
-      await unary(c.account.sealDay.bind(c.account), {
+      await c.account.sealDay({
         requestId: `demo-seal-${date}`,
         bizContext: { code: '90010101080000000000' },
         accountingDate: date,
@@ -516,7 +495,7 @@ async function endOfDay(c: Clients): Promise<string | undefined> {
     } catch (err) {
       const text = err instanceof Error ? err.message : String(err);
       const last = /last sealed date (\d{4}-\d{2}-\d{2})/.exec(text)?.[1];
-      if (errorReason(err) !== 'DAY_NOT_SEALABLE' || last === undefined) throw err;
+      if (reasonOf(err) !== AccountErrorReason.DAY_NOT_SEALABLE || last === undefined) throw err;
       if (last >= today) break; // today is sealed already (an earlier run): postings now go to the next date
       date = addDays(last, 1);
     }
@@ -530,15 +509,15 @@ async function endOfDay(c: Clients): Promise<string | undefined> {
   for (const d of sealed) {
     const result = await waitFor(`ledger close of ${d}`, async () => {
       try {
-        return await unary(c.ledger.closeDay.bind(c.ledger), {
+        return await c.ledger.closeDay({
           requestId: `demo-close-${d}`,
           bizContext: { code: '90010101080000000000' },
           accountingDate: d,
         });
       } catch (err) {
-        const reason = errorReason(err);
-        if (reason === 'DAY_NOT_SEALED') return undefined; // the day_sealed event is still on its way
-        if (reason === 'DAY_NOT_CLOSABLE') return null;
+        const reason = reasonOf(err);
+        if (reason === LedgerErrorReason.DAY_NOT_SEALED) return undefined; // the day_sealed event is still on its way
+        if (reason === LedgerErrorReason.DAY_NOT_CLOSABLE) return null;
         throw err;
       }
     });
@@ -597,7 +576,7 @@ async function report(c: Clients, day: Day, deliveries: readonly Delivery[], dat
   );
 
   section(`report: trial balance ${date}`);
-  const trial = await unary(c.ledger.getTrialBalance.bind(c.ledger), { accountingDate: date });
+  const trial = await c.ledger.getTrialBalance({ accountingDate: date });
   process.stdout.write(
     `  ${'subject'.padEnd(34)} ${'debit'.padStart(12)} ${'credit'.padStart(12)} ${'closing'.padStart(14)}\n`,
   );
@@ -626,26 +605,23 @@ async function report(c: Clients, day: Day, deliveries: readonly Delivery[], dat
   section('follow one payment');
   const orderC = [...day.orders.entries()].find(([, info]) => info.label === 'C combined')?.[0] ?? '';
   process.stdout.write(`  trace id of the combined payment (order C ${orderC}): ${day.traceId}\n`);
-  process.stdout.write(`  grep -e ${day.traceId} -e ${orderC} ${path.join(RUN_DIR, 'logs')}/*.log\n`);
+  process.stdout.write(`  every step, with state, amount and context code: npx paycore trace ${orderC}\n`);
 }
 
 async function main(): Promise<void> {
   const endpointsFile = path.join(RUN_DIR, 'endpoints.json');
-  const tokenFile = path.join(RUN_DIR, 'dev-token');
-  if (!existsSync(endpointsFile) || !existsSync(tokenFile))
+  const tokenFilePath = path.join(RUN_DIR, 'dev-token');
+  if (!existsSync(endpointsFile) || !existsSync(tokenFilePath))
     throw new Error(`${RUN_DIR} has no endpoints or token: run make up first`);
-  const endpoints = readJson(endpointsFile);
+  const endpoints = loadEndpointsFile(endpointsFile);
   const missing = REQUIRED_SERVICES.filter((name) => endpoints[name] === undefined);
   if (missing.length > 0)
     throw new Error(`make up did not start ${missing.join(', ')} (deploy/services.json lists the services)`);
-  const token = readFileSync(tokenFile, 'utf8').trim();
-  const options = { token: () => token, defaultDeadlineMs: CALL_DEADLINE_MS };
-  const c: Clients = {
-    cashier: createClient(CashierServiceClient, { address: endpoints['cashier'] ?? '', ...options }),
-    account: createClient(AccountServiceClient, { address: endpoints['account'] ?? '', ...options }),
-    ledger: createClient(LedgerServiceClient, { address: endpoints['ledger'] ?? '', ...options }),
-    channel: createClient(ChannelServiceClient, { address: endpoints['channel-router'] ?? '', ...options }),
-  };
+  const c: Clients = createPaycoreClient({
+    endpoints,
+    token: tokenFile(tokenFilePath),
+    defaultDeadlineMs: CALL_DEADLINE_MS,
+  });
 
   const httpEndpointsFile = path.join(RUN_DIR, 'http-endpoints.json');
   const running = existsSync(httpEndpointsFile) ? readJson(httpEndpointsFile)['channel-sandbox'] : undefined;
@@ -675,21 +651,24 @@ async function main(): Promise<void> {
     const day = await runDay(c, sandboxUrl, webhook.url);
     // Let the last notifications arrive before counting them.
     await new Promise((resolve) => setTimeout(resolve, 2_000));
+    const token = readFileSync(tokenFilePath, 'utf8').trim();
+    const settlementOptions = { endpoints, token, sandboxUrl, expectThat, section };
+    const settling = await settlementPayments(settlementOptions);
     await reconciliationDemo({
-      endpoints,
+      paycore: c,
       httpEndpoints: existsSync(httpEndpointsFile) ? readJson(httpEndpointsFile) : {},
-      token,
       sandboxUrl,
       expectThat,
       section,
     });
+    await settlementDay(settlementOptions, settling);
     section('end of day');
     const date = await endOfDay(c);
     await report(c, day, deliveries, date ?? chinaToday());
   } finally {
     webhook.server.close();
     await sandbox?.stop();
-    for (const client of Object.values(c)) (client as { close(): void }).close();
+    c.close();
   }
   const failures = expectations.filter((e) => !e.ok);
   section(

@@ -14,17 +14,25 @@
  * Usage: tsx scripts/seed-channels.ts
  * Environment: PAYCORE_RUN_DIR (default <repo>/.run): endpoints.json
  * (channel-router), http-endpoints.json (channel-sandbox), dev-token.
+ *
+ * Through @paycore/client, as any operator's script would: the upserts are
+ * marked idempotent in the client, so they are retried on UNAVAILABLE.
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { createClient, unary } from '@paycore/platform';
-import { ChannelServiceClient } from '@paycore/proto/paycore/channel/v1/channel_service';
-import { ChannelAction, ChannelProtocol, ChannelStatus } from '@paycore/proto/paycore/channel/v1/types';
+import {
+  cny,
+  createPaycoreClient,
+  loadEndpointsFile,
+  proto,
+  tokenFile,
+  type PaycoreClient,
+} from '@paycore/client';
 
+const { ChannelAction, ChannelProtocol, ChannelStatus } = proto.channelTypes;
+type ChannelAction = proto.channelTypes.ChannelAction;
 const KEYS_TIMEOUT_MS = 5_000;
 const CALL_DEADLINE_MS = 10_000;
-
-const cny = (amountMinor: bigint) => ({ amountMinor, currency: 'CNY' });
 
 interface KeysDocument {
   alipay: { gateway_url: string; app_id: string; alipay_public_key: string; merchant_private_key: string };
@@ -33,7 +41,10 @@ interface KeysDocument {
 }
 
 /** Points channel-router's registry at this sandbox (the same registry as channel-router's own seed). */
-export async function seedChannelRegistry(channel: ChannelServiceClient, sandboxUrl: string): Promise<void> {
+export async function seedChannelRegistry(
+  channel: PaycoreClient['channel'],
+  sandboxUrl: string,
+): Promise<void> {
   const response = await fetch(`${sandboxUrl}/sandbox/keys`, {
     signal: AbortSignal.timeout(KEYS_TIMEOUT_MS),
   });
@@ -70,7 +81,7 @@ export async function seedChannelRegistry(channel: ChannelServiceClient, sandbox
     },
   ];
   for (const n of numbers) {
-    await unary(channel.upsertChannelNumber.bind(channel), {
+    await channel.upsertChannelNumber({
       channelNumber: {
         channelNo: n.channelNo,
         name: n.name,
@@ -81,7 +92,7 @@ export async function seedChannelRegistry(channel: ChannelServiceClient, sandbox
         hasCredentials: false,
       },
     });
-    await unary(channel.setChannelCredentials.bind(channel), {
+    await channel.setChannelCredentials({
       channelNo: n.channelNo,
       credentials: n.credentials,
     });
@@ -101,7 +112,7 @@ export async function seedChannelRegistry(channel: ChannelServiceClient, sandbox
     ['4001', '300001', '0', [ChannelAction.CHANNEL_ACTION_PAYOUT, ChannelAction.CHANNEL_ACTION_QUERY]],
   ];
   for (const [payChannel, channelNo, feeRate, actions] of routes) {
-    await unary(channel.upsertPayChannelRoute.bind(channel), {
+    await channel.upsertPayChannelRoute({
       route: {
         payChannel,
         channelNo,
@@ -134,19 +145,18 @@ async function main(): Promise<void> {
     );
     return;
   }
-  const token = readFileSync(path.join(runDirectory, 'dev-token'), 'utf8').trim();
-  const channel = createClient(ChannelServiceClient, {
-    address: router,
-    token: () => token,
+  const paycore = createPaycoreClient({
+    endpoints: loadEndpointsFile(path.join(runDirectory, 'endpoints.json')),
+    token: tokenFile(path.join(runDirectory, 'dev-token')),
     defaultDeadlineMs: CALL_DEADLINE_MS,
   });
   try {
-    await seedChannelRegistry(channel, `http://${sandbox}`);
+    await seedChannelRegistry(paycore.channel, `http://${sandbox}`);
     process.stdout.write(
       `seed-channels: channel-router ${router} now points at the sandbox http://${sandbox}\n`,
     );
   } finally {
-    channel.close();
+    paycore.close();
   }
 }
 

@@ -16,8 +16,9 @@
  *
  * It also proves the checks can fail (a wrong type and an unknown field are
  * caught), that every service of deploy/services.json has an overlay, that the
- * platform deploys every production overlay, and that the PrometheusRule holds
- * exactly the groups of deploy/monitoring/alerts.yaml.
+ * platform deploys every production overlay, that peer addresses, service
+ * tokens and the channel key reach the pods from Secrets only, and that the
+ * PrometheusRule holds exactly the groups of deploy/monitoring/alerts.yaml.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -172,14 +173,28 @@ describe('Kubernetes manifests: every overlay renders and validates against the 
     const platform = rendered.get('deploy/k8s/platform') ?? [];
     const deployments = platform.filter((o) => o.kind === 'Deployment').map((o) => o.metadata.name);
     expect(deployments.sort()).to.deep.equal(
-      ['paycore-account', 'paycore-cashier', 'paycore-channel-router', 'paycore-ledger'].sort(),
+      [
+        'paycore-account',
+        'paycore-cashier',
+        'paycore-channel-router',
+        'paycore-ledger',
+        'paycore-reconciliation',
+        'paycore-settlement',
+      ].sort(),
     );
     for (const object of platform) {
       if (object.kind === 'Namespace') continue;
       expect(object.metadata.namespace, `${object.kind} ${object.metadata.name}`).to.equal('paycore');
     }
     // Each deployed service has its disruption budget, autoscaler, policy, monitor and migrations Job.
-    for (const service of ['account', 'ledger', 'channel-router', 'cashier']) {
+    for (const service of [
+      'account',
+      'ledger',
+      'channel-router',
+      'cashier',
+      'reconciliation',
+      'settlement',
+    ]) {
       for (const kind of [
         'PodDisruptionBudget',
         'HorizontalPodAutoscaler',
@@ -193,6 +208,44 @@ describe('Kubernetes manifests: every overlay renders and validates against the 
         ).to.equal(true);
     }
     expect(platform.some((o) => o.kind === 'Ingress')).to.equal(true);
+  });
+
+  it('peer addresses, service tokens and the channel key reach the pods from Secrets, never from a ConfigMap', () => {
+    const platform = rendered.get('deploy/k8s/platform') ?? [];
+    const secrets = new Set(platform.filter((o) => o.kind === 'Secret').map((o) => o.metadata.name));
+    // The platform generates the addresses' Secret itself; the tokens and the key are the operator's (the runbook).
+    expect(secrets.has('paycore-endpoints')).to.equal(true);
+    expect(platform.some((o) => o.kind === 'ConfigMap' && o.metadata.name === 'paycore-endpoints')).to.equal(
+      false,
+    );
+    type Volume = { name: string; secret?: { secretName: string }; configMap?: { name: string } };
+    type Container = { env?: { name: string; valueFrom?: { secretKeyRef?: { name: string } } }[] };
+    type PodSpec = { volumes?: Volume[]; containers: Container[] };
+    for (const deployment of platform.filter((o) => o.kind === 'Deployment')) {
+      const name = deployment.metadata.name;
+      const pod = (deployment as unknown as { spec: { template: { spec: PodSpec } } }).spec.template.spec;
+      const volumes = pod.volumes ?? [];
+      const env = pod.containers.flatMap((c) => c.env ?? []);
+      expect(volumes.find((v) => v.name === 'endpoints')?.secret?.secretName, `${name} addresses`).to.equal(
+        'paycore-endpoints',
+      );
+      const token = volumes.find((v) => v.name === 'service-token');
+      // Every service that calls another sends a token of its own, from its own Secret.
+      if (!['paycore-account', 'paycore-channel-router'].includes(name)) {
+        expect(token?.secret?.secretName, `${name} service token`).to.equal(
+          `paycore-service-token-${name.replace(/^paycore-/, '')}`,
+        );
+      }
+      const key = env.find((e) => e.name === 'CHANNEL_CREDENTIALS_KEY');
+      if (name === 'paycore-channel-router') {
+        expect(key?.valueFrom?.secretKeyRef?.name).to.equal('paycore-channel-key');
+      } else {
+        expect(key, `${name} must not see the channel key`).to.equal(undefined);
+      }
+      expect(volumes.filter((v) => v.configMap !== undefined).map((v) => v.configMap?.name)).to.deep.equal([
+        'paycore-jwt',
+      ]);
+    }
   });
 
   it('every rendered object validates against its Kubernetes (or CRD) schema', async () => {

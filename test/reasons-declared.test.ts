@@ -5,8 +5,10 @@
  * How: the sources are scanned (no service is started) for reasons thrown in
  * code — a DomainError subclass's `readonly reason = 'X'`, an
  * `new ApiError(code, 'X', …)`, a field violation's `reason: 'X'`, a status
- * the platform's mapper builds, and the members of a `…ErrorReason` constant
- * object (e.g. @paycore/context's) — and each is looked up in the enum values
+ * the platform's mapper builds, the members of a `…ErrorReason` constant
+ * object (e.g. @paycore/context's), and the keys of a service's
+ * `REASON_CODES` table (reason → gRPC code: reconciliation's and settlement's
+ * typed errors take their reason from it) — and each is looked up in the enum values
  * parsed out of the .proto files. A missing one is reported as
  * `<service>: <REASON> (<file>:<line>)` naming the enum it belongs in.
  *
@@ -14,8 +16,7 @@
  * belong in the common enum), and each service in SERVICES with the shared
  * packages it depends on. Services not in SERVICES are listed in PENDING with
  * why; a service directory in neither list fails the test, so a new service
- * cannot be forgotten. (account, cashier and ledger are being given their
- * enums on other branches; move each into SERVICES when its enum lands.)
+ * cannot be forgotten.
  */
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
@@ -75,6 +76,28 @@ const SERVICES: Readonly<Record<string, CheckedService>> = {
     },
     packages: ['context', 'errors'],
   },
+  reconciliation: {
+    dir: 'services/reconciliation/src',
+    reasons: {
+      file: 'proto/paycore/reconciliation/v1/reconciliation_service.proto',
+      name: 'paycore.reconciliation.v1.ReconciliationErrorReason',
+      prefix: 'RECONCILIATION_ERROR_REASON_',
+    },
+    // Not @paycore/channel-protocols: its parse failures are ProtocolErrors that
+    // reconciliation turns into MALFORMED_STATEMENT; not @paycore/money: its
+    // MoneyError is a programmer error (INTERNAL), never a declared refusal.
+    packages: ['context', 'errors'],
+  },
+  settlement: {
+    dir: 'services/settlement/src',
+    reasons: {
+      file: 'proto/paycore/settlement/v1/settlement_service.proto',
+      name: 'paycore.settlement.v1.SettlementErrorReason',
+      prefix: 'SETTLEMENT_ERROR_REASON_',
+    },
+    // @paycore/calendar: a settlement date in a year without calendar data is refused with its reason.
+    packages: ['context', 'errors', 'calendar'],
+  },
   cashier: {
     dir: 'services/cashier/src',
     reasons: {
@@ -87,10 +110,6 @@ const SERVICES: Readonly<Record<string, CheckedService>> = {
 };
 
 const PENDING: Readonly<Record<string, string>> = {
-  reconciliation:
-    'declares ReconciliationErrorReason in its proto, but raises reasons through constants this scan does not read yet',
-  settlement:
-    'declares SettlementErrorReason in its proto, but raises reasons through constants this scan does not read yet',
   'channel-sandbox': 'a test double of the channels, speaking their HTTP protocols; it has no gRPC API',
 };
 
@@ -122,11 +141,20 @@ const LINE_PATTERNS: readonly RegExp[] = [
   /build\(GrpcStatus\.[A-Z_]+, '([A-Z][A-Z0-9_]*)'/g,
 ];
 
-/** Members of `export const SomethingErrorReason = { X: 'X', … }`. */
+/**
+ * Members of `export const SomethingErrorReason = { X: 'X', … }`, and the keys
+ * of `export const REASON_CODES = { X: 'GRPC_CODE', … }` (the reason → status
+ * table a service's typed error takes its reason from).
+ */
 function reasonObjects(text: string): string[] {
   const found: string[] = [];
   for (const block of text.matchAll(/export const \w*ErrorReason\s*=\s*\{([^}]*)\}/g)) {
     for (const member of (block[1] ?? '').matchAll(/^\s*([A-Z][A-Z0-9_]*):\s*'\1'/gm)) {
+      if (member[1] !== undefined) found.push(member[1]);
+    }
+  }
+  for (const block of text.matchAll(/export const REASON_CODES\s*=\s*\{([^}]*)\}/g)) {
+    for (const member of (block[1] ?? '').matchAll(/^\s*([A-Z][A-Z0-9_]*):\s*'[A-Z_]+'/gm)) {
       if (member[1] !== undefined) found.push(member[1]);
     }
   }

@@ -9,20 +9,16 @@
  * merchant, an order, an Alipay channel payment paid at the sandbox (so the
  * channel's signed callback has to reach channel-router and decrypt with the
  * stored credentials), then a refund through the same channel, both waited
- * for until final.
+ * for until final. Every call goes through @paycore/client, as a developer's
+ * code would: its deadlines, idempotency keys and retries.
  */
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { createClient, unary } from '@paycore/platform';
-import {
-  BizMode,
-  CashierServiceClient,
-  OrderState,
-  PartKind,
-  RefundState,
-  type GetPaymentOrderResponse,
-} from '@paycore/proto/paycore/cashier/v1/cashier_service';
+import { cny, createPaycoreClient, proto, staticToken } from '@paycore/client';
+
+const { BizMode, OrderState, PartKind, RefundState } = proto.cashier;
+type GetPaymentOrderResponse = proto.cashier.GetPaymentOrderResponse;
 
 const CALL_DEADLINE_MS = 15_000;
 const WAIT_MS_MAX = 60_000;
@@ -53,7 +49,6 @@ export function runningPlatform(runDirectory: string): RunningPlatform {
 }
 
 const uid = (prefix: string): string => `${prefix}-${randomBytes(6).toString('hex')}`;
-const cny = (amountMinor: bigint) => ({ amountMinor, currency: 'CNY' });
 
 async function waitFor<T>(what: string, probe: () => Promise<T | undefined>): Promise<T> {
   const deadline = Date.now() + WAIT_MS_MAX;
@@ -78,16 +73,16 @@ export async function channelPaymentAndRefund(
   amountMinor = 2_500n,
   refundMinor = 1_000n,
 ): Promise<RoundTrip> {
-  const address = platform.endpoints['cashier'];
-  if (address === undefined) throw new Error('make up started no cashier');
-  const cashier = createClient(CashierServiceClient, {
-    address,
-    token: () => platform.token,
+  if (platform.endpoints['cashier'] === undefined) throw new Error('make up started no cashier');
+  const paycore = createPaycoreClient({
+    endpoints: platform.endpoints,
+    token: staticToken(platform.token),
     defaultDeadlineMs: CALL_DEADLINE_MS,
   });
+  const { cashier } = paycore;
   try {
     const merchantId = uid('m');
-    await unary(cashier.registerMerchant.bind(cashier), {
+    await cashier.registerMerchant({
       requestId: uid('reg'),
       merchantId,
       name: `round trip ${merchantId}`,
@@ -99,7 +94,7 @@ export async function channelPaymentAndRefund(
         payerPaymentsPerMinuteMax: 0,
       },
     });
-    const created = await unary(cashier.createPaymentOrder.bind(cashier), {
+    const created = await cashier.createPaymentOrder({
       requestId: uid('ord'),
       merchantId,
       merchantOrderNo: uid('no'),
@@ -111,7 +106,7 @@ export async function channelPaymentAndRefund(
       notifyUrl: '',
     });
     const orderId = created.order?.orderId ?? '';
-    const paid = await unary(cashier.pay.bind(cashier), {
+    const paid = await cashier.pay({
       requestId: uid('pay'),
       orderId,
       payerId: uid('payer'),
@@ -142,14 +137,10 @@ export async function channelPaymentAndRefund(
     if (atSandbox.status !== 200)
       throw new Error(`sandbox pay ${channelTxnId}: ${atSandbox.status} ${await atSandbox.text()}`);
     const view = await waitFor<GetPaymentOrderResponse>(`order ${orderId} PAID`, async () => {
-      const got = await unary(cashier.getPaymentOrder.bind(cashier), {
-        orderId,
-        merchantId: '',
-        merchantOrderNo: '',
-      });
+      const got = await cashier.getPaymentOrder({ orderId });
       return got.order?.state === OrderState.ORDER_STATE_PAID ? got : undefined;
     });
-    const refund = await unary(cashier.refund.bind(cashier), {
+    const refund = await cashier.refund({
       requestId: uid('rf'),
       orderId,
       merchantRefundNo: uid('rn'),
@@ -158,16 +149,12 @@ export async function channelPaymentAndRefund(
     });
     const refundId = refund.refund?.refundId ?? '';
     await waitFor(`refund ${refundId} SUCCEEDED`, async () => {
-      const got = await unary(cashier.getRefund.bind(cashier), {
-        refundId,
-        merchantId: '',
-        merchantRefundNo: '',
-      });
+      const got = await cashier.getRefund({ refundId });
       if (got.refund?.state === RefundState.REFUND_STATE_FAILED) throw new Error(`refund ${refundId} FAILED`);
       return got.refund?.state === RefundState.REFUND_STATE_SUCCEEDED ? true : undefined;
     });
     return { orderId, paymentId: view.payments[0]?.paymentId ?? '', refundId, channelTxnId };
   } finally {
-    cashier.close();
+    paycore.close();
   }
 }

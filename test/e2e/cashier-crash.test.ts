@@ -16,7 +16,6 @@
  * amount. A second Pay on the same order then succeeds normally.
  */
 import { expect } from 'chai';
-import { unary } from '@paycore/platform';
 import { OrderState, PartKind, PaymentState } from '@paycore/proto/paycore/cashier/v1/cashier_service';
 import { addFault, payAtSandbox, startPlatform, waitFor, type Platform } from './platform';
 import { createOrder, fundPayer, pay, part, registerMerchant, uid } from './helpers';
@@ -67,7 +66,7 @@ describe('cashier killed mid-payment (every service a real process)', function (
     const view = await waitFor(
       'payment final after restart',
       async () => {
-        const got = await unary(p.cashier.getPaymentOrder.bind(p.cashier), {
+        const got = await p.paycore.cashier.getPaymentOrder({
           orderId: created.orderId,
           merchantId: '',
           merchantOrderNo: '',
@@ -80,18 +79,18 @@ describe('cashier killed mid-payment (every service a real process)', function (
       30_000,
     );
     const payment = view.payments[0];
-    const methods = await unary(p.cashier.listPayMethods.bind(p.cashier), {
+    const methods = await p.paycore.cashier.listPayMethods({
       orderId: created.orderId,
       payerId,
     });
-    const merchant = await unary(p.cashier.getMerchant.bind(p.cashier), { merchantId });
+    const merchant = await p.paycore.cashier.getMerchant({ merchantId });
     if (payment?.state === PaymentState.PAYMENT_STATE_FAILED) {
       expect(view.order?.state).to.equal(OrderState.ORDER_STATE_WAIT_PAY);
       expect(methods.balance?.amountMinor).to.equal(3_000n);
       expect(merchant.settlementBalance?.amountMinor).to.equal(0n);
       const txnId = payment.parts[1]?.channelTxnId ?? '';
       expect(txnId).to.not.equal('');
-      const txn = await unary(p.channel.queryChannelPayment.bind(p.channel), { txnId });
+      const txn = await p.paycore.channel.queryChannelPayment({ txnId });
       expect(txn.transaction?.state).to.not.equal(2 /* SUCCESS */);
     } else {
       expect(view.order?.state).to.equal(OrderState.ORDER_STATE_PAID);

@@ -9,7 +9,6 @@
  * same record; with the other outcome it is refused.
  */
 import { expect } from 'chai';
-import { unary } from '@paycore/platform';
 import {
   ExceptionState,
   PartKind,
@@ -42,7 +41,7 @@ describe('cashier exception queue (every service a real process)', function () {
     ]);
     const paymentId = res.payment?.paymentId ?? '';
     const listed = await waitFor('exception listed', async () => {
-      const list = await unary(p.cashier.listExceptions.bind(p.cashier), {
+      const list = await p.paycore.cashier.listExceptions({
         includeResolved: false,
         pageSize: 0,
       });
@@ -54,7 +53,7 @@ describe('cashier exception queue (every service a real process)', function () {
 
     expect(
       await reasonOf(
-        unary(p.cashier.resolveException.bind(p.cashier), {
+        p.paycore.cashier.resolveException({
           requestId: uid('rx'),
           exceptionId: listed.exceptionId,
           resolution: Resolution.RESOLUTION_FAILED,
@@ -62,7 +61,7 @@ describe('cashier exception queue (every service a real process)', function () {
         }),
       ),
     ).to.equal('INVALID_FIELD');
-    const resolved = await unary(p.cashier.resolveException.bind(p.cashier), {
+    const resolved = await p.paycore.cashier.resolveException({
       requestId: uid('rx'),
       exceptionId: listed.exceptionId,
       resolution: Resolution.RESOLUTION_FAILED,
@@ -73,7 +72,7 @@ describe('cashier exception queue (every service a real process)', function () {
     expect(resolved.exception?.reason).to.equal('channel bill shows no trade');
 
     const view = await waitFor('payment failed', async () => {
-      const got = await unary(p.cashier.getPaymentOrder.bind(p.cashier), {
+      const got = await p.paycore.cashier.getPaymentOrder({
         orderId: created.orderId,
         merchantId: '',
         merchantOrderNo: '',
@@ -81,17 +80,17 @@ describe('cashier exception queue (every service a real process)', function () {
       return got.payments[0]?.state === PaymentState.PAYMENT_STATE_FAILED ? got : undefined;
     });
     expect(view.payments[0]?.failureReason).to.equal('RESOLVED_FAILED');
-    const methods = await unary(p.cashier.listPayMethods.bind(p.cashier), {
+    const methods = await p.paycore.cashier.listPayMethods({
       orderId: created.orderId,
       payerId,
     });
     expect(methods.balance?.amountMinor).to.equal(1_000n);
-    const txn = await unary(p.channel.queryChannelPayment.bind(p.channel), {
+    const txn = await p.paycore.channel.queryChannelPayment({
       txnId: res.payment?.parts[1]?.channelTxnId ?? '',
     });
     expect(txn.transaction?.state).to.equal(TxnState.TXN_STATE_CLOSED);
 
-    const again = await unary(p.cashier.resolveException.bind(p.cashier), {
+    const again = await p.paycore.cashier.resolveException({
       requestId: uid('rx'),
       exceptionId: listed.exceptionId,
       resolution: Resolution.RESOLUTION_FAILED,
@@ -100,7 +99,7 @@ describe('cashier exception queue (every service a real process)', function () {
     expect(again.exception?.reason).to.equal('channel bill shows no trade');
     expect(
       await reasonOf(
-        unary(p.cashier.resolveException.bind(p.cashier), {
+        p.paycore.cashier.resolveException({
           requestId: uid('rx'),
           exceptionId: listed.exceptionId,
           resolution: Resolution.RESOLUTION_SUCCEEDED,
@@ -108,7 +107,7 @@ describe('cashier exception queue (every service a real process)', function () {
         }),
       ),
     ).to.equal('EXCEPTION_ALREADY_RESOLVED');
-    const all = await unary(p.cashier.listExceptions.bind(p.cashier), {
+    const all = await p.paycore.cashier.listExceptions({
       includeResolved: true,
       pageSize: 10,
     });

@@ -28,6 +28,7 @@ import {
 import { TxnUpdated } from '@paycore/proto/paycore/channel/v1/events';
 import { TxnState } from '@paycore/proto/paycore/channel/v1/types';
 import { addFault, payAtSandbox, startPlatform, waitFor, type Platform } from './platform';
+import { notificationSettled } from './conditions';
 import { cny, createOrder, fundPayer, pay, part, registerMerchant, uid } from './helpers';
 
 describe('cashier flows end to end (every service a real process)', function () {
@@ -135,7 +136,8 @@ describe('cashier flows end to end (every service a real process)', function () 
         p.notifications.filter((n) => n.orderId === created.orderId).length >= 3 ? true : undefined,
       ),
     );
-    await new Promise((r) => setTimeout(r, 1_000));
+    // Delivered is final: the notifier sends it no more, so the count below is the count for good.
+    await notificationSettled(p, created.orderId);
     const mine = p.notifications.filter((n) => n.orderId === created.orderId);
     expect(mine).to.have.length(3);
     expect(mine.every((n) => n.signatureValid)).to.equal(true);

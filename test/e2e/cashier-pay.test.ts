@@ -17,7 +17,6 @@
  * 9. bad input gets a precise reason and changes nothing.
  */
 import { expect } from 'chai';
-import { unary } from '@paycore/platform';
 import {
   BizMode,
   OrderState,
@@ -26,6 +25,7 @@ import {
   RefundState,
 } from '@paycore/proto/paycore/cashier/v1/cashier_service';
 import { addFault, payAtSandbox, startPlatform, waitFor, type Platform } from './platform';
+import { notificationSettled } from './conditions';
 import {
   chinaToday,
   cny,
@@ -50,14 +50,14 @@ describe('cashier end to end (every service a real process)', function () {
   });
 
   const order = async (orderId: string) =>
-    unary(p.cashier.getPaymentOrder.bind(p.cashier), { orderId, merchantId: '', merchantOrderNo: '' });
+    p.paycore.cashier.getPaymentOrder({ orderId, merchantId: '', merchantOrderNo: '' });
   const waitOrderState = (orderId: string, state: OrderState) =>
     waitFor(`order ${orderId} ${OrderState[state]}`, async () => {
       const view = await order(orderId);
       return view.order?.state === state ? view : undefined;
     });
   const merchantBalance = async (merchantId: string) => {
-    const res = await unary(p.cashier.getMerchant.bind(p.cashier), { merchantId });
+    const res = await p.paycore.cashier.getMerchant({ merchantId });
     return {
       settlement: res.settlementBalance?.amountMinor ?? -1n,
       escrow: res.escrowBalance?.amountMinor ?? -1n,
@@ -69,7 +69,7 @@ describe('cashier end to end (every service a real process)', function () {
       [`CUSTOMER:${payerId}:${subject}:CNY`],
     );
     const id = rows[0]?.account_id ?? '';
-    const res = await unary(p.account.getBalance.bind(p.account), { accountId: id, asOf: undefined });
+    const res = await p.paycore.account.getBalance({ accountId: id, asOf: undefined });
     return {
       available: res.balance?.available?.amountMinor ?? -1n,
       frozen: res.balance?.frozen?.amountMinor ?? -1n,
@@ -99,7 +99,7 @@ describe('cashier end to end (every service a real process)', function () {
       expect(paid.order?.bizCode).to.equal(channelPart?.bizCode);
       expect((await merchantBalance(merchantId)).settlement).to.equal(12_345n);
       const vouchers = await waitFor('voucher', async () => {
-        const found = await unary(p.ledger.listVouchers.bind(p.ledger), {
+        const found = await p.paycore.ledger.listVouchers({
           accountingDate: chinaToday(),
           subjectCode: '',
           bizCode: channelPart?.bizCode ?? '',
@@ -111,7 +111,8 @@ describe('cashier end to end (every service a real process)', function () {
       await waitFor('notification', () =>
         Promise.resolve(p.notifications.some((n) => n.orderId === created.orderId) ? true : undefined),
       );
-      await new Promise((r) => setTimeout(r, 500));
+      // Delivered is final: the notifier sends it no more, so one now is one for good.
+      expect((await notificationSettled(p, created.orderId)).state).to.equal('DELIVERED');
       const mine = p.notifications.filter((n) => n.orderId === created.orderId);
       expect(mine).to.have.length(1);
       expect(mine[0]?.signatureValid).to.equal(true);
@@ -122,7 +123,7 @@ describe('cashier end to end (every service a real process)', function () {
     const merchantId = await registerMerchant(p);
     const payerId = uid('payer');
     await fundPayer(p, payerId, 5_000n, sandboxPay('alipay'));
-    const coupon = await unary(p.cashier.issueCoupon.bind(p.cashier), {
+    const coupon = await p.paycore.cashier.issueCoupon({
       requestId: uid('coupon'),
       payerId,
       amount: cny(300n),
@@ -143,7 +144,7 @@ describe('cashier end to end (every service a real process)', function () {
     expect((await merchantBalance(merchantId)).settlement).to.equal(10_001n);
 
     for (const [i, amount] of [3_333n, 3_333n, 3_335n].entries()) {
-      const refund = await unary(p.cashier.refund.bind(p.cashier), {
+      const refund = await p.paycore.cashier.refund({
         requestId: uid('refund'),
         orderId: created.orderId,
         merchantRefundNo: `${created.orderId.slice(0, 8)}-r${i}`,
@@ -152,7 +153,7 @@ describe('cashier end to end (every service a real process)', function () {
       });
       const refundId = refund.refund?.refundId ?? '';
       await waitFor(`refund ${i}`, async () => {
-        const got = await unary(p.cashier.getRefund.bind(p.cashier), {
+        const got = await p.paycore.cashier.getRefund({
           refundId,
           merchantId: '',
           merchantRefundNo: '',
@@ -172,7 +173,7 @@ describe('cashier end to end (every service a real process)', function () {
     expect(perPart).to.deep.equal([4_000n, 300n, 5_701n]);
     expect(await payerAccount(payerId)).to.deep.equal({ available: 5_000n, frozen: 0n, total: 5_000n });
     expect((await merchantBalance(merchantId)).settlement).to.equal(0n);
-    const trial = await unary(p.ledger.getTrialBalance.bind(p.ledger), { accountingDate: chinaToday() });
+    const trial = await p.paycore.ledger.getTrialBalance({ accountingDate: chinaToday() });
     expect(trial.balanced).to.equal(true);
   });
 
@@ -284,8 +285,7 @@ describe('cashier end to end (every service a real process)', function () {
       expireTime: undefined as Date | undefined,
       notifyUrl: '',
     };
-    const create = (over: Partial<typeof base>) =>
-      unary(p.cashier.createPaymentOrder.bind(p.cashier), { ...base, ...over });
+    const create = (over: Partial<typeof base>) => p.paycore.cashier.createPaymentOrder({ ...base, ...over });
     const ordersBefore = (await p.query<{ n: string }>('SELECT count(*)::text AS n FROM cashier.orders'))[0]
       ?.n;
     expect(await reasonOf(create({ merchantId: 'no-such-merchant' }))).to.equal('MERCHANT_NOT_FOUND');
@@ -341,7 +341,7 @@ describe('cashier end to end (every service a real process)', function () {
     const paidOrder = await createOrder(p, merchantId, 600n, { notify: false });
     await pay(p, paidOrder.orderId, payerId, [part(PartKind.PART_KIND_BALANCE, 600n)]);
     const refund = (amount: bigint) =>
-      unary(p.cashier.refund.bind(p.cashier), {
+      p.paycore.cashier.refund({
         requestId: uid('rf'),
         orderId: paidOrder.orderId,
         merchantRefundNo: uid('rn'),

@@ -17,7 +17,6 @@
 import { createServer, type Server } from 'node:http';
 import { expect } from 'chai';
 import { context as otelContext, trace } from '@opentelemetry/api';
-import { unary } from '@paycore/platform';
 import { testSpanExporter } from '@paycore/testing';
 import { PartKind, PaymentState } from '@paycore/proto/paycore/cashier/v1/cashier_service';
 import { payAtSandbox, startPlatform, waitFor, type Platform } from './platform';
@@ -154,7 +153,7 @@ describe('one payment, one trace (every service a real process)', function () {
       [...codes].join(' '),
     );
     expect(codes.has(bizCode)).to.equal(true);
-    await unary(p.cashier.getMerchant.bind(p.cashier), { merchantId });
+    await p.paycore.cashier.getMerchant({ merchantId });
   });
 
   it('8. a channel payment: the sandbox callback, NATS, cashier, account and ledger continue the same trace', async () => {

@@ -1,18 +1,18 @@
 /**
  * Small helpers shared by the cashier end-to-end tests: unique ids, the
- * common calls (register, order, pay), error reasons.
+ * common calls (register, order, pay), error reasons — through
+ * @paycore/client (`p.paycore`), as a merchant integrates: its deadlines,
+ * idempotency keys (explicit here where a test replays one) and errors.
  */
-import { reasonOf as clientReasonOf } from '@paycore/client';
-import { unary } from '@paycore/platform';
-import {
-  BizMode,
-  OrderState,
-  PartKind,
-  type PayResponse,
-  type PaymentOrder,
-  type PaymentPart,
-} from '@paycore/proto/paycore/cashier/v1/cashier_service';
+import { cny, proto, reasonOf as clientReasonOf } from '@paycore/client';
 import { NOTIFY_KEY, type Platform } from './platform';
+
+const { BizMode, OrderState } = proto.cashier;
+type BizMode = proto.cashier.BizMode;
+type PartKind = proto.cashier.PartKind;
+type PaymentOrder = proto.cashier.PaymentOrder;
+type PaymentPart = proto.cashier.PaymentPart;
+type PayResponse = proto.cashier.PayResponse;
 
 let counter = 0;
 export function uid(prefix: string): string {
@@ -25,14 +25,14 @@ export function chinaToday(): string {
   return new Date(Date.now() + 8 * 3_600_000).toISOString().slice(0, 10);
 }
 
-export const cny = (amountMinor: bigint) => ({ amountMinor, currency: 'CNY' });
+export { cny };
 
 export async function registerMerchant(
   p: Platform,
   limits?: { perTransactionMaxMinor?: bigint; merchantDailyMaxMinor?: bigint },
 ): Promise<string> {
   const merchantId = uid('m');
-  await unary(p.cashier.registerMerchant.bind(p.cashier), {
+  await p.paycore.cashier.registerMerchant({
     requestId: uid('reg'),
     merchantId,
     name: `merchant ${merchantId}`,
@@ -53,7 +53,7 @@ export async function createOrder(
   amountMinor: bigint,
   options: { mode?: BizMode; expireTime?: Date; notify?: boolean } = {},
 ): Promise<PaymentOrder> {
-  const res = await unary(p.cashier.createPaymentOrder.bind(p.cashier), {
+  const res = await p.paycore.cashier.createPaymentOrder({
     requestId: uid('ord'),
     merchantId,
     merchantOrderNo: uid('no'),
@@ -92,7 +92,7 @@ export async function pay(
   parts: PaymentPart[],
   requestId = uid('pay'),
 ): Promise<PayResponse> {
-  return unary(p.cashier.pay.bind(p.cashier), { requestId, orderId, payerId, parts });
+  return p.paycore.cashier.pay({ requestId, orderId, payerId, parts });
 }
 
 /** The ErrorInfo reason of a call expected to fail. */
@@ -112,23 +112,19 @@ export async function fundPayer(
   amountMinor: bigint,
   sandboxPay: (txnId: string) => Promise<void>,
 ): Promise<void> {
-  const res = await unary(p.cashier.topUp.bind(p.cashier), {
+  const res = await p.paycore.cashier.topUp({
     requestId: uid('top'),
     payerId,
     amount: cny(amountMinor),
     payChannel: '1001',
-    target: 1,
+    target: proto.cashier.TopUpTarget.TOP_UP_TARGET_BALANCE,
   });
   const txnId = res.payment?.parts[0]?.channelTxnId ?? '';
   await sandboxPay(txnId);
   const orderId = res.order?.orderId ?? '';
   const deadline = Date.now() + 20_000;
   for (;;) {
-    const view = await unary(p.cashier.getPaymentOrder.bind(p.cashier), {
-      orderId,
-      merchantId: '',
-      merchantOrderNo: '',
-    });
+    const view = await p.paycore.cashier.getPaymentOrder({ orderId });
     if (view.order?.state === OrderState.ORDER_STATE_PAID) return;
     if (Date.now() > deadline)
       throw new Error(`top-up ${orderId} not credited: ${JSON.stringify(view.payments[0]?.state)}`);

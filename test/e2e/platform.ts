@@ -7,13 +7,24 @@
  * NATS prefix. Also: a merchant webhook server that verifies signatures and
  * answers `success`, gRPC clients with a token carrying every scope, and
  * helpers to pay at the sandbox and to wait for a condition.
+ *
+ * With `replicas: n` every service runs as n processes, each on its own gRPC
+ * and HTTP port, all on the same database and NATS prefix. The endpoints
+ * file then names all of a service's replicas as one gRPC target
+ * (`ipv4:127.0.0.1:a,127.0.0.1:b`: grpc-js picks the first that answers and
+ * moves to the next when it dies), so services call each other across
+ * replicas; every channel-router replica seeds the registry from the sandbox
+ * and gives the sandbox its own callback URL. The replica processes are named
+ * `cashier`, `cashier-2`, …; `replicaClients` holds one client per replica.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { Client as GrpcClient, credentials } from '@grpc/grpc-js';
+import { Client as GrpcClient, credentials, type Metadata } from '@grpc/grpc-js';
+import { context as otelContext, propagation } from '@opentelemetry/api';
+import { createPaycoreClient, loadEndpointsFile, staticToken, type PaycoreClient } from '@paycore/client';
 import { connectNats, createClient } from '@paycore/platform';
 import { AccountServiceClient } from '@paycore/proto/paycore/account/v1/account_service';
 import { StoredValueServiceClient } from '@paycore/proto/paycore/account/v1/stored_value_service';
@@ -72,6 +83,8 @@ const ENTRIES: Readonly<Record<string, string>> = {
 export interface ReceivedNotification {
   readonly body: string;
   readonly orderId: string;
+  /** The `x-paycore-notify-id` header: the cashier's id of the notification (one per order). */
+  readonly notificationId: string;
   readonly signatureValid: boolean;
   readonly receivedAtMs: number;
 }
@@ -83,9 +96,11 @@ export interface Platform {
   /** The token issuer's private key (PKCS#8 PEM file) and name, for clients that mint their own tokens. */
   readonly privateKeyFile: string;
   readonly tokenIssuer: string;
+  /** Every service through @paycore/client: a token with every scope, 30 s deadlines, the test's trace context. */
+  readonly paycore: PaycoreClient;
   readonly cashier: CashierServiceClient;
   readonly account: AccountServiceClient;
-  /** account's stored value (lots), same process and port as `account`. */
+  /** Stored value, served by the account process on its address. */
   readonly storedValue: StoredValueServiceClient;
   readonly ledger: LedgerServiceClient;
   readonly channel: ChannelServiceClient;
@@ -93,9 +108,17 @@ export interface Platform {
   /** Base URL of reconciliation's HTTP port (reports, CSV export). */
   readonly reconHttpUrl: string;
   readonly settlement: SettlementServiceClient;
+  /** One client per replica of each service (index 0 is the first replica), for spreading load. */
+  readonly replicaClients: ReplicaClients;
+  /** The process names of a service's replicas: `cashier`, `cashier-2`, … */
+  replicaNames(service: string): readonly string[];
   readonly notifyUrl: string;
   /** The run's database (benches read its pg_stat_database row). */
   readonly databaseName: string;
+  /** A client of one settlement process (`settlement` or `settlement-2`), for tests that kill the other. */
+  settlementReplica(name: string): SettlementServiceClient;
+  /** The run's NATS stream and subject prefix (EventNaming), for tests that publish or read events. */
+  readonly natsPrefix: string;
   /** host:port of a service's HTTP server (/metrics, /healthz). */
   httpAddress(name: string): string;
   /** The process ids of the services and the sandbox, by name. */
@@ -109,6 +132,20 @@ export interface Platform {
   /** Starts a service again after it exited (same ports, same env). */
   restart(name: string): Promise<void>;
   close(): Promise<void>;
+}
+
+export interface ReplicaClients {
+  readonly cashier: readonly CashierServiceClient[];
+  readonly account: readonly AccountServiceClient[];
+  readonly ledger: readonly LedgerServiceClient[];
+  readonly channel: readonly ChannelServiceClient[];
+  readonly recon: readonly ReconciliationServiceClient[];
+  readonly settlement: readonly SettlementServiceClient[];
+}
+
+/** The process name of replica `index` (0-based) of a service: the service's name, then `name-2`, `name-3`, … */
+export function replicaName(service: string, index: number): string {
+  return index === 0 ? service : `${service}-${index + 1}`;
 }
 
 export async function waitFor<T>(
@@ -186,6 +223,7 @@ function startWebhook(
       notifications.push({
         body,
         orderId,
+        notificationId: String(req.headers['x-paycore-notify-id'] ?? ''),
         signatureValid: verifyNotification(NOTIFY_KEY, timestamp, body, signature),
         receivedAtMs: Date.now(),
       });
@@ -229,7 +267,13 @@ export interface StartPlatformOptions {
    * service on its production defaults (the idle bench).
    */
   readonly testSchedules?: boolean;
+  /** Processes per service, 1 to 4 (default 1); the sandbox is always one. */
+  readonly replicas?: number;
+  /** Settlement processes on the one work queue: 1 (default) or 2 (the second is `settlement-2`). */
+  readonly settlementReplicas?: 1 | 2;
 }
+
+const REPLICAS_MAX = 4;
 
 export async function startPlatform(
   extraEnv: Readonly<Record<string, Record<string, string>>> = {},
@@ -256,12 +300,33 @@ export async function startPlatform(
   const privateKeyFile = path.join(runDir, 'private.pem');
   writeFileSync(privateKeyFile, minter.privateKeyPem, { mode: 0o600 });
   const prefix = testPrefix();
-  const ports: Record<string, { grpc: number; http: number }> = {};
-  for (const name of Object.keys(ENTRIES)) ports[name] = { grpc: await freePort(), http: await freePort() };
+  const replicas = startOptions.replicas ?? 1;
+  if (!Number.isInteger(replicas) || replicas < 1 || replicas > REPLICAS_MAX)
+    throw new Error(`replicas must be an integer from 1 to ${REPLICAS_MAX}, got ${replicas}`);
+  const settlementReplicas = startOptions.settlementReplicas ?? 1;
+  /** A service's process names; settlementReplicas adds `settlement-2` (not in settlement's endpoint). */
+  const names = (service: string): string[] =>
+    Array.from(
+      { length: service === 'settlement' ? Math.max(replicas, settlementReplicas) : replicas },
+      (_, index) => replicaName(service, index),
+    );
+  /** Process name → its service and ports. */
+  const processes = new Map<string, { service: string; grpc: number; http: number }>();
+  for (const service of Object.keys(ENTRIES))
+    for (const name of names(service))
+      processes.set(name, { service, grpc: await freePort(), http: await freePort() });
+  const grpcAddress = (name: string): string => `127.0.0.1:${processes.get(name)?.grpc ?? 0}`;
+  /** The gRPC target of a service: its one address, or every replica's as one ipv4: target. */
+  const target = (service: string): string =>
+    replicas === 1
+      ? grpcAddress(service)
+      : `ipv4:${names(service)
+          .map((name) => grpcAddress(name))
+          .join(',')}`;
   const endpointsFile = path.join(runDir, 'endpoints.json');
   writeFileSync(
     endpointsFile,
-    JSON.stringify(Object.fromEntries(Object.entries(ports).map(([n, p]) => [n, `127.0.0.1:${p.grpc}`]))),
+    JSON.stringify(Object.fromEntries(Object.keys(ENTRIES).map((service) => [service, target(service)]))),
   );
   const children = new Map<string, ChildHandle>();
 
@@ -281,10 +346,10 @@ export async function startPlatform(
   const sandboxUrl = `http://127.0.0.1:${sandboxPort}`;
 
   const envFor = (name: string): Record<string, string> => {
-    const p = ports[name];
+    const p = processes.get(name);
     if (!p) throw new Error(`no ports for ${name}`);
     return {
-      SERVICE_NAME: name,
+      SERVICE_NAME: p.service,
       GRPC_HOST: '127.0.0.1',
       GRPC_PORT: String(p.grpc),
       HTTP_PORT: String(p.http),
@@ -317,26 +382,29 @@ export async function startPlatform(
       // The merchants' webhooks of these tests listen on 127.0.0.1.
       CASHIER_NOTIFY_ALLOW_PRIVATE_URLS: 'true',
       ...commonEnv,
-      ...(extraEnv[name] ?? {}),
+      ...(extraEnv[p.service] ?? {}),
     };
   };
   const credentialsKey = randomBytes(32).toString('base64');
   const start = async (name: string): Promise<void> => {
-    const entry = ENTRIES[name];
+    const service = processes.get(name)?.service ?? '';
+    const entry = ENTRIES[service];
     if (!entry) throw new Error(`unknown service ${name}`);
     const env = envFor(name);
-    if (name === 'channel-router') env['CHANNEL_CREDENTIALS_KEY'] = credentialsKey;
+    if (service === 'channel-router') env['CHANNEL_CREDENTIALS_KEY'] = credentialsKey;
     const child = spawnNode(path.join(ROOT, entry), { name, cwd: ROOT, env });
     children.set(name, child);
-    await waitServing(name, `127.0.0.1:${ports[name]?.grpc ?? 0}`, child);
+    await waitServing(name, grpcAddress(name), child);
   };
-  // Order: account first (others open accounts in it), then the rest in parallel.
+  // Order: account first (others open accounts in it), then the rest in parallel; the
+  // first replicas migrate the schemas, the others start together once they are up.
   try {
     await start('account');
     await Promise.all([start('ledger'), start('channel-router')]);
     await start('cashier');
     await start('reconciliation');
     await start('settlement');
+    await Promise.all([...processes.keys()].filter((name) => !(name in ENTRIES)).map((name) => start(name)));
   } catch (err) {
     // A platform that fails to start leaves nothing behind: no process, no database.
     for (const child of children.values()) if (!child.hasExited()) child.kill('SIGKILL');
@@ -349,27 +417,56 @@ export async function startPlatform(
   const failures = { left: 0 };
   const webhook = await startWebhook(notifications, failures);
   const options = { token: () => token, defaultDeadlineMs: 30_000 };
-  const address = (name: string): string => `127.0.0.1:${ports[name]?.grpc ?? 0}`;
+  const address = target;
+  const perReplica = <C>(service: string, make: (address: string) => C): C[] =>
+    names(service).map((name) => make(grpcAddress(name)));
+  const replicaClients: ReplicaClients = {
+    cashier: perReplica('cashier', (a) => createClient(CashierServiceClient, { address: a, ...options })),
+    account: perReplica('account', (a) => createClient(AccountServiceClient, { address: a, ...options })),
+    ledger: perReplica('ledger', (a) => createClient(LedgerServiceClient, { address: a, ...options })),
+    channel: perReplica('channel-router', (a) =>
+      createClient(ChannelServiceClient, { address: a, ...options }),
+    ),
+    recon: perReplica('reconciliation', (a) =>
+      createClient(ReconciliationServiceClient, { address: a, ...options }),
+    ),
+    settlement: perReplica('settlement', (a) =>
+      createClient(SettlementServiceClient, { address: a, ...options }),
+    ),
+  };
   const pg = new PgClient({ connectionString: database.url });
   await pg.connect();
+  const paycore = createPaycoreClient({
+    endpoints: loadEndpointsFile(endpointsFile),
+    token: staticToken(token),
+    defaultDeadlineMs: 30_000,
+    propagate: (metadata: Metadata) =>
+      propagation.inject(otelContext.active(), metadata, { set: (m, key, value) => m.set(key, value) }),
+  });
 
   return {
     sandboxUrl,
     endpointsFile,
     privateKeyFile,
     tokenIssuer: minter.issuer,
+    paycore,
     cashier: createClient(CashierServiceClient, { address: address('cashier'), ...options }),
     account: createClient(AccountServiceClient, { address: address('account'), ...options }),
     storedValue: createClient(StoredValueServiceClient, { address: address('account'), ...options }),
     ledger: createClient(LedgerServiceClient, { address: address('ledger'), ...options }),
     channel: createClient(ChannelServiceClient, { address: address('channel-router'), ...options }),
     recon: createClient(ReconciliationServiceClient, { address: address('reconciliation'), ...options }),
-    reconHttpUrl: `http://127.0.0.1:${ports['reconciliation']?.http ?? 0}`,
+    reconHttpUrl: `http://127.0.0.1:${processes.get('reconciliation')?.http ?? 0}`,
     settlement: createClient(SettlementServiceClient, { address: address('settlement'), ...options }),
+    replicaClients,
+    replicaNames: (service: string) => names(service),
+    settlementReplica: (name: string) =>
+      createClient(SettlementServiceClient, { address: grpcAddress(name), ...options }),
     notifyUrl: webhook.url,
     databaseName: database.name,
+    natsPrefix: prefix,
     httpAddress(name: string): string {
-      const p = ports[name];
+      const p = processes.get(name);
       if (!p) throw new Error(`no service ${name}`);
       return `127.0.0.1:${p.http}`;
     },
@@ -390,15 +487,16 @@ export async function startPlatform(
     },
     restart: start,
     async close() {
+      paycore.close();
       await pg.end();
       webhook.server.close();
       for (const name of [
-        'reconciliation',
-        'settlement',
-        'cashier',
-        'channel-router',
-        'ledger',
-        'account',
+        ...names('reconciliation'),
+        ...names('settlement'),
+        ...names('cashier'),
+        ...names('channel-router'),
+        ...names('ledger'),
+        ...names('account'),
         'channel-sandbox',
       ]) {
         const child = children.get(name);

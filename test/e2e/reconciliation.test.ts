@@ -41,6 +41,7 @@ import { OrderState, PartKind } from '@paycore/proto/paycore/cashier/v1/cashier_
 import { DifferenceClass, Direction, Resolution } from '@paycore/proto/paycore/reconciliation/v1/events';
 import type { DayReport, Difference } from '@paycore/proto/paycore/reconciliation/v1/reconciliation_service';
 import { addFault, payAtSandbox, startPlatform, waitFor as waitUpTo, type Platform } from './platform';
+import { notificationSettled } from './conditions';
 import { chinaToday, createOrder, pay, part, registerMerchant, uid } from './helpers';
 
 const ALIPAY = '100001';
@@ -243,7 +244,8 @@ describe('reconciliation end to end (every service a real process)', function ()
     await waitFor('the merchant notified', () =>
       Promise.resolve(p.notifications.some((n) => n.orderId === stuck.orderId) ? true : undefined),
     );
-    await new Promise((resolve) => setTimeout(resolve, 2_000));
+    // Delivered is final: the notifier sends it no more, so one now is one for good.
+    expect((await notificationSettled(p, stuck.orderId)).state).to.equal('DELIVERED');
     const sent = p.notifications.filter((n) => n.orderId === stuck.orderId);
     expect(sent).to.have.length(1);
     expect(sent[0]?.signatureValid).to.equal(true);

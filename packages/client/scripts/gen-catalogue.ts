@@ -112,25 +112,53 @@ function contextOf(pkg: string | undefined): string | undefined {
   return match?.[1];
 }
 
-/** "Errors: NOT_FOUND ORDER_NOT_FOUND, FAILED_PRECONDITION X (why), Y; ..." → code/reason pairs. */
-export function parseErrors(text: string): { code: string; reason: string }[] {
-  const at = text.indexOf('Errors:');
-  if (at < 0) return [];
+/**
+ * "Errors: NOT_FOUND ORDER_NOT_FOUND, FAILED_PRECONDITION X (why), Y; ..." → code/reason pairs.
+ *
+ * A reason right after a code takes that code. A bare reason takes the code
+ * its enum value's comment declares (`declaredCode`, e.g. "… NOT_FOUND."),
+ * else the last code named before it. "Errors as Pay" / "Errors as
+ * ReconcileDay plus X" are resolved by `collect` (`sameAs`).
+ */
+export function parseErrors(
+  text: string,
+  declaredCode: (reason: string) => string | undefined = () => undefined,
+): { code: string; reason: string }[] {
+  // "Errors:", "Errors (definite refusals):", or the additions of "Errors as X plus …".
+  const start = /Errors(?:\s*\([^)]*\))?:|Errors as [A-Za-z0-9]+ plus /.exec(text);
+  if (start === null) return [];
   const stripped = text
-    .slice(at + 'Errors:'.length)
+    .slice(start.index + start[0].length)
     .replace(/`[^`]*`/g, ' ')
     .replace(/\([^)]*\)/g, ' ');
   const found: { code: string; reason: string }[] = [];
   let code = '';
+  let previousWasCode = false;
   for (const token of stripped.match(/\b[A-Z][A-Z0-9_]+\b/g) ?? []) {
     if (GRPC_CODES.has(token)) {
       code = token;
+      previousWasCode = true;
       continue;
     }
-    if (!token.includes('_') || code === '') continue;
-    if (!found.some((f) => f.reason === token && f.code === code)) found.push({ code, reason: token });
+    if (!token.includes('_')) continue;
+    const chosen = previousWasCode ? code : (declaredCode(token) ?? code);
+    previousWasCode = false;
+    if (chosen === '') continue;
+    if (!found.some((f) => f.reason === token && f.code === chosen))
+      found.push({ code: chosen, reason: token });
   }
   return found;
+}
+
+/** "Errors as Pay" / "Errors as ReconcileDay plus …": the RPC whose errors this one shares. */
+export function sameAs(text: string): string | undefined {
+  return /\bErrors as ([A-Z][A-Za-z0-9]*)/.exec(text)?.[1];
+}
+
+/** The gRPC code a reason's enum comment names last ("No such difference. NOT_FOUND."). */
+function codeInComment(description: string): string | undefined {
+  const codes = (description.match(/\b[A-Z][A-Z_]+\b/g) ?? []).filter((word) => GRPC_CODES.has(word));
+  return codes[codes.length - 1];
 }
 
 export function parseScope(text: string): string {
@@ -170,18 +198,50 @@ export function collect(files: readonly FileDescriptor[]): { reasons: ReasonEnum
       const constName = enumType.name === 'ErrorReason' ? `${pascal(context)}ErrorReason` : enumType.name;
       reasons.push({ context, enumName: `${file.package ?? ''}.${enumType.name}`, constName, values });
     });
+  }
+  // Second pass, once every reason enum is known (the common enum sorts after some services).
+  for (const file of [...files].sort((a, b) => a.name.localeCompare(b.name))) {
+    const context = contextOf(file.package);
+    if (context === undefined) continue;
+    const declared = (reason: string): string | undefined => {
+      for (const e of reasons) {
+        if (e.context !== context && e.context !== 'common') continue;
+        const value = e.values.find((v) => v.reason === reason);
+        const code = value === undefined ? undefined : codeInComment(value.description);
+        if (code !== undefined) return code;
+      }
+      return undefined;
+    };
     (file.service ?? []).forEach((service, serviceIndex) => {
+      const own: RpcEntry[] = [];
+      const shared: { entry: RpcEntry; from: string; text: string }[] = [];
       (service.method ?? []).forEach((method, methodIndex) => {
         const text = comment(file, [FILE_SERVICE, serviceIndex, CHILD, methodIndex]);
-        rpcs.push({
+        const entry: RpcEntry = {
           context,
           service: `${file.package ?? ''}.${service.name}`,
           rpc: method.name,
           path: `/${file.package ?? ''}.${service.name}/${method.name}`,
           scope: parseScope(text),
-          errors: parseErrors(text),
-        });
+          errors: parseErrors(text, declared),
+        };
+        own.push(entry);
+        const from = sameAs(text);
+        if (from !== undefined) shared.push({ entry, from, text });
       });
+      // "Errors as X": X's errors first, then this RPC's own additions.
+      for (const { entry, from, text } of shared) {
+        const source = own.find((r) => r.rpc === from);
+        if (source === undefined)
+          throw new Error(`${entry.path}: "Errors as ${from}" names no RPC of its service`);
+        // "(…, never NOT_FOUND)": the shared list without that code.
+        const never = new Set([...text.matchAll(/\bnever ([A-Z][A-Z_]+)\b/g)].map((m) => m[1]));
+        const errors = source.errors.filter((e) => !never.has(e.code));
+        for (const e of entry.errors)
+          if (!errors.some((x) => x.code === e.code && x.reason === e.reason)) errors.push(e);
+        own[own.indexOf(entry)] = { ...entry, errors };
+      }
+      rpcs.push(...own);
     });
   }
   return { reasons, rpcs };

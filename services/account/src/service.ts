@@ -17,6 +17,7 @@ import { AccountService } from './application/account-service';
 import { AccountEvents, headersFor } from './adapters/pg/events';
 import { PgAccountStore } from './adapters/pg/store';
 import { accountHandlers, accountScopes } from './adapters/grpc/handlers';
+import { withAccountFlowStates } from './adapters/grpc/flow-states';
 import { accountingDayRuleFrom, validateDayRule } from '@paycore/calendar';
 import { Chart, DEFAULT_SUBJECTS } from './domain/chart';
 import { accountConfigSchema } from './config';
@@ -59,7 +60,7 @@ export const accountSpec: ServiceSpec<typeof accountConfigSchema> = {
       defaultFlushBatchMax: config.ACCOUNT_FLUSH_BATCH_MAX_DEFAULT,
       onTransferBatch: collectors.observeTransferBatch,
     });
-    grpc.addService(AccountServiceService, accountHandlers(service), accountScopes);
+    grpc.addService(AccountServiceService, accountHandlers(service), withAccountFlowStates(accountScopes));
     const storedValueStore = new PgStoredValueStore({
       dataSource,
       events: new AccountEvents(config.NATS_PREFIX),

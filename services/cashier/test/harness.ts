@@ -9,10 +9,15 @@
  * `statements()` counts the SQL statements and commits the cashier sent.
  */
 import { join } from 'node:path';
-import pg from 'pg';
 import pino from 'pino';
 import type { DataSource } from 'typeorm';
-import { createDataSource, EventNaming, runMigrations } from '@paycore/platform';
+import {
+  createDataSource,
+  dbCommitsSent,
+  dbStatementsSent,
+  EventNaming,
+  runMigrations,
+} from '@paycore/platform';
 import { defaultCataloguePath, loadCatalogue } from '@paycore/context';
 import { createTestDatabase, type TestDatabase } from '@paycore/testing';
 import { PgCashierStore } from '../src/adapters/pg/store';
@@ -220,40 +225,32 @@ export class FakeChannel implements ChannelPort {
   }
 }
 
-/** Counts statements the pg driver sends (every pool and client query goes through Client#query). */
+/**
+ * Counts the statements and commits this process sends, between install and
+ * uninstall, from the platform's counter at the pg driver (CountingPgClient:
+ * every pooled connection of createDataSource). Commits are counted as
+ * Postgres counts them: a COMMIT, or a statement outside a transaction block.
+ * (Patching pg.Client.prototype.query counted nothing: each pooled client
+ * binds its query when it is created.)
+ */
 export class StatementCounter {
-  statements = 0;
-  commits = 0;
-  /** Statements outside any transaction: each is a commit of its own in Postgres. */
-  autocommits = 0;
-  depth = 0;
-  // Kept to be put back as it was; called only with the client as `this` (apply below).
-  // eslint-disable-next-line @typescript-eslint/unbound-method
-  private readonly original = pg.Client.prototype.query;
+  private baseline: { statements: number; commits: number } | undefined;
+  private final: { statements: number; commits: number } | undefined;
   install(): void {
-    const original = this.original;
-    // eslint-disable-next-line @typescript-eslint/no-this-alias
-    const counter = this;
-    pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]): unknown {
-      const config = args[0];
-      const text =
-        typeof config === 'string' ? config : ((config as { text?: string } | undefined)?.text ?? '');
-      counter.statements++;
-      if (/^\s*BEGIN/i.test(text)) counter.depth++;
-      else if (/^\s*(COMMIT|ROLLBACK)/i.test(text)) {
-        counter.depth--;
-        counter.commits++;
-      } else if (counter.depth === 0) counter.autocommits++;
-      return (original as (...a: unknown[]) => unknown).apply(this, args);
-    } as typeof pg.Client.prototype.query;
-  }
-  reset(): void {
-    this.statements = 0;
-    this.commits = 0;
-    this.autocommits = 0;
+    this.baseline = { statements: dbStatementsSent(), commits: dbCommitsSent() };
+    this.final = undefined;
   }
   uninstall(): void {
-    pg.Client.prototype.query = this.original;
+    this.final = { statements: dbStatementsSent(), commits: dbCommitsSent() };
+  }
+  private now(): { statements: number; commits: number } {
+    return this.final ?? { statements: dbStatementsSent(), commits: dbCommitsSent() };
+  }
+  get statements(): number {
+    return this.now().statements - (this.baseline?.statements ?? 0);
+  }
+  get commits(): number {
+    return this.now().commits - (this.baseline?.commits ?? 0);
   }
 }
 

@@ -73,7 +73,7 @@ describe('cashier state changes go through the domain tables', () => {
     expect(found).to.deep.equal([]);
   });
 
-  it('the checks catch what they are meant to catch', () => {
+  it('the forbidden patterns match a hand-written state update, a state list and a state-moving call, so the scan can fail', () => {
     const samples = [
       `UPDATE payments SET state = 'FAILED' WHERE state = 'CANCELLING'`,
       `WHERE state NOT IN ('SUCCEEDED', 'FAILED')`,

@@ -332,6 +332,14 @@ async function dispatch(
   if (operation === undefined) return invalid('isv.invalid-method', '不存在的方法名');
   const biz = bizContent(params);
   const outTradeNo = typeof biz.out_trade_no === 'string' ? biz.out_trade_no : undefined;
+  const outRequestNo = typeof biz.out_request_no === 'string' ? biz.out_request_no : '';
+  ctx.calls.record(
+    'alipay',
+    operation,
+    operation === 'refund' || operation === 'refund_query'
+      ? `${outTradeNo ?? ''}/${outRequestNo}`
+      : outTradeNo,
+  );
   const faults = await operationFaults(ctx, 'alipay', operation, outTradeNo);
   if (faults.decline) return decline(operation, faults.decline.code, faults.decline.message);
   // An unknown outcome usually means the channel did act and only the answer was lost.

@@ -96,6 +96,7 @@ export async function handlePayout(ctx: SandboxContext, req: HttpRequest): Promi
   if ('refusal' in opened) return reply(ctx, opened.refusal);
   const payload = opened.payload;
   const outPayoutNo = field(payload, 'out_payout_no', /^[A-Za-z0-9_-]{1,64}$/);
+  ctx.calls.record('bank', 'payout', outPayoutNo);
   const amountText = field(payload, 'amount', /^[1-9]\d{0,15}$/);
   const currency = field(payload, 'currency', /^CNY$/);
   const accountNo = field(payload, 'account_no', /^\d{8,32}$/);
@@ -112,6 +113,7 @@ export async function handlePayout(ctx: SandboxContext, req: HttpRequest): Promi
   const fingerprint = `${amountFen}|${currency}|${accountNo}|${accountName}|${bankCode}`;
   const existing = ctx.store.payout(outPayoutNo);
   if (existing) {
+    existing.requests += 1;
     if (existing.fingerprint !== fingerprint) return reply(ctx, { code: '1002', message: '商户单号重复' });
     return reply(ctx, describe(existing));
   }
@@ -128,6 +130,7 @@ export async function handlePayout(ctx: SandboxContext, req: HttpRequest): Promi
     bankCode,
     fingerprint,
     createdAtMs: now,
+    requests: 1,
     status: 'PROCESSING',
   };
   if (!ctx.store.addPayout(payout)) return reply(ctx, { code: '9999', message: '系统繁忙' });
@@ -149,9 +152,22 @@ export async function handlePayoutQuery(ctx: SandboxContext, req: HttpRequest): 
   if ('refusal' in opened) return reply(ctx, opened.refusal);
   const outPayoutNo = field(opened.payload, 'out_payout_no', /^[A-Za-z0-9_-]{1,64}$/);
   if (!outPayoutNo) return reply(ctx, { code: '1005', message: 'out_payout_no required' });
+  ctx.calls.record('bank', 'payout_query', outPayoutNo);
   const faults = await operationFaults(ctx, 'bank', 'payout_query', outPayoutNo);
   if (faults.unknown) return reply(ctx, { code: '9999', message: '系统繁忙' });
   const payout = ctx.store.payout(outPayoutNo);
   if (!payout) return reply(ctx, { code: '1004', message: '交易不存在' });
   return reply(ctx, describe(payout));
+}
+
+/**
+ * What `GET /sandbox/payouts[?account_no=]` shows: the payouts the bank
+ * holds and how many requests named each payout number (read-only; tests
+ * count payouts per payee with it).
+ */
+export function payoutsHeld(ctx: SandboxContext, accountNo: string | undefined): Record<string, unknown>[] {
+  return ctx.store
+    .allPayouts()
+    .filter((p) => accountNo === undefined || p.accountNo === accountNo)
+    .map((p) => ({ ...describe(p), account_no: p.accountNo, requests: p.requests }));
 }

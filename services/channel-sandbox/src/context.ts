@@ -4,6 +4,7 @@
  * channel.
  */
 import type { Logger } from '@paycore/platform';
+import type { CallTally } from './calls';
 import type { Fault, FaultBook, Operation, SandboxChannel } from './faults';
 import type { SandboxKeys } from './keys';
 import type { Notifier } from './notifier';
@@ -13,6 +14,8 @@ import type { Timers } from './timers';
 export interface SandboxContext {
   readonly store: Store;
   readonly faults: FaultBook;
+  /** Requests per channel, operation and merchant-side number (`GET /sandbox/calls`). */
+  readonly calls: CallTally;
   readonly notifier: Notifier;
   readonly keys: SandboxKeys;
   readonly timers: Timers;

@@ -1,7 +1,7 @@
 /**
  * Wires the sandbox: one HTTP server carrying the channel APIs and the
  * sandbox-only control endpoints (`/sandbox/*`: simulated payer, faults, key
- * material, notification log, bill records). State lives in memory and dies
+ * material, notification log, bill records, request tally, payouts held). State lives in memory and dies
  * with the process.
  */
 import {
@@ -12,8 +12,9 @@ import {
   type Logger,
 } from '@paycore/platform';
 import { handleAlipayBillDownload, handleAlipayGateway } from './alipay-gateway';
-import { handlePayout, handlePayoutQuery } from './bank-gateway';
+import { handlePayout, handlePayoutQuery, payoutsHeld } from './bank-gateway';
 import { alipayBillRecords, wechatBillRecords } from './bills';
+import { CallTally } from './calls';
 import type { SandboxConfig } from './config';
 import type { SandboxContext } from './context';
 import { FaultBook, FaultError } from './faults';
@@ -121,6 +122,19 @@ function handleBillRecords(ctx: SandboxContext, req: HttpRequest): HttpResponse 
   return json(400, { error: 'channel=alipay|wechat (and bill_type=ALL|SUCCESS|REFUND) required' });
 }
 
+/** The request tally, optionally of one `channel` and/or `operation`. Read-only. */
+function handleCalls(ctx: SandboxContext, req: HttpRequest): HttpResponse {
+  const channel = req.query.get('channel') ?? undefined;
+  const operation = req.query.get('operation') ?? undefined;
+  return json(200, {
+    calls: ctx.calls.list({
+      ...(channel !== undefined ? { channel } : {}),
+      ...(operation !== undefined ? { operation } : {}),
+    }),
+    overflow: ctx.calls.overflow,
+  });
+}
+
 export async function startSandbox(options: SandboxOptions = {}): Promise<RunningSandbox> {
   const logger =
     options.logger ?? createLogger({ service: 'channel-sandbox', level: options.logLevel ?? 'info' });
@@ -129,6 +143,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Runnin
   const ctx: SandboxContext = {
     store: new Store(),
     faults: new FaultBook(),
+    calls: new CallTally(),
     notifier: new Notifier(timers, logger),
     keys: options.keys ?? loadOrGenerateKeys(options.keysDir),
     timers,
@@ -154,7 +169,11 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Runnin
     .route('GET', '/sandbox/notifications', (req) =>
       Promise.resolve(json(200, { attempts: ctx.notifier.log(req.query.get('out_trade_no') ?? undefined) })),
     )
-    .route('GET', '/sandbox/bill-records', (req) => Promise.resolve(handleBillRecords(ctx, req)));
+    .route('GET', '/sandbox/payouts', (req) =>
+      Promise.resolve(json(200, { payouts: payoutsHeld(ctx, req.query.get('account_no') ?? undefined) })),
+    )
+    .route('GET', '/sandbox/bill-records', (req) => Promise.resolve(handleBillRecords(ctx, req)))
+    .route('GET', '/sandbox/calls', (req) => Promise.resolve(handleCalls(ctx, req)));
   for (const path of Object.keys(WECHAT_PATHS)) server.route('POST', path, (req) => handleWechat(ctx, req));
   port = await server.listen();
   const url = `http://127.0.0.1:${port}`;

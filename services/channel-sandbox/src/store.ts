@@ -63,6 +63,8 @@ export interface Payout {
   readonly bankCode: string;
   readonly fingerprint: string;
   readonly createdAtMs: number;
+  /** POST /bank/payout requests that named this payout number (the first included). */
+  requests: number;
   status: PayoutStatus;
   failReason?: string;
   finishedAtMs?: number;
@@ -131,6 +133,11 @@ export class Store {
 
   payout(outPayoutNo: string): Payout | undefined {
     return this.payouts.get(outPayoutNo);
+  }
+
+  /** Every payout held, oldest first (read-only view for /sandbox/payouts). */
+  allPayouts(): readonly Payout[] {
+    return [...this.payouts.values()];
   }
 
   addPayout(payout: Payout): boolean {

@@ -338,6 +338,13 @@ export async function handleWechat(ctx: SandboxContext, req: HttpRequest): Promi
     return signed(ctx, signType, fail('APPID_MCHID_NOT_MATCH', 'appid和mch_id不匹配'));
   }
   if (!request.nonce_str || request.nonce_str.length > 32) return returnFail('nonce_str 参数错误');
+  ctx.calls.record(
+    'wechat',
+    operation,
+    operation === 'refund' || operation === 'refund_query'
+      ? `${request.out_trade_no ?? ''}/${request.out_refund_no ?? ''}`
+      : request.out_trade_no,
+  );
   try {
     const faults = await operationFaults(ctx, 'wechat', operation, request.out_trade_no);
     if (operation === 'bill') return downloadBill(ctx, request);

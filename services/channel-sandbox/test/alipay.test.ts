@@ -27,6 +27,7 @@ import {
   Receiver,
   sleep,
   waitFor,
+  waitForAttempts,
   type SandboxKeysDocument,
 } from './helpers';
 
@@ -266,7 +267,8 @@ describe('channel-sandbox: Alipay', function () {
     await postJson(`${sandbox.url}/sandbox/faults`, { kind: 'notify_drop', out_trade_no: 'A-DROP-1' });
     await precreate('A-DROP-1', notify.url);
     await pay('A-DROP-1');
-    await sleep(400);
+    // The sandbox recorded the notification as dropped: it is final, nothing will be sent for it.
+    await waitForAttempts(sandbox.url, 'A-DROP-1', ['DROPPED'], 1);
     expect(notify.received).to.have.length(0);
     expect(await alipay.call(QUERY, { out_trade_no: 'A-DROP-1' })).to.include({
       trade_status: 'TRADE_SUCCESS',
@@ -278,8 +280,8 @@ describe('channel-sandbox: Alipay', function () {
     await postJson(`${sandbox.url}/sandbox/faults`, { kind: 'notify_duplicate', out_trade_no: 'A-DUP-1' });
     await precreate('A-DUP-1', notify.url);
     await pay('A-DUP-1');
-    await waitFor(() => notify.received.length >= 2, 2_000, 'two copies');
-    await sleep(100);
+    // Both copies acknowledged: each is final, so no third arrives after this.
+    await waitForAttempts(sandbox.url, 'A-DUP-1', ['ACKNOWLEDGED'], 2);
     expect(notify.received).to.have.length(2);
     expect(notification(notify, 0).notify_id).to.equal(notification(notify, 1).notify_id);
   });
@@ -337,7 +339,7 @@ describe('channel-sandbox: Alipay', function () {
     });
   });
 
-  it('decline and timeout faults', async () => {
+  it("a decline fault refuses the create with 40004; a timeout fault holds the query answer past the caller's deadline", async () => {
     await postJson(`${sandbox.url}/sandbox/faults`, {
       kind: 'decline',
       out_trade_no: 'A-DEC-1',
@@ -377,8 +379,8 @@ describe('channel-sandbox: Alipay', function () {
         { notify_url: notify.url },
       );
       await postJson(`${fast.sandbox.url}/sandbox/pay`, { channel: 'alipay', out_trade_no: 'A-GIVEUP' });
-      await waitFor(() => notify.received.length >= 8, 5_000, 'eight attempts');
-      await sleep(300);
+      // Given up is final: the eight received now are all there will be.
+      await waitForAttempts(fast.sandbox.url, 'A-GIVEUP', ['GAVE_UP'], 1);
       expect(notify.received).to.have.length(8);
       // 4m,10m,10m,1h,2h,6h,15h / 100000 = 2.4, 6, 6, 36, 72, 216, 540 ms (rounded).
       expectSchedule(gaps(notify.received), [2, 6, 6, 36, 72, 216, 540], 60);

@@ -8,7 +8,8 @@
  * package's builders make of the sandbox's records (`/sandbox/bill-records`),
  * those records hold exactly the trades and refunds the test made, the files
  * parse back with the right line counts, and bill faults (missing line,
- * extra line, wrong amount) change exactly what they say.
+ * extra line, wrong amount) change exactly what they say; the request tally
+ * (`/sandbox/calls`) counts every signed call per number, replays included.
  */
 import {
   buildAlipayBill,
@@ -86,6 +87,12 @@ describe('channel-sandbox: bank payout and bills', function () {
     });
     expect(await bank.call('/payout', { ...request, amount: '1' })).to.include({ code: '1002' });
     expect(await bank.call('/payout/query', { out_payout_no: 'P-NONE' })).to.include({ code: '1004' });
+    const held = await getJson<{ payouts: Record<string, unknown>[] }>(
+      `${sandbox.url}/sandbox/payouts?account_no=6222020200001234567`,
+    );
+    // One payout for the payee; three requests named its number (the first, the replay, the conflict).
+    expect(held.payouts).to.have.length(1);
+    expect(held.payouts[0]).to.include({ out_payout_no: 'P-1', status: 'SUCCESS', requests: 3 });
 
     const forged = await fetch(`${keys.bank.base_url}/payout`, {
       method: 'POST',
@@ -258,4 +265,40 @@ describe('channel-sandbox: bank payout and bills', function () {
     );
     return String(answer.bill_download_url);
   }
+  it('the request tally counts every signed call per number, replays and conflicts included', async () => {
+    const bank = new BankClient(keys.bank);
+    const alipay = new AlipayClient(keys.alipay);
+    const request = {
+      out_payout_no: 'T-1',
+      amount: '500',
+      currency: 'CNY',
+      account_no: '6222020200001234567',
+      account_name: '张三',
+      bank_code: 'ICBC',
+    };
+    await bank.call('/payout', request);
+    await bank.call('/payout', request);
+    await bank.call('/payout', { ...request, amount: '1' });
+    await bank.call('/payout/query', { out_payout_no: 'T-1' });
+    await alipay.call('alipay.trade.precreate', { out_trade_no: 'T-A', total_amount: '1.00', subject: 's' });
+    await postJson(`${sandbox.url}/sandbox/pay`, { channel: 'alipay', out_trade_no: 'T-A' });
+    for (let i = 0; i < 2; i++)
+      await alipay.call('alipay.trade.refund', {
+        out_trade_no: 'T-A',
+        out_request_no: 'T-R',
+        refund_amount: '0.50',
+      });
+    type Tally = { calls: { channel: string; operation: string; key: string; count: number }[] };
+    const bankCalls = await getJson<Tally>(`${sandbox.url}/sandbox/calls?channel=bank`);
+    const of = (t: Tally, key: string) =>
+      t.calls.filter((c) => c.key === key).map((c) => [c.operation, c.count]);
+    expect(of(bankCalls, 'T-1')).to.deep.equal([
+      ['payout', 3],
+      ['payout_query', 1],
+    ]);
+    const refunds = await getJson<Tally>(`${sandbox.url}/sandbox/calls?channel=alipay&operation=refund`);
+    expect(of(refunds, 'T-A/T-R')).to.deep.equal([['refund', 2]]);
+    const creates = await getJson<Tally>(`${sandbox.url}/sandbox/calls?channel=alipay&operation=create`);
+    expect(of(creates, 'T-A')).to.deep.equal([['create', 1]]);
+  });
 });

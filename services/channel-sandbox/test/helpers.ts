@@ -200,6 +200,39 @@ export async function waitFor(condition: () => boolean, timeoutMs: number, what:
   }
 }
 
+interface LoggedAttempt {
+  readonly copy: number;
+  readonly attempt: number;
+  readonly outcome: string;
+}
+
+/**
+ * Waits until the sandbox's attempt log for an order holds `count` attempts
+ * with one of `outcomes`, and returns the order's log. A notification that
+ * was acknowledged, dropped or given up is final: it is never sent again, so
+ * what a receiver holds then is what it will hold.
+ */
+export async function waitForAttempts(
+  sandboxUrl: string,
+  outTradeNo: string,
+  outcomes: readonly string[],
+  count: number,
+  timeoutMs = 5_000,
+): Promise<LoggedAttempt[]> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const { attempts } = await getJson<{ attempts: LoggedAttempt[] }>(
+      `${sandboxUrl}/sandbox/notifications?out_trade_no=${encodeURIComponent(outTradeNo)}`,
+    );
+    if (attempts.filter((a) => outcomes.includes(a.outcome)).length >= count) return attempts;
+    if (Date.now() > deadline)
+      throw new Error(
+        `timed out after ${timeoutMs} ms waiting for ${count} × ${outcomes.join('/')} of ${outTradeNo}`,
+      );
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }

@@ -20,8 +20,8 @@ import {
   getJson,
   postJson,
   Receiver,
-  sleep,
   waitFor,
+  waitForAttempts,
   WechatClient,
   type SandboxKeysDocument,
 } from './helpers';
@@ -93,8 +93,9 @@ describe('channel-sandbox: WeChat Pay v2', function () {
       await waitFor(() => notify.received.length >= 5, 5_000, 'five attempts');
       // 15 s, 15 s, 30 s, 3 m at 1/1000.
       expectSchedule(gaps(notify.received), [15, 15, 30, 180], 80);
-      await sleep(700);
-      expect(notify.received, 'no resend after SUCCESS (the next is due 600 ms later)').to.have.length(5);
+      // The fifth attempt was acknowledged: an acknowledged notification is never sent again.
+      await waitForAttempts(sandbox.url, outTradeNo, ['ACKNOWLEDGED'], 1);
+      expect(notify.received, 'no resend after SUCCESS').to.have.length(5);
       const notification = fromXml(notify.received[0]?.body ?? '');
       expect(wechatVerify(notification, keys.wechat.api_key, signType)).to.equal(true);
       expect(notification).to.include({
@@ -214,15 +215,14 @@ describe('channel-sandbox: WeChat Pay v2', function () {
     });
     await wechat.call('/pay/unifiedorder', order('W-DROP', notify.url));
     await pay('W-DROP');
-    await sleep(300);
+    await waitForAttempts(sandbox.url, 'W-DROP', ['DROPPED'], 1);
     expect(notify.received).to.have.length(0);
     expect(await wechat.call('/pay/orderquery', { out_trade_no: 'W-DROP' })).to.include({
       trade_state: 'SUCCESS',
     });
     await wechat.call('/pay/unifiedorder', order('W-DUP', notify.url));
     await pay('W-DUP');
-    await waitFor(() => notify.received.length >= 2, 2_000, 'two copies');
-    await sleep(100);
+    await waitForAttempts(sandbox.url, 'W-DUP', ['ACKNOWLEDGED'], 2);
     expect(notify.received.map((r) => fromXml(r.body).out_trade_no)).to.deep.equal(['W-DUP', 'W-DUP']);
   });
 

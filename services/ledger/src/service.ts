@@ -10,6 +10,7 @@ import {
   type ServiceSpec,
   type Worker,
   serviceTokenFromFile,
+  withFlowStates,
 } from '@paycore/platform';
 import { LedgerApp } from './application/ledger';
 import type { AccountDailyBalances } from './application/ports';
@@ -68,7 +69,14 @@ export function ledgerSpec(options: LedgerSpecOptions = {}): ServiceSpec<typeof 
         },
       };
       const app = new LedgerApp(store, accounts, calendar);
-      grpc.addService(LedgerServiceDefinition, ledgerHandlers(app, store), LEDGER_SCOPES);
+      grpc.addService(
+        LedgerServiceDefinition,
+        ledgerHandlers(app, store),
+        withFlowStates<typeof LedgerServiceDefinition>(LEDGER_SCOPES, {
+          closeDay: (res) => (res.accountingDate === '' ? undefined : { state: 'DAY_CLOSED' }),
+          postManualVoucher: (res) => (res.voucher ? { state: 'VOUCHER_POSTED' } : undefined),
+        }),
+      );
       const consumer = accountEventsConsumer({
         dataSource,
         nats,

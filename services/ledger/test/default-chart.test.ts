@@ -1,5 +1,5 @@
 /**
- * Proves that the default chart shipped as migration 0002 is exactly
+ * Proves that the default chart shipped as migrations 0002 and 0004 is exactly
  * DEFAULT_CHART of the domain (codes, names, categories, normal sides,
  * account-kept flags), by migrating a fresh database and reading it back, so
  * the two can never drift apart unnoticed.

@@ -89,8 +89,15 @@ describe('ledger service (fake account port): duplicates and redeliveries', func
     await h.republish('t-1', date, legs, 'tp-t-1');
     const stream = await h.nats.jsm.streams.info(h.naming.stream('account'));
     expect(stream.state.messages, 'messages in the stream').to.equal(3);
-    // Give the consumer the time to see and skip the redelivery.
-    await sleep(1_500);
+    // The consumer has seen the redelivery when its ack floor reaches the stream's last message.
+    const durable = h.naming.durable('ledger', 'vouchers');
+    const deadline = Date.now() + 20_000;
+    for (;;) {
+      const consumer = await h.nats.jsm.consumers.info(h.naming.stream('account'), durable);
+      if (consumer.ack_floor.stream_seq >= stream.state.last_seq && consumer.num_ack_pending === 0) break;
+      if (Date.now() > deadline) throw new Error(`ledger acked up to ${consumer.ack_floor.stream_seq}`);
+      await sleep(25);
+    }
     expect(await voucherCount(h, date)).to.equal(1);
     const lines = await h.sql<{
       subject_code: string;

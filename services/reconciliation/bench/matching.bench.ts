@@ -28,7 +28,7 @@ import {
   type WechatBillRow,
 } from '@paycore/channel-protocols';
 import { createDataSource, EventNaming, runMigrations } from '@paycore/platform';
-import { createTestDatabase } from '@paycore/testing';
+import { createTestDatabase, seededRandom } from '@paycore/testing';
 import { from as copyFrom } from 'pg-copy-streams';
 import { pipeline } from 'node:stream/promises';
 import { Readable } from 'node:stream';
@@ -45,17 +45,6 @@ const BASELINE_LINES = Number(process.env['BENCH_RECON_BASELINE_LINES'] ?? '2000
 const SEED = Number(process.env['BENCH_RECON_SEED'] ?? '20240301');
 const DIFFERENCE_SHARE = 0.01;
 const FIRST_DATE = '2025-01-01';
-
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
 
 const fee = (amount: bigint): bigint => (amount * 6n + 500n) / 1000n;
 const dateOf = (index: number): string =>
@@ -252,7 +241,7 @@ async function main(): Promise<void> {
   const sampler = setInterval(() => {
     rssMax = Math.max(rssMax, process.memoryUsage().rss);
   }, 200);
-  const next = random(SEED);
+  const next = seededRandom(SEED);
   const files = Math.ceil(LINES / PER_FILE);
   const bar = new cliProgress.SingleBar(
     {

@@ -12,6 +12,7 @@
  */
 import { expect } from 'chai';
 import { errorReason, unary } from '@paycore/platform';
+import { seededRandom } from '@paycore/testing';
 import { buildWechatBill, wechatBillRow, type WechatBillRow } from '@paycore/channel-protocols';
 import { classify } from '../src/domain/classify';
 import type { ItemKind, TxnState } from '../src/domain/model';
@@ -19,18 +20,6 @@ import { startReconHarness, type PublishedTxn, type ReconHarness } from './harne
 
 const WECHAT = '200001';
 const SEED = Number(process.env['RECON_TEST_SEED'] ?? Date.now() % 1_000_000);
-
-/** mulberry32: small, seedable, good enough to pick faults. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
 
 const fee = (amount: bigint) => (amount * 6n + 500n) / 1000n;
 
@@ -68,7 +57,7 @@ describe('matching engine (real Postgres and NATS, fake peers)', function () {
 
   it(`the set-based SQL and the decision table agree on a random day (seed ${SEED})`, async () => {
     process.stdout.write(`      RECON_TEST_SEED=${SEED}\n`);
-    const next = random(SEED);
+    const next = seededRandom(SEED);
     const date = '2025-03-10';
     const finish = new Date('2025-03-10T04:00:00Z');
     const txns: PublishedTxn[] = [];

@@ -12,6 +12,18 @@ export const settlementConfigSchema = {
     pattern: /^\d{6}$/,
     description: 'channel number of the bank that sends payouts (its pending-clearing account takes them)',
   }),
+  SETTLEMENT_DEPOSIT_SUBJECT: str({
+    default: '100201',
+    pattern: /^\d{6}(\d{2})?$/,
+    description:
+      "reserve-fund bank deposit subject a confirmed channel day's net moves to (channels SETTLEMENT_DEPOSIT_ROUTES does not list)",
+  }),
+  SETTLEMENT_DEPOSIT_ROUTES: str({
+    default: '',
+    pattern: /^[\d=/, ]{0,2000}$/,
+    description:
+      'per channel: <channel no>=<deposit subject>[/<transit subject>], comma-separated, e.g. 200001=100202/30010202',
+  }),
   SETTLEMENT_PAYOUT_ATTEMPTS_MAX: int({
     min: 1,
     max: 10,
@@ -36,4 +48,7 @@ export const settlementConfigSchema = {
     default: 2_000,
     description: 'delay before retrying a batch step that failed (a dependency unreachable)',
   }),
+  SETTLEMENT_TEST_HOLD_FILE: optional(
+    'crash tests only: a file naming a point where a batch is held for good (src/adapters/test-hold.ts); unset in production',
+  ),
 } as const;

@@ -1,7 +1,8 @@
 /**
  * The settlement service on the platform kit: schema `settlement`, the
- * clearing consumer on cashier's stream, the batch work queue shared by
- * every replica, SettlementService over gRPC. Exported as a spec so tests
+ * clearing consumer on cashier's stream, the reconciliation consumer on
+ * reconciliation's stream, the work queue of batches and deposit moves
+ * shared by every replica, SettlementService over gRPC. Exported as a spec so tests
  * can run it in-process; main.ts runs it as a process.
  */
 import { join } from 'node:path';
@@ -16,25 +17,68 @@ import {
 import { SettlementServiceService } from '@paycore/proto/paycore/settlement/v1/settlement_service';
 import { AccountDirectory, DEFAULT_CLEARING_SUBJECTS } from './application/accounts';
 import { Batches, SETTLE_CODE } from './application/batches';
+import { ChannelDays, Deposits } from './application/channel-days';
 import { Clearing } from './application/clearing';
 import { Settings } from './application/settings';
 import { GrpcAccountPort, GrpcPayoutPort, serviceAddress } from './adapters/grpc/clients';
 import { SETTLEMENT_SCOPES, settlementHandlers } from './adapters/grpc/handlers';
-import { batchEvents, BatchQueueWorker, ensureBatchQueue } from './adapters/nats/batch-queue';
+import { parseDepositRoutes, type DepositRoute } from './domain/deposit';
+import {
+  batchEvents,
+  BatchQueueWorker,
+  channelDayEvents,
+  ensureBatchQueue,
+} from './adapters/nats/batch-queue';
+import { reconEventsConsumer } from './adapters/nats/recon-events';
 import { cashierEventsConsumer, SETTLEMENT_SCHEMA } from './adapters/nats/cashier-events';
 import { PgSettlementStore } from './adapters/pg/store';
+import { holdAccount, holdPayouts, TestHold } from './adapters/test-hold';
 import { settlementConfigSchema } from './config';
 
 const BATCHES_PER_PULL = 10;
 
+/** A channel's deposit route; null for a channel settlement has no pending-clearing subject for. */
+export function depositRouter(
+  routesText: string,
+  defaultDepositSubject: string,
+  clearingSubjects: Readonly<Record<string, string>>,
+): (channelNo: string) => DepositRoute | null {
+  const routes = parseDepositRoutes(routesText);
+  for (const channelNo of routes.keys())
+    if (clearingSubjects[channelNo] === undefined)
+      throw new Error(`SETTLEMENT_DEPOSIT_ROUTES names ${channelNo}, which has no pending-clearing subject`);
+  return (channelNo) =>
+    clearingSubjects[channelNo] === undefined
+      ? null
+      : (routes.get(channelNo) ?? { depositSubject: defaultDepositSubject, transitSubject: null });
+}
+
+function channelDaysOf(
+  config: { SETTLEMENT_DEPOSIT_ROUTES: string; SETTLEMENT_DEPOSIT_SUBJECT: string },
+  naming: EventNaming,
+): ChannelDays {
+  const router = depositRouter(
+    config.SETTLEMENT_DEPOSIT_ROUTES,
+    config.SETTLEMENT_DEPOSIT_SUBJECT,
+    DEFAULT_CLEARING_SUBJECTS,
+  );
+  return new ChannelDays(router, channelDayEvents(naming));
+}
+
 function workersOf(
   consumer: { start(): void; stop(): Promise<void> },
+  reconConsumer: { start(): void; stop(): Promise<void> },
   queue: BatchQueueWorker,
   account: GrpcAccountPort,
   payouts: GrpcPayoutPort,
 ): Worker[] {
   return [
     { name: 'settlement-clearing', start: () => consumer.start(), stop: () => consumer.stop() },
+    {
+      name: 'settlement-reconciliation',
+      start: () => reconConsumer.start(),
+      stop: () => reconConsumer.stop(),
+    },
     { name: 'settlement-batches', start: () => queue.start(), stop: () => queue.stop() },
     {
       name: 'settlement-clients',
@@ -58,12 +102,11 @@ export function settlementSpec(): ServiceSpec<typeof settlementConfigSchema> {
     async setup({ config, dataSource, nats, grpc, logger, metrics }) {
       if (!dataSource || !nats) throw new Error('settlement needs Postgres and NATS');
       const naming = new EventNaming(config.NATS_PREFIX);
-      for (const context of ['settlement', 'cashier']) {
+      for (const context of ['settlement', 'cashier', 'reconciliation'])
         await ensureStream(nats.jsm, {
           name: naming.stream(context),
           subjects: [naming.contextSubjects(context)],
         });
-      }
       await ensureBatchQueue(nats, naming, config.SETTLEMENT_BATCH_ACK_WAIT_MS);
       const token = serviceTokenFromFile(config.SERVICE_TOKEN_FILE);
       const account = new GrpcAccountPort(
@@ -77,13 +120,19 @@ export function settlementSpec(): ServiceSpec<typeof settlementConfigSchema> {
         metrics,
       );
       const store = new PgSettlementStore(dataSource);
-      const accounts = new AccountDirectory(store, account, { clearingSubjects: DEFAULT_CLEARING_SUBJECTS });
+      const holdFile = config.SETTLEMENT_TEST_HOLD_FILE;
+      const hold = holdFile !== undefined && holdFile !== '' ? new TestHold(holdFile) : undefined;
+      const accountPort = hold === undefined ? account : holdAccount(account, hold);
+      const payoutPort = hold === undefined ? payouts : holdPayouts(payouts, hold);
+      const accounts = new AccountDirectory(store, accountPort, {
+        clearingSubjects: DEFAULT_CLEARING_SUBJECTS,
+      });
       const clearing = new Clearing(CN_BUSINESS_DAYS);
       const batches = new Batches(
         store,
         accounts,
-        account,
-        payouts,
+        accountPort,
+        payoutPort,
         CN_BUSINESS_DAYS,
         batchEvents(naming, SETTLE_CODE),
         {
@@ -97,17 +146,20 @@ export function settlementSpec(): ServiceSpec<typeof settlementConfigSchema> {
         SETTLEMENT_SCOPES,
       );
       const consumer = cashierEventsConsumer({ dataSource, nats, naming, clearing, store, logger });
+      const channelDays = channelDaysOf(config, naming);
+      const reconConsumer = reconEventsConsumer({ dataSource, nats, naming, channelDays, store, logger });
       const queue = new BatchQueueWorker({
         nats,
         naming,
         batches,
+        deposits: new Deposits(store, accounts, account),
         logger,
         ackWaitMs: config.SETTLEMENT_BATCH_ACK_WAIT_MS,
         waitingDelayMs: config.SETTLEMENT_PAYOUT_POLL_MS,
         failureDelayMs: config.SETTLEMENT_RETRY_DELAY_MS,
         batchSizeMax: BATCHES_PER_PULL,
       });
-      return workersOf(consumer, queue, account, payouts);
+      return workersOf(consumer, reconConsumer, queue, account, payouts);
     },
   };
 }

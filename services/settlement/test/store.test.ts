@@ -5,7 +5,11 @@
  * them so that payout + fees + shares + carried = payments − refunds to the
  * cent; creating the same (merchant, date) batch again creates nothing; the
  * batch moves only along the transition table; a channel day confirmation
- * leaves items named by an open difference unconfirmed.
+ * leaves items named by an open difference unconfirmed; clearing many
+ * payments in one transaction (Clearing.payments) gives every item the fee,
+ * rule, settlement date and shares that clearing them one by one gives
+ * (month-volume tiers and a redelivered payment included), and an unknown
+ * merchant refuses the whole batch.
  */
 import { expect } from 'chai';
 import { createDataSource, runMigrations } from '@paycore/platform';
@@ -114,12 +118,13 @@ describe('settlement store (real Postgres)', function () {
       }),
     );
     await store.transaction('t.diff', 'READ COMMITTED', async (tx) => {
-      await tx.upsertDifference({
+      await tx.openDifference({
         differenceId: 'd1',
         channelNo: '100001',
         billDate: '2026-06-03',
-        channelTxnNo: 'txn-p2',
-        merchantOrderNo: '',
+        channelTxnNo: 'ALI-2026-0001',
+        // Reconciliation names paycore's item by channel-router's txn id (the order number sent to the channel).
+        merchantOrderNo: 'txn-p2',
         platformTxnId: '',
         open: true,
       });
@@ -157,5 +162,106 @@ describe('settlement store (real Postgres)', function () {
       await tx.moveBatch(b.batchId, 'POSTED'),
     ]);
     expect(moved).to.deep.equal([false, true, false]);
+  });
+
+  it('clears a batch of payments exactly as one by one, and refuses a batch naming an unknown merchant', async () => {
+    const tiered = {
+      kind: 'PERCENTAGE' as const,
+      rate: '0.01',
+      fixedMinor: 0n,
+      minFeeMinor: 0n,
+      maxFeeMinor: 0n,
+      tierBasis: 'MONTH_VOLUME' as const,
+      tiers: [
+        { fromMinor: 0n, rate: '0.01', fixedMinor: 0n },
+        { fromMinor: 5_000n, rate: '0.005', fixedMinor: 0n },
+      ],
+      rounding: 'ROUND_HALF_UP' as const,
+      bearer: 'MERCHANT' as const,
+      refundReturnsFee: false,
+    };
+    for (const m of ['one', 'bulk']) {
+      await store.transaction('t.setup', 'READ COMMITTED', async (tx) => {
+        await clearing.merchantRegistered(tx, m, m, 'CNY');
+        await tx.insertFeeRule(m, '*', '*', '2026-01-01', tiered);
+        await tx.saveReceivers(m, [{ receiverId: `${m}-r`, kind: 'RATIO', ratio: '0.1', fixedMinor: 0n }]);
+        await tx.saveProfile({
+          merchantId: m,
+          kind: 'T_PLUS_N',
+          offsetDays: 1,
+          anchorDay: 0,
+          minimumPayoutMinor: 0n,
+          holdUnconfirmed: false,
+          d0HoldRate: '0',
+          autoShare: true,
+          bankAccountNo: '',
+          bankAccountName: '',
+          bankCode: '',
+        });
+      });
+    }
+    const fact = (m: string, i: number, amount: bigint, day: string) => ({
+      paymentId: `${m}-${i}`,
+      orderId: `o-${m}-${i}`,
+      merchantId: m,
+      merchantOrderNo: `no-${i}`,
+      amountMinor: amount,
+      currency: 'CNY',
+      bizCode: '10010101100110000100',
+      channelNo: '100001',
+      channelTxnId: `t-${i}`,
+      payChannel: '1001',
+      accountingDate: day,
+    });
+    const script: [number, bigint, string][] = [
+      [1, 3_000n, '2026-07-03'],
+      [2, 1_999n, '2026-07-03'],
+      [1, 3_000n, '2026-07-03'], // redelivered
+      [3, 4_321n, '2026-07-04'], // past the 5,000 tier: a lower rate
+      [4, 10_000n, '2026-08-01'], // a new month: back to the first tier
+    ];
+    for (const [i, amount, day] of script)
+      await store.transaction('t.one', 'READ COMMITTED', (tx) =>
+        clearing.payment(tx, fact('one', i, amount, day)),
+      );
+    await store.transaction('t.bulk', 'READ COMMITTED', (tx) =>
+      clearing.payments(
+        tx,
+        script.map(([i, amount, day]) => fact('bulk', i, amount, day)),
+      ),
+    );
+    const itemsOf = (m: string) =>
+      ds.query<Record<string, unknown>[]>(
+        `SELECT replace(payment_id, $1, '') AS p, amount_minor, fee_minor, shares_minor, settle_on::text, rule_id IS NOT NULL AS ruled
+         FROM settlement.items WHERE merchant_id = $2 ORDER BY payment_id`,
+        [`${m}-`, m],
+      );
+    const one = await itemsOf('one');
+    expect(one).to.have.length(4);
+    expect(one.map((r) => r['fee_minor'])).to.deep.equal(['30', '20', '22', '100']);
+    expect(await itemsOf('bulk')).to.deep.equal(one);
+    const volumes = await ds.query<{ merchant_id: string; month: string; volume_minor: string }[]>(
+      'SELECT merchant_id, month, volume_minor FROM settlement.month_volumes WHERE merchant_id IN ($1, $2) ORDER BY month, merchant_id',
+      ['bulk', 'one'],
+    );
+    expect(volumes.map((v) => [v.merchant_id, v.month, v.volume_minor])).to.deep.equal([
+      ['bulk', '2026-07', '12320'],
+      ['one', '2026-07', '12320'],
+      ['bulk', '2026-08', '10000'],
+      ['one', '2026-08', '10000'],
+    ]);
+
+    let refused = '';
+    await store
+      .transaction('t.unknown', 'READ COMMITTED', (tx) =>
+        clearing.payments(tx, [fact('bulk', 9, 100n, '2026-07-05'), fact('nobody', 10, 100n, '2026-07-05')]),
+      )
+      .catch((error: unknown) => {
+        refused = String(error);
+      });
+    expect(refused).to.contain('unknown merchant nobody');
+    expect(
+      await ds.query("SELECT 1 FROM settlement.items WHERE payment_id IN ('bulk-9', 'nobody-10')"),
+    ).to.have.length(0);
   });
 });

@@ -51,9 +51,18 @@ export function register(program: Command, runtime: () => Runtime): void {
     .description(
       'every route of every pay channel: eligible now, or why not (breaker open, maintenance, limits)',
     )
-    .option('--code <bizCode>', 'unrouted context code to route', '10010101000000000000')
+    .option(
+      '--code <bizCode>',
+      'unrouted context code to route (default: instant pay of product 100101)',
+      '10010101010000000000',
+    )
     .option('--amount <yuan>', 'amount to route', (v) => parseAmount(v), parseAmount('1.00'))
-    .action(async (o: { code: string; amount: proto.common.Money }) => {
+    .option(
+      '--merchant <merchantId>',
+      'merchant to route for (routing rules may differ per merchant)',
+      'paycore-cli',
+    )
+    .action(async (o: { code: string; amount: proto.common.Money; merchant: string }) => {
       const rt = runtime();
       const client = rt.client([`${CHANNEL}/ListRegistry`, `${CHANNEL}/Route`]);
       const registry = await client.channel.listRegistry({});
@@ -64,6 +73,7 @@ export function register(program: Command, runtime: () => Runtime): void {
           const res = await client.channel.route({
             bizContext: { code: o.code },
             amount: o.amount,
+            merchantId: o.merchant,
             payChannel,
           });
           for (const c of res.candidates) {

@@ -39,6 +39,12 @@ export function amountText(value: ProtoMoney | undefined): string {
   return value === undefined ? '' : `${formatMoney(value)} ${value.currency}`;
 }
 
+/** Minor units on the wire (int64 fields without a Money) as "12.34 CNY"; an empty currency is CNY. */
+export function minorText(amountMinor: bigint, currency: string): string {
+  const code = currency === '' ? 'CNY' : currency;
+  return `${formatMoney({ amountMinor, currency: code })} ${code}`;
+}
+
 export function iso(value: Date | undefined): string {
   return value === undefined ? '' : value.toISOString();
 }

@@ -28,6 +28,7 @@ export {
   InboxConfigConflictError,
   isTransientInfrastructureError,
   type InboxConsumerOptions,
+  type InboxBatchHandler,
   type InboxConsumerStats,
   type InboxHandler,
   type InboxMessage,

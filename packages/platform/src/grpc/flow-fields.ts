@@ -14,6 +14,8 @@
  * The request wins over the response for the same key. Bounded: at most
  * FIELDS_MAX fields, values cut at VALUE_LENGTH_MAX characters.
  */
+import { trace } from '@opentelemetry/api';
+
 export type FlowFields = Record<string, string>;
 
 const FIELDS_MAX = 24;
@@ -68,4 +70,34 @@ export function flowAttributes(fields: FlowFields): Record<string, string> {
   const attributes: Record<string, string> = {};
   for (const [key, value] of Object.entries(fields)) attributes[`paycore.${key}`] = value;
   return attributes;
+}
+
+/**
+ * Marks the span being handled (an RPC, an event, a worker tick) with the
+ * state its flow reached, `paycore.state`, and optionally the amount, so
+ * `paycore trace` shows it. For state changes made outside
+ * `SqlTx.transition` (which reports its own) and outside an RPC's
+ * `flowState` reader; a no-op without an active span.
+ */
+export function markFlowState(state: string, amount?: { amountMinor: bigint; currency: string }): void {
+  const span = trace.getActiveSpan();
+  if (span === undefined || state === '') return;
+  span.setAttribute('paycore.state', state);
+  if (amount !== undefined) {
+    span.setAttribute('paycore.amount', amount.amountMinor.toString());
+    if (amount.currency !== '') span.setAttribute('paycore.currency', amount.currency);
+  }
+}
+
+/** The debit side of balanced legs: what a transfer or voucher moves (one currency assumed, the first leg's). */
+export function debitTotal(
+  legs: readonly { readonly side: unknown; readonly amountMinor: bigint; readonly currency: string }[],
+  debit: unknown,
+): { amountMinor: bigint; currency: string } | undefined {
+  const first = legs[0];
+  if (first === undefined) return undefined;
+  let amountMinor = 0n;
+  for (const leg of legs)
+    if (leg.side === debit && leg.currency === first.currency) amountMinor += leg.amountMinor;
+  return { amountMinor, currency: first.currency };
 }

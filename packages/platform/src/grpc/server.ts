@@ -46,17 +46,64 @@ import {
   withBizBaggage,
 } from '@paycore/context';
 import { HealthService } from '@paycore/proto/grpc/health/v1/health';
-import { ApiError, toServiceError } from '../errors';
+import { ApiError, isReasonedError, toServiceError } from '../errors';
 import { requireScope, type Caller, type TokenVerifier } from '../auth';
 import type { Metrics } from '../metrics';
 import { HealthManager } from './health';
 import { runWithFlowFields } from '../events/flow-context';
+import { isTransientInfrastructureError } from '../events/inbox';
 import { flowAttributes, flowFields } from './flow-fields';
 import { firstString, metadataGetter } from './metadata';
 
 export interface RpcSpec {
   /** The scope the caller's token must carry; `null` for an unauthenticated RPC (rare: health-like). */
   readonly scope: string | null;
+  /**
+   * The state the flow reached, read from the response: set on the SERVER
+   * span as `paycore.state` (and `paycore.amount` / `paycore.currency` when
+   * the request named none), so `paycore trace` shows it. For services whose
+   * state changes do not go through `SqlTx.transition` (which reports its own).
+   */
+  readonly flowState?: (response: never) => FlowState | undefined;
+}
+
+/** What `RpcSpec.flowState` reports. */
+export interface FlowState {
+  readonly state: string;
+  readonly amountMinor?: bigint;
+  readonly currency?: string;
+}
+
+/** The specs of `specs` with `flowState` readers added for some methods. */
+export function withFlowStates<D>(
+  specs: Specs<D>,
+  readers: { readonly [K in keyof D]?: (response: ResponseOfDefinition<D[K]>) => FlowState | undefined },
+): Specs<D> {
+  const merged: Record<string, RpcSpec> = { ...(specs as Record<string, RpcSpec>) };
+  for (const [name, reader] of Object.entries(readers)) {
+    const spec = merged[name];
+    if (spec !== undefined && reader !== undefined)
+      merged[name] = { ...spec, flowState: reader as (response: never) => FlowState | undefined };
+  }
+  return merged as Specs<D>;
+}
+
+type ResponseOfDefinition<M> = M extends { responseSerialize: (value: infer R) => Buffer } ? R : never;
+
+function flowStateAttributes(
+  spec: RpcSpec,
+  response: unknown,
+  entities: Readonly<Record<string, string>>,
+): Record<string, string> {
+  if (spec.flowState === undefined || response === undefined) return {};
+  const reached = spec.flowState(response as never);
+  if (reached === undefined || reached.state === '') return {};
+  const attributes: Record<string, string> = { 'paycore.state': reached.state };
+  if (entities['amount'] === undefined && reached.amountMinor !== undefined) {
+    attributes['paycore.amount'] = reached.amountMinor.toString();
+    if (reached.currency !== undefined) attributes['paycore.currency'] = reached.currency;
+  }
+  return attributes;
 }
 
 export interface RpcContext {
@@ -244,6 +291,7 @@ export class GrpcServerKit {
         span.setAttribute('rpc.grpc.status_code', code);
         const entities = flowFields(call.request, response);
         span.setAttributes(flowAttributes(entities));
+        if (code === GrpcStatus.OK) span.setAttributes(flowStateAttributes(spec, response, entities));
         const reason = err instanceof Error ? (err as { reason?: string }).reason : undefined;
         const spanContext = span.spanContext();
         const fields = {
@@ -313,7 +361,7 @@ export class GrpcServerKit {
             callback(null, response);
           },
           (err: unknown) => {
-            const mapped = toServiceError(err, errorDomain);
+            const mapped = toServiceError(unreachableAsUnavailable(err), errorDomain);
             finish(mapped.code, err);
             callback(mapped.serviceError);
           },
@@ -321,4 +369,21 @@ export class GrpcServerKit {
       });
     };
   }
+}
+
+/**
+ * Postgres busy or out of reach (no connection slot, connection lost,
+ * shutting down, serialization retries used up) is an operating error, not a
+ * programmer error: answered UNAVAILABLE / DEPENDENCY_UNAVAILABLE, which
+ * callers retry with the same request id, instead of INTERNAL. Such a retry is
+ * safe either way (rolled back: evaluated afresh; committed: answered as a
+ * replay); the original error is still logged.
+ */
+function unreachableAsUnavailable(err: unknown): unknown {
+  if (isReasonedError(err) || !isTransientInfrastructureError(err)) return err;
+  return new ApiError(
+    'UNAVAILABLE',
+    'DEPENDENCY_UNAVAILABLE',
+    'the database is busy or unreachable; retry with the same request_id',
+  );
 }

@@ -12,6 +12,7 @@ import {
   fieldHashes,
   firstDifferingField,
   fromStoredJson,
+  protoFieldPath,
   toStoredJson,
 } from './canonical';
 
@@ -47,6 +48,12 @@ describe('canonical request form', () => {
     expect(firstDifferingField(first, second)).to.equal('amount.units');
     expect(firstDifferingField(first, fieldHashes({ refundNo: 'R1' }))).to.equal('amount.currency');
     expect(firstDifferingField(first, first)).to.equal('');
+  });
+
+  it('names a field by its proto path: camelCase segments in snake_case', () => {
+    expect(protoFieldPath('amount.amountMinor')).to.equal('amount.amount_minor');
+    expect(protoFieldPath('merchantRefundNo')).to.equal('merchant_refund_no');
+    expect(protoFieldPath('amount.amount_minor')).to.equal('amount.amount_minor');
   });
 
   it('equal payloads hash equal and any changed leaf changes the hash (property)', () => {

@@ -108,6 +108,15 @@ export function firstDifferingField(
   return paths.find((path) => first[path] !== second[path]) ?? '';
 }
 
+/**
+ * A payload field path as the proto names it: each camelCase segment in
+ * snake_case (`amount.amountMinor` → `amount.amount_minor`), so a service
+ * whose payload keys are TypeScript names reports the field the caller sent.
+ */
+export function protoFieldPath(path: string): string {
+  return path.replace(/[A-Z]/g, (letter) => `_${letter.toLowerCase()}`);
+}
+
 type Tagged = null | boolean | number | string | Tagged[] | { readonly [key: string]: Tagged };
 
 function toTagged(value: unknown): Tagged {

@@ -21,6 +21,8 @@ export {
   canonicalText,
   fieldHashes,
   firstDifferingField,
+  protoFieldPath,
   toStoredJson,
   fromStoredJson,
 } from './canonical';
+export { peekClaim, type ClaimingStore } from './peek';

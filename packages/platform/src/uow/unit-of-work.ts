@@ -19,7 +19,7 @@
  */
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { trace } from '@opentelemetry/api';
+import { context as otelContext, SpanKind, trace, type Context } from '@opentelemetry/api';
 import type { PoolClient } from 'pg';
 import type { DataSource, EntityManager } from 'typeorm';
 import { fromStatesOf, type TransitionTable } from '../domain/transitions';
@@ -31,6 +31,7 @@ import {
   fieldHashes,
   firstDifferingField,
   fromStoredJson,
+  protoFieldPath,
   toStoredJson,
 } from './canonical';
 
@@ -111,6 +112,16 @@ export interface EntityStates<S extends string> {
   readonly idColumn: string;
   readonly stateColumn: string;
   readonly transitions: TransitionTable<S>;
+  /**
+   * The flow attribute naming the entity on its state-change span, e.g.
+   * `channel_txn_id` (span attribute `paycore.channel_txn_id`, which `paycore
+   * trace` follows). Default `<idColumn>`.
+   */
+  readonly flowKey?: string;
+  /** A bigint minor-units column reported as `paycore.amount` with each state change. */
+  readonly amountColumn?: string;
+  /** A currency column reported as `paycore.currency` with each state change. */
+  readonly currencyColumn?: string;
 }
 
 export type TransitionResult<S extends string> =
@@ -210,7 +221,7 @@ function reusedError(
   const field =
     first.operation !== prepared.request.operation
       ? 'operation'
-      : firstDifferingField(first.field_hashes, prepared.fields);
+      : protoFieldPath(firstDifferingField(first.field_hashes, prepared.fields));
   return new ApiError(
     'ALREADY_EXISTS',
     'IDEMPOTENCY_KEY_REUSED',
@@ -250,9 +261,56 @@ function settledAnswer<T>(step: () => T): T | { readonly kind: 'refused'; readon
   }
 }
 
+/** One committed-or-not state change, reported as a span once the transaction commits. */
+interface StateChange {
+  readonly entity: string;
+  readonly flowKey: string;
+  readonly id: string;
+  readonly from: string;
+  readonly to: string;
+  readonly amountMinor: string | undefined;
+  readonly currency: string | undefined;
+  readonly context: Context;
+  readonly atMs: number;
+}
+
+/** Bound on the state-change spans one transaction reports (a batch moving more reports the first ones). */
+const STATE_CHANGES_REPORTED_MAX = 50;
+const tracer = trace.getTracer('@paycore/platform/uow');
+
+/**
+ * Reports each state change of a committed transaction as a short INTERNAL
+ * span, child of the span that was active when the change was made (the RPC,
+ * the event handler or the worker tick): `payment PROCESSING → SUCCEEDED` with
+ * `paycore.state`, `paycore.from_state`, the entity's id and, when the entity
+ * declares them, `paycore.amount` and `paycore.currency`. A rolled-back
+ * attempt reports nothing, so a trace shows only states that happened.
+ */
+function reportStateChanges(changes: readonly StateChange[]): void {
+  for (const change of changes.slice(0, STATE_CHANGES_REPORTED_MAX)) {
+    const attributes: Record<string, string> = {
+      'paycore.entity': change.entity,
+      'paycore.state': change.to,
+      'paycore.from_state': change.from,
+      [`paycore.${change.flowKey}`]: change.id,
+    };
+    if (change.amountMinor !== undefined) attributes['paycore.amount'] = change.amountMinor;
+    if (change.currency !== undefined) attributes['paycore.currency'] = change.currency;
+    tracer
+      .startSpan(
+        `${change.entity} ${change.from} → ${change.to}`,
+        { kind: SpanKind.INTERNAL, attributes, startTime: change.atMs },
+        change.context,
+      )
+      .end(change.atMs);
+  }
+}
+
 class PgSqlTx implements UnitOfWorkTx {
   /** Fresh claims not yet remembered: the transaction may not commit with any left. */
   readonly unremembered = new Set<string>();
+  /** State changes made in this attempt, reported after COMMIT. */
+  readonly stateChanges: StateChange[] = [];
 
   constructor(
     private readonly client: PoolClient,
@@ -427,7 +485,14 @@ class PgSqlTx implements UnitOfWorkTx {
     to: S,
     set: Readonly<Record<string, unknown>> = {},
   ): Promise<TransitionResult<S>> {
-    for (const name of [entity.table, entity.idColumn, entity.stateColumn, ...Object.keys(set)]) {
+    const optional = [entity.amountColumn, entity.currencyColumn].filter((c) => c !== undefined);
+    for (const name of [
+      entity.table,
+      entity.idColumn,
+      entity.stateColumn,
+      ...optional,
+      ...Object.keys(set),
+    ]) {
       assertIdentifier(name);
     }
     assert.ok(!(entity.stateColumn in set), `set the state of a ${entity.name} through \`to\`, not \`set\``);
@@ -445,18 +510,36 @@ class PgSqlTx implements UnitOfWorkTx {
     // The CTE locks the row and reads its state before the change (READ
     // COMMITTED re-reads the newest version after waiting for a rival), so the
     // answer names the state we moved from.
-    const moved = await this.query<{ from_state: S }>(
+    const reported = [
+      'before.from_state',
+      ...(entity.amountColumn === undefined ? [] : [`t.${entity.amountColumn}::text AS amount_minor`]),
+      ...(entity.currencyColumn === undefined ? [] : [`t.${entity.currencyColumn} AS currency`]),
+    ];
+    const moved = await this.query<{ from_state: S; amount_minor?: string; currency?: string }>(
       `WITH before AS (
          SELECT ${entity.idColumn} AS id, ${entity.stateColumn} AS from_state
          FROM ${entity.table} WHERE ${entity.idColumn} = $1 FOR UPDATE
        )
        UPDATE ${entity.table} AS t SET ${assignments.join(', ')}
        FROM before WHERE t.${entity.idColumn} = before.id AND before.from_state = ANY($3::text[])
-       RETURNING before.from_state`,
+       RETURNING ${reported.join(', ')}`,
       params,
     );
     const row = moved[0];
-    if (row) return { changed: true, from: row.from_state };
+    if (row) {
+      this.stateChanges.push({
+        entity: entity.name,
+        flowKey: entity.flowKey ?? entity.idColumn,
+        id,
+        from: row.from_state,
+        to,
+        amountMinor: row.amount_minor ?? undefined,
+        currency: row.currency ?? undefined,
+        context: otelContext.active(),
+        atMs: Date.now(),
+      });
+      return { changed: true, from: row.from_state };
+    }
     const current = await this.query<{ state: S }>(
       `SELECT ${entity.stateColumn} AS state FROM ${entity.table} WHERE ${entity.idColumn} = $1`,
       [id],
@@ -477,6 +560,7 @@ export function createUnitOfWork(dataSource: DataSource, options: UnitOfWorkOpti
 
   async function attempt<T>(isolation: IsolationLevel, fn: (tx: UnitOfWorkTx) => Promise<T>): Promise<T> {
     const runner = dataSource.createQueryRunner('master');
+    let committed: readonly StateChange[] = [];
     try {
       // The platform's query runner (createDataSource) opens with one statement,
       // `START TRANSACTION ISOLATION LEVEL …`, and runs after-commit callbacks
@@ -487,12 +571,19 @@ export function createUnitOfWork(dataSource: DataSource, options: UnitOfWorkOpti
       const result = await fn(tx);
       assert.equal(tx.unremembered.size, 0, `claimed but not remembered: ${[...tx.unremembered].join(', ')}`);
       await runner.commitTransaction();
+      committed = tx.stateChanges;
       return result;
     } catch (error) {
       if (runner.isTransactionActive) await runner.rollbackTransaction().catch(() => undefined);
       throw error;
     } finally {
       await runner.release();
+      // After COMMIT and outside the try: telemetry can never turn a committed transaction into an error.
+      try {
+        reportStateChanges(committed);
+      } catch {
+        // A span that cannot be made is lost; the state change stands.
+      }
     }
   }
 

@@ -15,7 +15,12 @@
  *   retried past maxDeliver and never dead-letters a good message;
  * - the relay's in-process runOnce() publishes what writeOutbox wrote, and
  *   the message id the consumer sees is the outbox msg_id;
- * - purgeInbox deletes only this consumer's rows past retention.
+ * - purgeInbox deletes only this consumer's rows past retention;
+ * - batch mode: a pull's messages reach the batch handler in stream order,
+ *   several per transaction, each once (ids the inbox holds and a second
+ *   stored copy in the same batch skipped); a batch that fails is handled
+ *   one message per transaction, so a poison message is dead-lettered and
+ *   the good ones around it land once.
  */
 import { expect } from 'chai';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -292,6 +297,71 @@ describe('InboxConsumer', function () {
     expect(decoder.decode(received[0]!.data)).to.equal('via outbox');
     expect(received[0]!.headers['X-Extra']).to.equal('yes');
     expect((await relay.runOnce()).selected, 'nothing left to relay').to.equal(0);
+  });
+
+  it('batch mode: several messages per transaction, in stream order, each once', async () => {
+    const batches: string[][] = [];
+    const { consumer, publish } = await setUp(
+      'batched',
+      () => Promise.reject(new Error('the batch handler takes these')),
+      {
+        batchHandler: async (messages, manager) => {
+          batches.push(messages.map((m) => m.msgId));
+          for (const m of messages) await effectInsert(m, manager);
+        },
+      },
+      100, // A tiny duplicate window, so JetStream stores the republish below.
+    );
+    await dataSource.query("INSERT INTO inbox (consumer, msg_id, subject) VALUES ($1, 'batch-seen', 'x')", [
+      naming.durable('batched', 'test'),
+    ]);
+    await publish('thing_happened', 'batch-seen', 'handled before');
+    const ids = Array.from({ length: 30 }, (_, i) => `batch-${String(i).padStart(2, '0')}`);
+    for (const id of ids) await publish('thing_happened', id, id);
+    await sleep(150);
+    await publish('thing_happened', 'batch-00', 'stored twice');
+    await until('all seen', () => consumer.stats().handled + consumer.stats().duplicates === 32, 10_000);
+    expect(batches.flat()).to.deep.equal(ids);
+    expect(batches.length).to.be.lessThan(ids.length);
+    expect(consumer.stats()).to.include({ handled: 30, duplicates: 2, failures: 0 });
+    expect(
+      await countRows(dataSource, "SELECT count(*) AS n FROM effect WHERE msg_id LIKE 'batch-%'"),
+    ).to.equal(30);
+  });
+
+  it('batch mode: a failing batch is handled one by one; the poison one is dead-lettered', async () => {
+    const { consumer, publish } = await setUp(
+      'batchpoison',
+      async (message, manager) => {
+        if (decoder.decode(message.data) === 'poison') throw new Error('cannot parse this');
+        await effectInsert(message, manager);
+      },
+      {
+        maxDeliver: 2,
+        batchHandler: async (messages, manager) => {
+          for (const m of messages) await effectInsert(m, manager); // Rolled back with the batch.
+          if (messages.some((m) => decoder.decode(m.data) === 'poison')) throw new Error('batch refused');
+        },
+      },
+    );
+    await publish('thing_happened', 'bp-1', 'fine');
+    await publish('thing_happened', 'bp-2', 'poison');
+    await publish('thing_happened', 'bp-3', 'fine');
+    await until(
+      'poison dead-lettered, good ones handled',
+      () => {
+        const stats = consumer.stats();
+        return stats.deadLettered === 1 && stats.handled === 2;
+      },
+      10_000,
+    );
+    expect(
+      await countRows(dataSource, "SELECT count(*) AS n FROM effect WHERE msg_id IN ('bp-1', 'bp-3')"),
+    ).to.equal(2);
+    expect(await countRows(dataSource, "SELECT count(*) AS n FROM effect WHERE msg_id = 'bp-2'")).to.equal(0);
+    expect(
+      await countRows(dataSource, "SELECT count(*) AS n FROM inbox_dead_letter WHERE msg_id = 'bp-2'"),
+    ).to.equal(1);
   });
 
   it('purges only its own inbox rows past retention', async () => {

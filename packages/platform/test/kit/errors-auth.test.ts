@@ -74,6 +74,15 @@ describe('platform kit: errors and auth over real gRPC', function () {
       expect(decodeStatusDetails(err).errorInfo?.reason).to.equal('INTERNAL');
     });
 
+    it('answers a database that cannot be reached (no connection slot) UNAVAILABLE, so callers retry', async () => {
+      const err = await expectFailure(
+        unary(client.check.bind(client), { amount: { amountMinor: 1n, currency: 'CNY' }, raise: 'DB_FULL' }),
+      );
+      expect(err.code).to.equal(status.UNAVAILABLE);
+      expect(decodeStatusDetails(err).errorInfo?.reason).to.equal('DEPENDENCY_UNAVAILABLE');
+      expect(err.details).not.to.contain('too many clients');
+    });
+
     it('refuses a call without a deadline', async () => {
       const raw = h.rawClient();
       const token = await h.minter.mint({ scopes: ['echo:read'] });

@@ -11,12 +11,16 @@
  *   change the row and name the state moved from; a move the table forbids,
  *   or from a final state, changes nothing and reports the current state; of
  *   20 concurrent moves to two rival final states exactly one wins.
+ * - each committed state change is reported as a span (state, from-state, id,
+ *   amount and currency when the entity declares them) under the span that
+ *   was active; a rolled-back change reports nothing.
  * - publish() writes the outbox row in the same transaction (gone on rollback).
  * - A serialization failure runs the function again.
  */
 import { expect } from 'chai';
 import type { DataSource } from 'typeorm';
-import { createTestDatabase, type TestDatabase } from '@paycore/testing';
+import { trace } from '@opentelemetry/api';
+import { createTestDatabase, testSpanExporter, type TestDatabase } from '@paycore/testing';
 import { createDataSource, runMigrations } from '../../src/db';
 import { createUnitOfWork, SQL_NOW, type EntityStates, type UnitOfWork } from '../../src/uow';
 import type { TransitionTable } from '../../src/domain';
@@ -57,7 +61,8 @@ describe('unit of work: idempotency claim, guarded transitions, outbox', functio
     await dataSource.initialize();
     await runMigrations(dataSource, { schema: SCHEMA });
     await dataSource.query(
-      `CREATE TABLE ${SCHEMA}.doors (door_id text PRIMARY KEY, state text NOT NULL, note text, changed_at timestamptz)`,
+      `CREATE TABLE ${SCHEMA}.doors (door_id text PRIMARY KEY, state text NOT NULL, note text, changed_at timestamptz,
+         amount_minor bigint NOT NULL DEFAULT 0, currency text NOT NULL DEFAULT 'CNY')`,
     );
     await dataSource.query(
       `CREATE TABLE ${SCHEMA}.work (request_id text PRIMARY KEY, amount bigint NOT NULL)`,
@@ -183,6 +188,41 @@ describe('unit of work: idempotency claim, guarded transitions, outbox', functio
       tx.transition(DOORS, 'nope', 'OPEN'),
     );
     expect(missing).to.deep.equal({ changed: false, current: null });
+  });
+
+  it('reports each committed state change as a span under the active one; a rolled-back change reports none', async () => {
+    const exporter = testSpanExporter({ pgSpans: 'off' });
+    const priced: EntityStates<DoorState> = {
+      ...DOORS,
+      flowKey: 'door_ref',
+      amountColumn: 'amount_minor',
+      currencyColumn: 'currency',
+    };
+    await dataSource.query(
+      "INSERT INTO uow_test.doors (door_id, state, amount_minor, currency) VALUES ('d3', 'CLOSED', 1999, 'CNY')",
+    );
+    await trace.getTracer('uow-test').startActiveSpan('test: handler', async (handler) => {
+      await uow.transaction('test.door', 'READ COMMITTED', (tx) => tx.transition(priced, 'd3', 'OPEN'));
+      await uow
+        .transaction('test.door', 'READ COMMITTED', async (tx) => {
+          await tx.transition(priced, 'd3', 'BROKEN');
+          throw new Error('rolled back');
+        })
+        .catch(() => undefined);
+      handler.end();
+    });
+    const changes = exporter
+      .getFinishedSpans()
+      .filter((s) => s.attributes['paycore.entity'] === 'door' && s.attributes['paycore.door_ref'] === 'd3');
+    expect(changes.map((s) => s.name)).to.deep.equal(['door CLOSED → OPEN']);
+    expect(changes[0]?.attributes).to.deep.include({
+      'paycore.state': 'OPEN',
+      'paycore.from_state': 'CLOSED',
+      'paycore.amount': '1999',
+      'paycore.currency': 'CNY',
+    });
+    const handlerSpan = exporter.getFinishedSpans().find((s) => s.name === 'test: handler');
+    expect(changes[0]?.parentSpanContext?.spanId).to.equal(handlerSpan?.spanContext().spanId);
   });
 
   it('lets exactly one of 20 concurrent rival moves win', async () => {

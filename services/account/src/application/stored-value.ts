@@ -199,6 +199,23 @@ function movement(
   };
 }
 
+/**
+ * A purchase as its idempotency claim compares it, keyed by the proto's field
+ * paths, so that a reused id names the field the caller sent
+ * (`paid.amount_minor`, `expire_time`), not a TypeScript name.
+ */
+function purchasePayload(command: PurchaseCommand): Record<string, unknown> {
+  // Every other field of the command enters the payload under its own (proto) name.
+  const { requestId: _requestId, bizCode, paidMinor, currency, effectiveAt, expiresAt, ...rest } = command;
+  return {
+    ...rest,
+    bizContext: { code: bizCode },
+    paid: { amountMinor: paidMinor, currency },
+    effectiveTime: effectiveAt,
+    expireTime: expiresAt,
+  };
+}
+
 function lotNotFound(lotId: string): LotNotFoundError {
   return new LotNotFoundError(`no lot ${lotId.slice(0, 64)}`, { field: 'lot_id' });
 }
@@ -232,7 +249,7 @@ export class StoredValueService {
     const request: IdempotentRequest = {
       requestId: command.requestId,
       operation: 'account.stored_value.Purchase',
-      payload: { ...command, requestId: undefined } satisfies Record<keyof PurchaseCommand, unknown>,
+      payload: purchasePayload(command),
     };
     return this.options.store.transaction('account.sv_purchase', 'READ COMMITTED', async (tx) => {
       const claim = await tx.claim<PurchaseResult>(request);
@@ -352,7 +369,13 @@ export class StoredValueService {
     const request: IdempotentRequest = {
       requestId: command.requestId,
       operation,
-      payload: { ...shape, consumptionId: command.consumptionId, bizCode: command.bizCode, timeoutMs },
+      // Keyed by the proto's field names, so a reused id names the field the caller sent.
+      payload: {
+        ...shape,
+        consumptionId: command.consumptionId,
+        bizContext: { code: command.bizCode },
+        timeout: timeoutMs,
+      },
     };
     return this.options.store.transaction('account.sv_consume', 'READ COMMITTED', async (tx) => {
       const claim = await tx.claim<{ consumptionId: string }>(request);
@@ -493,7 +516,7 @@ export class StoredValueService {
     return {
       requestId: step.requestId,
       operation,
-      payload: { consumptionId: step.consumptionId, bizCode: step.bizCode },
+      payload: { consumptionId: step.consumptionId, bizContext: { code: step.bizCode } },
     };
   }
 
@@ -543,7 +566,11 @@ export class StoredValueService {
     const request: IdempotentRequest = {
       requestId: command.requestId,
       operation: 'account.stored_value.RefundConsumption',
-      payload: { consumptionId: command.consumptionId, bizCode: command.bizCode, quantity: command.quantity },
+      payload: {
+        consumptionId: command.consumptionId,
+        bizContext: { code: command.bizCode },
+        quantity: command.quantity,
+      },
     };
     return this.options.store.transaction('account.sv_refund', 'READ COMMITTED', async (tx) => {
       const claim = await tx.claim<RefundResult>(request);
@@ -624,7 +651,7 @@ export class StoredValueService {
       operation,
       payload: {
         lotId: command.lotId,
-        bizCode: command.bizCode,
+        bizContext: { code: command.bizCode },
         quantity: command.quantity,
         reason: command.reason,
       },
@@ -668,7 +695,13 @@ export class StoredValueService {
     const request: IdempotentRequest = {
       requestId: command.requestId,
       operation: 'account.stored_value.Reactivate',
-      payload: { ...command, requestId: undefined },
+      payload: {
+        bizContext: { code: command.bizCode },
+        lotId: command.lotId,
+        expireTime: expiresAt,
+        operator: command.operator,
+        reason: command.reason,
+      },
     };
     return this.options.store.transaction('account.sv_reactivate', 'READ COMMITTED', async (tx) => {
       const claim = await tx.claim<Lot>(request);

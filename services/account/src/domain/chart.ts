@@ -34,6 +34,9 @@ export const DEFAULT_SUBJECTS: readonly string[] = [
   '30010102', // WeChat direct (200001)
   '30010103', // bank A (300001)
   '30010104', // bank B (300002)
+  '300102', // funds in transit to the reserve bank (资金在途) per settlement bank
+  '30010201', // transit, settlement bank A
+  '30010202', // transit, settlement bank B
   '2401', // 递延收益 unearned revenue
   '240101', // stored-value unearned revenue
   '6051', // 其他业务收入 other income

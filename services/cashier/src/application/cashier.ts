@@ -8,7 +8,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { runWithBizCode, type Catalogue } from '@paycore/context';
-import { assertRequestId, canonicalRequestHash } from '@paycore/platform';
+import { assertRequestId, canonicalRequestHash, peekClaim } from '@paycore/platform';
 import {
   merchantEscrow,
   merchantSettlement,
@@ -120,23 +120,7 @@ export class Cashier {
     if (!NOTIFY_KEY_PATTERN.test(input.notifyKey))
       throw invalidField('notify_key', 'must be 16 to 128 printable ASCII characters');
     const l = input.limits;
-    if (
-      l.perTransactionMaxMinor < 0n ||
-      l.merchantDailyMaxMinor < 0n ||
-      l.payerDailyMaxMinor < 0n ||
-      l.payerPaymentsPerMinuteMax < 0
-    ) {
-      throw invalidField('risk_limits', 'limits are 0 (none) or positive');
-    }
-    // Accounts are opened first (idempotent by their keys); the merchant then commits with its claim.
-    const settlementAccountId = await this.accounts.resolve(
-      merchantSettlement(input.merchantId),
-      ACCOUNT_OPENING_CODE,
-    );
-    const escrowAccountId = await this.accounts.resolve(
-      merchantEscrow(input.merchantId),
-      ACCOUNT_OPENING_CODE,
-    );
+    requireLimits(l);
     const request = {
       requestId: input.requestId,
       operation: 'cashier.RegisterMerchant',
@@ -147,6 +131,22 @@ export class Cashier {
         limits: { ...l },
       },
     };
+    // The id is answered before any account is opened or the merchant looked up.
+    const peeked = await peekClaim<{ merchantId: string }>(
+      this.store,
+      'cashier.register-merchant-claim',
+      request,
+    );
+    if (peeked.kind === 'replay') return this.mustMerchant(peeked.response.merchantId);
+    // Accounts are opened first (idempotent by their keys); the merchant then commits with its claim.
+    const settlementAccountId = await this.accounts.resolve(
+      merchantSettlement(input.merchantId),
+      ACCOUNT_OPENING_CODE,
+    );
+    const escrowAccountId = await this.accounts.resolve(
+      merchantEscrow(input.merchantId),
+      ACCOUNT_OPENING_CODE,
+    );
     const merchantId = await this.store.transaction(
       'cashier.register-merchant',
       'READ COMMITTED',
@@ -219,6 +219,20 @@ export class Cashier {
     if (expireAt.getTime() <= now || expireAt.getTime() > now + ORDER_TTL_MAX_MS) {
       throw invalidField('expire_time', 'must be in the future and at most 7 days ahead');
     }
+    const payload = {
+      merchantId: input.merchantId,
+      merchantOrderNo: input.merchantOrderNo,
+      amountMinor,
+      product: input.product,
+      bizMode: input.bizMode,
+      subject: input.subject,
+      expireAt: input.expireAt,
+      notifyUrl: input.notifyUrl,
+    };
+    const request = { requestId: input.requestId, operation: 'cashier.CreatePaymentOrder', payload };
+    // The id is answered before the merchant, its limits or the catalogue are consulted.
+    const peeked = await peekClaim<{ orderId: string }>(this.store, 'cashier.create-order-claim', request);
+    if (peeked.kind === 'replay') return this.mustOrder(peeked.response.orderId);
     const merchant = await this.mustMerchant(input.merchantId);
     const orderCode = orderBizCode(input.product, input.bizMode);
     if (!this.catalogue.isKnown(orderCode)) {
@@ -234,17 +248,6 @@ export class Cashier {
       amountMinor,
     );
     if (tooBig) throw tooBig;
-    const payload = {
-      merchantId: input.merchantId,
-      merchantOrderNo: input.merchantOrderNo,
-      amountMinor,
-      product: input.product,
-      bizMode: input.bizMode,
-      subject: input.subject,
-      expireAt: input.expireAt,
-      notifyUrl: input.notifyUrl,
-    };
-    const request = { requestId: input.requestId, operation: 'cashier.CreatePaymentOrder', payload };
     const hash = canonicalRequestHash('cashier.CreatePaymentOrder', payload);
     return this.store.transaction('cashier.create-order', 'READ COMMITTED', async (tx) => {
       const claim = await tx.claim<{ orderId: string }>(request);
@@ -395,6 +398,13 @@ export class Cashier {
     cause: 'CLOSED_BY_MERCHANT' | 'EXPIRED';
   }): Promise<OrderRecord> {
     assertRequestId(input.requestId);
+    // The id is answered before the order is looked up: a reused id is refused as such, even for an unknown order.
+    const peeked = await peekClaim<{ orderId: string }>(
+      this.store,
+      'cashier.close-order-claim',
+      closeRequest(input),
+    );
+    if (peeked.kind === 'replay') return this.mustOrder(peeked.response.orderId);
     const order = await this.mustOrder(input.orderId);
     try {
       return await this.closeOnce(input, order);
@@ -406,12 +416,11 @@ export class Cashier {
   }
 
   /** WAIT_PAY → CLOSED with its event, only when no payment is in flight (NeedsClear rolls the claim back). */
-  private closeOnce(input: { requestId: string; cause: string }, order: OrderRecord): Promise<OrderRecord> {
-    const request = {
-      requestId: input.requestId,
-      operation: 'cashier.ClosePaymentOrder',
-      payload: { orderId: order.orderId, cause: input.cause },
-    };
+  private closeOnce(
+    input: { requestId: string; orderId: string; cause: string },
+    order: OrderRecord,
+  ): Promise<OrderRecord> {
+    const request = closeRequest({ ...input, orderId: order.orderId });
     return this.store.transaction('cashier.close-order', 'READ COMMITTED', async (tx) => {
       const claim = await tx.claim<{ orderId: string }>(request);
       if (claim.kind === 'replay') return (await tx.orders.byId(order.orderId)) ?? order;
@@ -456,12 +465,14 @@ export class Cashier {
     if (input.target === undefined) throw invalidField('target', 'is required (BALANCE or STORED_VALUE)');
     const target = input.target;
     const code = topUpBizCode(target);
-    await this.accounts.resolve(topUpTarget(input.payerId, target), code);
     const request = {
       requestId: `topup-order:${input.requestId}`.slice(0, 128),
       operation: 'cashier.TopUp',
       payload: { payerId: input.payerId, amountMinor, payChannel: input.payChannel, target },
     };
+    // The id is answered before the payer's account is opened.
+    const peeked = await peekClaim(this.store, 'cashier.top-up-claim', request);
+    if (peeked.kind === 'fresh') await this.accounts.resolve(topUpTarget(input.payerId, target), code);
     const orderId = await this.store.transaction('cashier.top-up', 'READ COMMITTED', async (tx) => {
       const claim = await tx.claim<{ orderId: string }>(request);
       if (claim.kind === 'replay') return claim.response.orderId;
@@ -519,6 +530,12 @@ export class Cashier {
       bankCode: input.bankCode,
     };
     const request = { requestId: input.requestId, operation: 'cashier.Withdraw', payload };
+    // The id is answered before the payer's balance or a route is looked up.
+    const peeked = await peekClaim<{ withdrawalId: string }>(this.store, 'cashier.withdraw-claim', request);
+    if (peeked.kind === 'replay') {
+      await this.drivers.driveWithdrawal(peeked.response.withdrawalId);
+      return this.withdrawalById(peeked.response.withdrawalId);
+    }
     const balanceId = await this.accounts.find(payerBalance(input.payerId));
     if (balanceId === undefined)
       throw new CashierError('PAYER_NOT_FOUND', `payer ${input.payerId} has no balance`, {
@@ -607,4 +624,24 @@ function inFlightError(paymentId: string, state: string): CashierError {
   return new CashierError('PAYMENT_IN_FLIGHT', `payment ${paymentId} of the order is ${state}`, {
     metadata: { payment_id: paymentId, payment_state: state },
   });
+}
+
+/** The idempotent request of ClosePaymentOrder, from the request's own fields. */
+function closeRequest(input: { requestId: string; orderId: string; cause: string }) {
+  return {
+    requestId: input.requestId,
+    operation: 'cashier.ClosePaymentOrder',
+    payload: { orderId: input.orderId, cause: input.cause },
+  };
+}
+
+function requireLimits(l: RiskLimits): void {
+  if (
+    l.perTransactionMaxMinor < 0n ||
+    l.merchantDailyMaxMinor < 0n ||
+    l.payerDailyMaxMinor < 0n ||
+    l.payerPaymentsPerMinuteMax < 0
+  ) {
+    throw invalidField('risk_limits', 'limits are 0 (none) or positive');
+  }
 }

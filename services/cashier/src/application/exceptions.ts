@@ -7,7 +7,7 @@
  * final only records the decision (the money is then handled by hand).
  */
 import type { Logger } from 'pino';
-import { assertRequestId } from '@paycore/platform';
+import { assertRequestId, peekClaim } from '@paycore/platform';
 import { CashierError, invalidField } from '../domain/errors';
 import { isFinalPayment } from '../domain/states';
 import type { Drivers } from './drivers';
@@ -47,12 +47,15 @@ export class ExceptionDesk {
     if (!UUID_PATTERN.test(input.exceptionId))
       throw new CashierError('EXCEPTION_NOT_FOUND', 'exception not found', { field: 'exception_id' });
     const resolution = input.resolution;
-    if (resolution === 'FAILED') await this.refuseFailedIfPaid(input.exceptionId);
     const request = {
       requestId: input.requestId,
       operation: 'cashier.ResolveException',
       payload: { exceptionId: input.exceptionId, resolution, reason: input.reason },
     };
+    // The id is answered before the channel is asked: a replay is answered
+    // as the first time, whatever the channel says now.
+    const peeked = await peekClaim(this.store, 'cashier.resolve-exception-claim', request);
+    if (resolution === 'FAILED' && peeked.kind === 'fresh') await this.refuseFailedIfPaid(input.exceptionId);
     const resolved = await this.store.transaction(
       'cashier.resolve-exception',
       'READ COMMITTED',

@@ -23,13 +23,16 @@ export async function completePayment(
   order: OrderRecord,
   notificationBody: (order: OrderRecord, payment: PaymentRecord) => string,
 ): Promise<{ order: OrderRecord; payment: PaymentRecord } | undefined> {
-  const moved = await tx.payments.moveTo(payment.paymentId, 'SUCCEEDED', { finished: true });
+  // One instant for the stored times and the answer built here, so the first
+  // answer to Pay equals a replay's, which reads them back.
+  const finishedAt = new Date();
+  const moved = await tx.payments.moveTo(payment.paymentId, 'SUCCEEDED', { finished: finishedAt });
   if (!moved.changed) return undefined;
   const bizCode = orderCodeAfter(payment);
   const paid = await tx.orders.moveTo(order.orderId, 'PAID', {
     paidPaymentId: payment.paymentId,
     bizCode,
-    paidAt: 'now',
+    paidAt: finishedAt,
   });
   // The order's close path refuses while a payment is in flight, so a paid payment always finds it unpaid.
   if (!paid.changed)
@@ -39,9 +42,9 @@ export async function completePayment(
     state: 'PAID',
     bizCode,
     paidPaymentId: payment.paymentId,
-    paidAt: new Date(),
+    paidAt: finishedAt,
   };
-  const done: PaymentRecord = { ...payment, state: 'SUCCEEDED' };
+  const done: PaymentRecord = { ...payment, state: 'SUCCEEDED', finishedAt };
   for (const part of payment.parts) {
     if (part.couponId !== null) await tx.coupons.moveTo(part.couponId, 'USED', payment.paymentId);
   }

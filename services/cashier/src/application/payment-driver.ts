@@ -407,7 +407,10 @@ export class PaymentDriver {
       'payment-succeeded',
     );
     if (!done || done.payment.state !== 'CONFIRMING' || !paid) return done;
-    return { order: paid.order, payment: { ...done.payment, state: 'SUCCEEDED' } };
+    return {
+      order: paid.order,
+      payment: { ...done.payment, state: 'SUCCEEDED', finishedAt: paid.payment.finishedAt },
+    };
   }
 
   private async post(flow: Flow, part: PartRecord, memo: string): Promise<void> {

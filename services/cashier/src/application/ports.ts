@@ -79,7 +79,8 @@ export interface OrderChange {
   readonly paidPaymentId?: string;
   readonly bizCode?: string;
   readonly closeCause?: string;
-  readonly paidAt?: 'now';
+  /** 'now' = the transaction's clock; a Date when the caller answers with the same instant. */
+  readonly paidAt?: 'now' | Date;
   readonly closedAt?: 'now';
 }
 
@@ -98,7 +99,8 @@ export interface NewPayment {
 export interface PaymentChange {
   readonly failureReason?: string;
   readonly failureMessage?: string;
-  readonly finished?: true;
+  /** Sets finished_at: true = the transaction's clock; a Date when the caller answers with the same instant. */
+  readonly finished?: true | Date;
 }
 
 export interface PaymentRepo {

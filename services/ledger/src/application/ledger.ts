@@ -24,7 +24,7 @@ import { trialBalance, type TrialBalanceTotals } from '../domain/trial-balance';
 import type { Side } from '@paycore/money';
 import type { Subject, Voucher, VoucherLine } from '../domain/types';
 import { REASON_LENGTH_MAX, validateVoucherLines } from '../domain/vouchers';
-import type { IdempotentRequest } from '@paycore/platform';
+import { peekClaim, type IdempotentRequest } from '@paycore/platform';
 import type {
   AccountDailyBalances,
   CheckReport,
@@ -311,7 +311,14 @@ export class LedgerApp {
    */
   async closeDay(requestId: string, date: string): Promise<CloseResult> {
     assertIsoDate(date, 'accounting_date');
-    const request: IdempotentRequest = { requestId, operation: 'ledger.CloseDay', payload: { date } };
+    const request: IdempotentRequest = {
+      requestId,
+      operation: 'ledger.CloseDay',
+      payload: { accountingDate: date },
+    };
+    // The id is answered before account is asked or the date's state is read:
+    // a malformed or reused id is refused as such, whatever state the date is in.
+    await peekClaim(this.store, 'close-day-claim', request);
     // Read-only: whether account's rows are needed (a closed date needs none).
     const precheck = await this.store.transaction('close-day-precheck', 'READ COMMITTED', (tx) =>
       this.closable(tx, date),

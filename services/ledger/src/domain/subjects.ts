@@ -187,8 +187,9 @@ function s(
 }
 
 /**
- * The default chart of a payment institution, shipped as migration
- * 0002_default_chart.sql (a test checks that the two agree). The leaf codes
+ * The default chart of a payment institution, shipped as migrations
+ * 0002_default_chart.sql and 0004_transit_subjects.sql (a test checks that
+ * they agree). The leaf codes
  * the account service lists in its own chart keep their codes and meaning.
  * `accountKept` marks leaves whose balances of record live on accounts.
  */
@@ -214,6 +215,10 @@ export const DEFAULT_CHART: readonly Subject[] = [
   s('30010102', '渠道待清算 WeChat direct (200001)', 'COMMON', 'BOTH', true),
   s('30010103', '渠道待清算 bank A (300001)', 'COMMON', 'BOTH', true),
   s('30010104', '渠道待清算 bank B (300002)', 'COMMON', 'BOTH', true),
+  // Added by migration 0004: settlement's deposit move through a bank's transit account.
+  s('300102', '资金在途 funds in transit to the reserve bank', 'COMMON', 'BOTH', false),
+  s('30010201', '资金在途 settlement bank A (100201)', 'COMMON', 'BOTH', true),
+  s('30010202', '资金在途 settlement bank B (100202)', 'COMMON', 'BOTH', true),
   s('4001', '实收资本 paid-in capital', 'EQUITY', 'CREDIT', false),
   s('4103', '本年利润 current-year profit', 'EQUITY', 'CREDIT', false),
   s('6051', '其他业务收入 other operating income', 'PROFIT_AND_LOSS', 'CREDIT', false),

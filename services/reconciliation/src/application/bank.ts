@@ -60,7 +60,15 @@ export class BankClaims {
     if (!/^.{1,64}$/.test(input.operator)) throw invalidField('operator', '1..64 characters');
     if (!/^\d{20}$/.test(input.bizCode)) throw invalidField('biz_code', 'must be 20 digits');
     if (!/^[A-Za-z0-9_-]{1,64}$/.test(input.accountId)) throw invalidField('account_id', 'malformed');
-    const request = { requestId: input.requestId, operation: 'reconciliation.ClaimBankLine', payload: input };
+    // The payload names the request's fields as the proto does (amount, not amountMinor).
+    const payload = {
+      lineId: input.lineId,
+      amount: input.amountMinor,
+      accountId: input.accountId,
+      operator: input.operator,
+      bizCode: input.bizCode,
+    };
+    const request = { requestId: input.requestId, operation: 'reconciliation.ClaimBankLine', payload };
     const line = await this.store.transaction('reconciliation.claim', 'READ COMMITTED', async (tx) => {
       const claim = await tx.claim<{ lineId: string }>(request);
       const found = await tx.bank.lockLine(input.lineId);

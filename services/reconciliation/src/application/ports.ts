@@ -91,6 +91,8 @@ export interface DayFigures {
   readonly classes: readonly ClassTotalRow[];
   readonly heldCount: bigint;
   readonly openCount: bigint;
+  /** Every difference of the channel day, whatever its state (each had its DifferenceOpened). */
+  readonly differenceCount: bigint;
   readonly suspenseOpenMinor: bigint;
   readonly rulesApplied: Readonly<Record<string, bigint>>;
   /** From the bill's SUCCESS lines: pay − refunds, and fees. */

@@ -13,7 +13,7 @@
  * run from its recorded state.
  */
 import { createHash, randomUUID } from 'node:crypto';
-import type { OutboxEvent } from '@paycore/platform';
+import { peekClaim, type OutboxEvent } from '@paycore/platform';
 import type { Logger } from 'pino';
 import {
   adjustCode,
@@ -97,14 +97,21 @@ export class Reconciliation {
   async reconcileDay(input: { requestId: string; channelNo: string; billDate: string }): Promise<DayResult> {
     const settings = this.channelSettings(input.channelNo);
     assertBillDate(input.billDate);
+    const request = {
+      requestId: input.requestId,
+      operation: 'reconciliation.ReconcileDay',
+      payload: { channelNo: input.channelNo, billDate: input.billDate },
+    };
+    // The id is answered before the bill is downloaded: a replay downloads
+    // nothing, and a reused id is refused whether or not the bill is ready.
+    const peeked = await peekClaim<{ runId: string }>(this.store, 'reconciliation.replay_check', request);
+    if (peeked.kind === 'replay') return this.resume(peeked.response.runId);
     const bill = await this.channel.downloadStatement(input.channelNo, input.billDate);
     if (bill === undefined)
       throw new ReconError('BILL_NOT_READY', `no bill of ${input.channelNo} for ${input.billDate} yet`);
     const format = settings.format;
     return this.importAndRun({
-      requestId: input.requestId,
-      operation: 'reconciliation.ReconcileDay',
-      payload: { channelNo: input.channelNo, billDate: input.billDate },
+      ...request,
       settings,
       billDate: input.billDate,
       format,
@@ -140,7 +147,8 @@ export class Reconciliation {
         channelNo: input.channelNo,
         billDate: input.billDate,
         format: input.format,
-        checksum,
+        // The file's bytes by their digest, under the request field's name.
+        content: checksum,
         operator: input.operator,
       },
       settings,
@@ -496,8 +504,8 @@ export class Reconciliation {
       operation: 'reconciliation.ResolveDifferences',
       payload: input,
     };
-    const replayed = await this.replayed<{ ids: string[] }>(request);
-    if (replayed !== undefined) return this.differencesById(replayed.ids);
+    const peeked = await peekClaim<{ ids: string[] }>(this.store, 'reconciliation.replay_check', request);
+    if (peeked.kind === 'replay') return this.differencesById(peeked.response.ids);
     const targets = await this.differencesById(
       input.decisions.map((decision) => decision.differenceId),
       true,
@@ -537,24 +545,6 @@ export class Reconciliation {
       await tx.remember(request, { ids: out.map((row) => row.differenceId) });
       return out;
     });
-  }
-
-  private async replayed<R>(request: {
-    requestId: string;
-    operation: string;
-    payload: unknown;
-  }): Promise<R | undefined> {
-    return this.store
-      .transaction('reconciliation.replay_check', 'READ COMMITTED', async (tx) => {
-        const claim = await tx.claim<R>(request);
-        if (claim.kind === 'replay') return claim.response;
-        // Fresh: the claim is released (this transaction rolls back) and taken again with the decision.
-        throw new FreshRequest();
-      })
-      .catch((err: unknown) => {
-        if (err instanceof FreshRequest) return undefined;
-        throw err;
-      });
   }
 
   private async differencesById(ids: readonly string[], forResolution = false): Promise<DifferenceRow[]> {
@@ -613,8 +603,6 @@ export class Reconciliation {
     );
   }
 }
-
-class FreshRequest extends Error {}
 
 function notFound(id: string, index: number): ReconError {
   return new ReconError('DIFFERENCE_NOT_FOUND', `no difference ${id}`, {

@@ -2,8 +2,8 @@
  * Resolves the accounts a posting names to account ids. Accounts another
  * service opened (a merchant's pending settlement, channel pending clearing)
  * are found in the account service by owner, subject and currency; those
- * settlement owns (payables, fee income, channel fee cost, deposits) are
- * opened once, idempotent by their key.
+ * settlement owns (payables, fee income, channel fee cost per channel,
+ * deposits, transit) are opened once, idempotent by their key.
  */
 import type { AccountName, PostingLeg } from '../domain/batch';
 import type { AccountPort, AccountRef, ResolvedLeg, SettlementStore } from './ports';
@@ -46,7 +46,8 @@ export function refOf(name: AccountName, config: AccountsConfig): AccountRef {
     case 'FEE_INCOME':
       return internal('605101', 'CREDIT');
     case 'CHANNEL_FEE_COST':
-      return internal('660301', 'DEBIT');
+      // One cost account per channel number, so the platform's margin per channel is visible at account.
+      return { ...internal('660301', 'DEBIT'), ownerId: channelFeeOwner(name.channelNo) };
     case 'CHANNEL_CLEARING': {
       const subject = config.clearingSubjects[name.channelNo];
       if (subject === undefined) throw new Error(`no pending-clearing subject for channel ${name.channelNo}`);
@@ -57,6 +58,9 @@ export function refOf(name: AccountName, config: AccountsConfig): AccountRef {
       return internal(name.subject, 'DEBIT');
   }
 }
+
+/** Owner id of a channel's fee-cost account (owner type INTERNAL). */
+export const channelFeeOwner = (channelNo: string): string => `channel-${channelNo}`;
 
 function internal(subject: string, normalSide: 'DEBIT' | 'CREDIT'): AccountRef {
   return { ownerType: 'INTERNAL', ownerId: PLATFORM_OWNER, subject, normalSide, allowOverdraft: true };

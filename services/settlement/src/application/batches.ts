@@ -10,6 +10,7 @@
  * failed for good.
  */
 import assert from 'node:assert/strict';
+import { peekClaim } from '@paycore/platform';
 import { decidePayout, isFinal, payoutLegs, settlementLegs } from '../domain/batch';
 import type { BusinessCalendar } from '../domain/cycles';
 import { SettlementError } from '../domain/errors';
@@ -50,9 +51,17 @@ export class Batches {
   ) {}
 
   async runDay(requestId: string, settlementDate: string): Promise<{ created: bigint; total: bigint }> {
-    // Asks the calendar first: a missing year refuses the run before anything is created.
-    this.calendar.addBusinessDays(settlementDate, 1);
     const request = { requestId, operation: 'settlement.RunSettlementDay', payload: { settlementDate } };
+    // The id is answered before any batch is created: a replay creates
+    // nothing, and an id reused for another date is refused before its work.
+    const peeked = await peekClaim<{ created: bigint; total: bigint }>(
+      this.store,
+      'settlement.run_day_claim',
+      request,
+    );
+    if (peeked.kind === 'replay') return peeked.response;
+    // Asks the calendar next: a missing year refuses the run before anything is created.
+    this.calendar.addBusinessDays(settlementDate, 1);
     let created = 0n;
     let total = 0n;
     let after = '';
@@ -88,19 +97,24 @@ export class Batches {
       operation: 'settlement.RequestSettlement',
       payload: { merchantId, settlementDate },
     };
-    const known = await this.store.transaction('settlement.request_check', 'READ COMMITTED', async (tx) => {
-      const claim = await tx.claim<{ batchId: string }>(request);
-      if (claim.kind === 'replay') return claim.response.batchId;
+    // The answer is remembered whole: a replay answers the batch as it was
+    // first answered (GetBatch shows it as it is now), byte for byte.
+    const answer = await this.store.transaction('settlement.request_check', 'READ COMMITTED', async (tx) => {
+      const claim = await tx.claim<{ batchId: string; batch?: BatchRecord }>(request);
+      if (claim.kind === 'replay') return claim.response;
       if (!(await tx.merchantExists(merchantId))) {
         throw new SettlementError('MERCHANT_NOT_FOUND', `merchant ${merchantId} is not registered`, {
           field: 'merchant_id',
         });
       }
       const { batch } = await this.createBatchIn(tx, merchantId, settlementDate, true);
-      await tx.remember(request, { batchId: batch.batchId });
-      return batch.batchId;
+      const remembered = { batchId: batch.batchId, batch };
+      await tx.remember(request, remembered);
+      return remembered;
     });
-    const batch = await this.store.batch(known);
+    if (answer.batch !== undefined) return answer.batch;
+    // Claims remembered before answers were kept whole carry the id only.
+    const batch = await this.store.batch(answer.batchId);
     assert.ok(batch !== null, 'a remembered batch exists');
     return batch;
   }

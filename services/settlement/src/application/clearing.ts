@@ -86,7 +86,101 @@ export class Clearing {
       fact.amountMinor,
     );
     const fee = rule === undefined ? 0n : paymentFee(rule, fact.amountMinor, monthBefore).feeMinor;
-    const item: NewItem = {
+    const item = this.payItemOf(fact, profile, rule, fee, await this.confirmedOnArrival(tx, fact));
+    if (!(await tx.insertItem(item))) return;
+    if (profile.autoShare) await this.splitPayment(tx, fact.merchantId, fact.paymentId);
+  }
+
+  /**
+   * Clears many payments in one transaction, with the effect of clearing
+   * them one after another in this order: a statement per step for all of
+   * them (merchants, profiles, fee rules, month volumes, items) instead of
+   * one per payment. Month-volume tiers see the volume before each payment,
+   * earlier payments of the same batch included. Any unknown merchant
+   * refuses the whole batch (the caller then clears one by one).
+   */
+  async payments(tx: SettlementTx, facts: readonly PaymentFact[]): Promise<void> {
+    if (facts.length === 0) return;
+    const merchantIds = [...new Set(facts.map((f) => f.merchantId))];
+    const known = await tx.merchantsKnown(merchantIds);
+    const unknown = facts.find((f) => !known.has(f.merchantId));
+    if (unknown !== undefined) {
+      throw new SettlementError(
+        'MERCHANT_NOT_FOUND',
+        `payment ${unknown.paymentId} of unknown merchant ${unknown.merchantId}`,
+      );
+    }
+    const profiles = await tx.profilesOf(merchantIds);
+    const rules = await tx.feeRulesOf(merchantIds);
+    const totals = new Map<string, { merchantId: string; month: string; amountMinor: bigint }>();
+    for (const f of facts) {
+      const month = f.accountingDate.slice(0, 7);
+      const key = `${f.merchantId}|${month}`;
+      const t = totals.get(key) ?? { merchantId: f.merchantId, month, amountMinor: 0n };
+      totals.set(key, { ...t, amountMinor: t.amountMinor + f.amountMinor });
+    }
+    // In key order, so two replicas' batches take the month rows in the same order (no deadlock).
+    const keys = [...totals.keys()].sort();
+    const volumes = await tx.addMonthVolumes(keys.map((k) => totals.get(k)).filter((t) => t !== undefined));
+    const confirmed = await this.confirmedOnArrivalOf(tx, facts);
+    const items = facts.map((fact) => {
+      const profile = profiles.get(fact.merchantId) ?? DEFAULT_PROFILE(fact.merchantId);
+      const product = fact.bizCode.slice(0, 6);
+      const rule = ruleInForce(
+        rules.get(fact.merchantId) ?? [],
+        product,
+        fact.payChannel,
+        fact.accountingDate,
+      );
+      const key = `${fact.merchantId}|${fact.accountingDate.slice(0, 7)}`;
+      const monthBefore = volumes.get(key) ?? 0n;
+      volumes.set(key, monthBefore + fact.amountMinor);
+      const fee = rule === undefined ? 0n : paymentFee(rule, fact.amountMinor, monthBefore).feeMinor;
+      return this.payItemOf(fact, profile, rule, fee, confirmed.has(fact.paymentId));
+    });
+    const inserted = await tx.insertItems(items);
+    for (const fact of facts) {
+      if (!inserted.has(`pay:${fact.paymentId}`)) continue;
+      const profile = profiles.get(fact.merchantId);
+      if (profile?.autoShare === true) await this.splitPayment(tx, fact.merchantId, fact.paymentId);
+    }
+  }
+
+  /** A payment cleared after its channel day was reconciled is confirmed by that day. */
+  private async confirmedOnArrival(tx: SettlementTx, fact: PaymentFact): Promise<boolean> {
+    return (
+      fact.channelNo === INTERNAL_CHANNEL_NO ||
+      (await tx.confirmedOnArrival(fact.channelNo, fact.accountingDate, fact.channelTxnId))
+    );
+  }
+
+  /**
+   * The payments of `facts` confirmed on arrival: one read of the days
+   * already reconciled, then a check per payment only on those days (late
+   * clearing is rare; a batch of the current day costs one statement).
+   */
+  private async confirmedOnArrivalOf(tx: SettlementTx, facts: readonly PaymentFact[]): Promise<Set<string>> {
+    const dayOf = (f: PaymentFact): string => `${f.channelNo}|${f.accountingDate}`;
+    const external = facts.filter((f) => f.channelNo !== INTERNAL_CHANNEL_NO);
+    const reconciled = await tx.reconciledChannelDays([...new Set(external.map(dayOf))]);
+    const confirmed = new Set(
+      facts.filter((f) => f.channelNo === INTERNAL_CHANNEL_NO).map((f) => f.paymentId),
+    );
+    for (const fact of external) {
+      if (reconciled.has(dayOf(fact)) && (await this.confirmedOnArrival(tx, fact)))
+        confirmed.add(fact.paymentId);
+    }
+    return confirmed;
+  }
+
+  private payItemOf(
+    fact: PaymentFact,
+    profile: Profile,
+    rule: { readonly ruleId: string } | undefined,
+    fee: bigint,
+    confirmed: boolean,
+  ): NewItem {
+    return {
       itemId: `pay:${fact.paymentId}`,
       kind: 'PAY',
       merchantId: fact.merchantId,
@@ -103,11 +197,9 @@ export class Clearing {
       feeMinor: fee,
       currency: fact.currency,
       ruleId: rule?.ruleId ?? null,
-      confirmed: fact.channelNo === INTERNAL_CHANNEL_NO,
+      confirmed,
       settleOn: settlementDateOf(profile, fact.accountingDate, this.calendar),
     };
-    if (!(await tx.insertItem(item))) return;
-    if (profile.autoShare) await this.splitPayment(tx, fact.merchantId, fact.paymentId);
   }
 
   /** Splits a cleared, unsettled payment (idempotent: an existing split is returned). */

@@ -7,6 +7,7 @@
  */
 import type { BatchStateName, BatchTotals, PostingLeg } from '../domain/batch';
 import type { Cycle } from '../domain/cycles';
+import type { DepositDay, DepositRoute, DepositStateName } from '../domain/deposit';
 import type { FeeRuleTerms, FeeRuleVersion } from '../domain/fees';
 import type { Receiver, Share } from '../domain/sharing';
 import type { IsolationLevel, TxPort } from '@paycore/platform';
@@ -112,6 +113,18 @@ export interface SettlementTx extends TxPort {
   /** Adds the amount to the month and returns the volume before it. */
   addMonthVolume(merchantId: string, month: string, amountMinor: bigint): Promise<bigint>;
 
+  /** Bulk clearing (one statement each): which of the merchants are registered. */
+  merchantsKnown(merchantIds: readonly string[]): Promise<Set<string>>;
+  profilesOf(merchantIds: readonly string[]): Promise<Map<string, Profile>>;
+  /** Every fee rule version of the merchants, by merchant, in effective order. */
+  feeRulesOf(merchantIds: readonly string[]): Promise<Map<string, FeeRuleVersion[]>>;
+  /** Adds each (merchant, month) total (keys unique) and returns the volume before it, by `merchant|month`. */
+  addMonthVolumes(
+    totals: readonly { merchantId: string; month: string; amountMinor: bigint }[],
+  ): Promise<Map<string, bigint>>;
+  /** Inserts the items that do not exist yet; returns the ids inserted. */
+  insertItems(items: readonly NewItem[]): Promise<Set<string>>;
+
   receivers(merchantId: string): Promise<{ version: bigint; receivers: Receiver[] } | null>;
   saveReceivers(merchantId: string, receivers: readonly Receiver[]): Promise<bigint>;
 
@@ -127,11 +140,32 @@ export interface SettlementTx extends TxPort {
   /** Rows for every id; the item's shares_minor counts all but `merchantId` (what the merchant keeps is no share). */
   setItemShares(itemId: string, shares: ReadonlyMap<string, bigint>, merchantId: string): Promise<void>;
 
-  /** Marks every item of the channel day confirmed except those named by open differences; returns the count. */
+  /**
+   * Marks every unconfirmed item of the channel day confirmed except those an
+   * open difference of the channel names (by channel-router's txn id);
+   * returns how many it marked.
+   */
   confirmChannelDay(channelNo: string, billDate: string): Promise<bigint>;
-  recordChannelDay(day: ChannelDay): Promise<boolean>;
-  markDeposited(channelNo: string, billDate: string): Promise<void>;
-  upsertDifference(difference: Difference): Promise<void>;
+  /** Differences of the channel day settlement has heard of, open or not. */
+  differencesKnown(channelNo: string, billDate: string): Promise<bigint>;
+  /** Records the confirmed day (CONFIRMED with its route, or UNMAPPED without); false when it is recorded already. */
+  recordChannelDay(day: ChannelDay, route: DepositRoute | null): Promise<boolean>;
+  channelDay(channelNo: string, billDate: string): Promise<ChannelDayRecord | null>;
+  /** Guarded by DEPOSIT_TRANSITIONS; false when the day was elsewhere. */
+  moveChannelDay(channelNo: string, billDate: string, to: DepositStateName): Promise<boolean>;
+  /** Whether an item of that channel, day and txn is confirmed by a day reconciliation already recorded. */
+  confirmedOnArrival(channelNo: string, accountingDate: string, channelTxnId: string): Promise<boolean>;
+  /** Which of `days` ("<channel no>|<bill date>") have a day reconciliation recorded. */
+  reconciledChannelDays(days: readonly string[]): Promise<Set<string>>;
+  /** A DifferenceOpened: recorded open unless it is known already (a resolution that overtook it stays). */
+  openDifference(difference: Difference): Promise<void>;
+  /** A DifferenceResolved: recorded closed, whether or not its opening arrived. */
+  closeDifference(difference: Difference): Promise<void>;
+  /**
+   * Confirms the items the difference named whose channel day is confirmed
+   * and that no other open difference names; returns how many.
+   */
+  confirmNamedBy(differenceId: string): Promise<bigint>;
 
   /** Merchants with unbatched items due by the date, or a hold released by it. */
   merchantsDue(settlementDate: string, limit: number, afterMerchantId: string): Promise<string[]>;
@@ -156,14 +190,22 @@ export interface SettlementTx extends TxPort {
   ): Promise<boolean>;
 }
 
+/** A channel day reconciliation confirmed (its DayReconciled), as settlement records it. */
 export interface ChannelDay {
   readonly channelNo: string;
   readonly billDate: string;
   readonly runId: string;
+  readonly payChannel: string;
+  readonly currency: string;
+  /** What the channel settles for the day: pay − refunds − its fees (negative on a day of refunds). */
   readonly netSettlementMinor: bigint;
+  /** The channel's own fees on the bill. */
   readonly channelFeeMinor: bigint;
   readonly confirmedItems: bigint;
+  readonly differenceCount: bigint;
 }
+
+export interface ChannelDayRecord extends ChannelDay, DepositDay {}
 
 export interface Difference {
   readonly differenceId: string;
@@ -181,6 +223,11 @@ export interface SettlementStore {
   batches(merchantId: string, limit: number): Promise<BatchRecord[]>;
   statementLines(batchId: string, limit: number): Promise<StatementLineRecord[]>;
   feeRules(merchantId: string): Promise<FeeRuleVersion[]>;
+  /** A confirmed channel day with the fee income cleared on that channel that day (refunds by their payment's channel). */
+  channelDayReport(
+    channelNo: string,
+    billDate: string,
+  ): Promise<{ day: ChannelDayRecord; feeIncomeMinor: bigint } | null>;
   accountId(key: string): Promise<string | undefined>;
   saveAccountId(key: string, accountId: string): Promise<void>;
 }

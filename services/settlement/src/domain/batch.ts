@@ -93,12 +93,13 @@ export type AccountName =
   | { readonly kind: 'MERCHANT_PENDING'; readonly ownerId: string }
   | { readonly kind: 'PAYABLE'; readonly ownerId: string }
   | { readonly kind: 'FEE_INCOME' }
-  | { readonly kind: 'CHANNEL_FEE_COST' }
+  | { readonly kind: 'CHANNEL_FEE_COST'; readonly channelNo: string }
   | { readonly kind: 'CHANNEL_CLEARING'; readonly channelNo: string }
   | { readonly kind: 'DEPOSIT'; readonly subject: string }
   | { readonly kind: 'TRANSIT'; readonly subject: string };
 
-function leg(account: AccountName, creditMinor: bigint): PostingLeg | undefined {
+/** A leg crediting `creditMinor` (negative: debiting its opposite); none for 0. */
+export function leg(account: AccountName, creditMinor: bigint): PostingLeg | undefined {
   if (creditMinor === 0n) return undefined;
   return creditMinor > 0n
     ? { account, side: 'CREDIT', amountMinor: creditMinor }
@@ -151,39 +152,4 @@ export function payoutLegs(
     { account: reverse ? clearing : payable, side: 'DEBIT', amountMinor },
     { account: reverse ? payable : clearing, side: 'CREDIT', amountMinor },
   ];
-}
-
-/**
- * After reconciliation confirms a channel's day: the net the channel settles
- * moves from its pending clearing to the reserve fund's bank deposit
- * (directly, or through a transit account of that bank), and the channel's
- * own fee is booked as channel fee cost.
- */
-export function depositLegs(
-  channelNo: string,
-  netSettlementMinor: bigint,
-  channelFeeMinor: bigint,
-  depositSubject: string,
-  transitSubject: string | null,
-): PostingLeg[][] {
-  const clearing: AccountName = { kind: 'CHANNEL_CLEARING', channelNo };
-  const target: AccountName =
-    transitSubject === null
-      ? { kind: 'DEPOSIT', subject: depositSubject }
-      : { kind: 'TRANSIT', subject: transitSubject };
-  const first = [
-    leg(target, -netSettlementMinor),
-    leg({ kind: 'CHANNEL_FEE_COST' }, -channelFeeMinor),
-    leg(clearing, netSettlementMinor + channelFeeMinor),
-  ].filter((l): l is PostingLeg => l !== undefined);
-  assertBalanced(first);
-  const transfers = first.length > 0 ? [first] : [];
-  if (transitSubject !== null && netSettlementMinor !== 0n) {
-    const second = [
-      leg({ kind: 'DEPOSIT', subject: depositSubject }, -netSettlementMinor),
-      leg({ kind: 'TRANSIT', subject: transitSubject }, netSettlementMinor),
-    ].filter((l): l is PostingLeg => l !== undefined);
-    transfers.push(second);
-  }
-  return transfers;
 }

@@ -72,7 +72,7 @@ export class PgOrders implements OrderRepo {
     if (set.paidPaymentId !== undefined) columns['paid_payment_id'] = set.paidPaymentId;
     if (set.bizCode !== undefined) columns['biz_code'] = set.bizCode;
     if (set.closeCause !== undefined) columns['close_cause'] = set.closeCause;
-    if (set.paidAt === 'now') columns['paid_at'] = SQL_NOW;
+    if (set.paidAt !== undefined) columns['paid_at'] = set.paidAt === 'now' ? SQL_NOW : set.paidAt;
     if (set.closedAt === 'now') columns['closed_at'] = SQL_NOW;
     return this.sql.transition(ORDERS, orderId, to, columns);
   }

@@ -101,7 +101,7 @@ export class PgPayments implements PaymentRepo {
     const columns: Record<string, unknown> = { updated_at: SQL_NOW };
     if (set.failureReason !== undefined) columns['failure_reason'] = set.failureReason;
     if (set.failureMessage !== undefined) columns['failure_message'] = set.failureMessage.slice(0, 512);
-    if (set.finished) columns['finished_at'] = SQL_NOW;
+    if (set.finished !== undefined) columns['finished_at'] = set.finished === true ? SQL_NOW : set.finished;
     return this.sql.transition(PAYMENTS, paymentId, to, columns);
   }
 

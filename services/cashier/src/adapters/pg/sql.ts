@@ -33,16 +33,36 @@ const entity = <S extends string>(
   table: string,
   idColumn: string,
   transitions: TransitionTable<S>,
-): EntityStates<S> => ({ name, table, idColumn, stateColumn: 'state', transitions });
+  reported: Pick<EntityStates<S>, 'amountColumn' | 'currencyColumn'> = {},
+): EntityStates<S> => ({ name, table, idColumn, stateColumn: 'state', transitions, ...reported });
 
-export const ORDERS = entity<OrderStateName>('order', 'orders', 'order_id', ORDER_TRANSITIONS);
-export const PAYMENTS = entity<PaymentStateName>('payment', 'payments', 'payment_id', PAYMENT_TRANSITIONS);
-export const REFUNDS = entity<RefundStateName>('refund', 'refunds', 'refund_id', REFUND_TRANSITIONS);
+/** The money columns each state change reports on its span (`paycore trace` shows them). */
+const AMOUNT_AND_CURRENCY = { amountColumn: 'amount_minor', currencyColumn: 'currency' } as const;
+
+export const ORDERS = entity<OrderStateName>(
+  'order',
+  'orders',
+  'order_id',
+  ORDER_TRANSITIONS,
+  AMOUNT_AND_CURRENCY,
+);
+// payments carry no currency of their own: the order's.
+export const PAYMENTS = entity<PaymentStateName>('payment', 'payments', 'payment_id', PAYMENT_TRANSITIONS, {
+  amountColumn: 'amount_minor',
+});
+export const REFUNDS = entity<RefundStateName>(
+  'refund',
+  'refunds',
+  'refund_id',
+  REFUND_TRANSITIONS,
+  AMOUNT_AND_CURRENCY,
+);
 export const WITHDRAWALS = entity<WithdrawalStateName>(
   'withdrawal',
   'withdrawals',
   'withdrawal_id',
   WITHDRAWAL_TRANSITIONS,
+  AMOUNT_AND_CURRENCY,
 );
 export const COUPONS = entity<CouponStateName>('coupon', 'coupons', 'coupon_id', COUPON_TRANSITIONS);
 export const NOTIFICATIONS = entity<NotificationStateName>(

@@ -18,6 +18,10 @@ export const TXN_STATES: EntityStates<TxnState> = {
   idColumn: 'txn_id',
   stateColumn: 'state',
   transitions: TXN_TRANSITIONS,
+  // cashier's parts name the transaction channel_txn_id; `paycore trace` joins on it.
+  flowKey: 'channel_txn_id',
+  amountColumn: 'amount',
+  currencyColumn: 'currency',
 };
 
 function detailColumns(details: TxnDetails): Record<string, unknown> {

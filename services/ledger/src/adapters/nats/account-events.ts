@@ -5,7 +5,9 @@
  */
 import type { DataSource } from 'typeorm';
 import {
+  debitTotal,
   InboxConsumer,
+  markFlowState,
   type EventNaming,
   type InboxMessage,
   type NatsConnections,
@@ -75,10 +77,12 @@ export function accountEventsConsumer(options: AccountEventsConsumerOptions): In
   const handler = async (message: InboxMessage, manager: EntityManager): Promise<void> => {
     const tx = store.txFor(manager);
     if (message.subject === transferPosted) {
-      const outcome = await app.recordTransferPosted(
-        tx,
-        transferPostedFact(TransferPosted.decode(message.data)),
-        message.data,
+      const fact = transferPostedFact(TransferPosted.decode(message.data));
+      const outcome = await app.recordTransferPosted(tx, fact, message.data);
+      // `paycore trace` shows the voucher step with its state and what it moved.
+      markFlowState(
+        outcome === 'RECORDED' ? 'VOUCHER_POSTED' : outcome === 'EXCEPTION' ? 'VOUCHER_EXCEPTION' : outcome,
+        debitTotal(fact.legs, 'DEBIT'),
       );
       if (outcome === 'EXCEPTION')
         options.logger?.warn({ msgId: message.msgId }, 'transfer recorded as a voucher exception');
@@ -86,6 +90,7 @@ export function accountEventsConsumer(options: AccountEventsConsumerOptions): In
     }
     if (message.subject === daySealed) {
       await app.recordDaySealed(tx, daySealedFact(DaySealed.decode(message.data)));
+      markFlowState('DAY_SEALED');
     }
   };
   return new InboxConsumer({

@@ -85,6 +85,7 @@ export function reconEvents(naming: EventNaming): EventFactory<OutboxEvent> {
           netSettlementAmount: fact.figures.grossMinor - fact.figures.feeMinor,
           openDifferenceCount: fact.figures.openCount,
           heldCount: fact.figures.heldCount,
+          differenceCount: fact.figures.differenceCount,
           reconciledAt: fact.reconciledAt,
         }).finish(),
       };

@@ -188,7 +188,7 @@ export class PgMatching implements MatchingRepo {
     );
     const states = await this.sql.query<Row>(
       `SELECT count(*) FILTER (WHERE state = 'HELD') AS held, count(*) FILTER (WHERE state = 'OPEN') AS open,
-              COALESCE(sum(suspense_minor), 0) AS suspense
+              count(*) AS total, COALESCE(sum(suspense_minor), 0) AS suspense
          FROM differences WHERE channel_no = $1 AND bill_date = $2`,
       [run.channelNo, run.billDate],
     );
@@ -237,6 +237,7 @@ export class PgMatching implements MatchingRepo {
       })),
       heldCount: big(states[0]?.['held']),
       openCount: big(states[0]?.['open']),
+      differenceCount: big(states[0]?.['total']),
       suspenseOpenMinor: big(states[0]?.['suspense']),
       rulesApplied: Object.fromEntries(rules.map((row) => [text(row['name']), big(row['count'])])),
       grossMinor: big(bill[0]?.['gross']),

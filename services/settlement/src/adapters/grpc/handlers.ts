@@ -13,6 +13,7 @@ import type { Settings } from '../../application/settings';
 import type { SettlementStore } from '../../application/ports';
 import {
   batchToPb,
+  channelDayToPb,
   feeRuleFromPb,
   feeRuleToPb,
   lineToPb,
@@ -39,6 +40,7 @@ export const SETTLEMENT_SCOPES: Specs<Definition> = {
   getBatch: { scope: 'settlement:read' },
   listBatches: { scope: 'settlement:read' },
   getStatement: { scope: 'settlement:read' },
+  getChannelDay: { scope: 'settlement:read' },
 };
 
 function date(value: string, field: string): string {
@@ -55,6 +57,22 @@ async function batchOrThrow(store: SettlementStore, batchId: string) {
     throw new SettlementError('BATCH_NOT_FOUND', `no batch ${batchId}`, { field: 'batch_id' });
   }
   return batch;
+}
+
+async function channelDay(store: SettlementStore, channelNo: string, billDate: string) {
+  if (!/^\d{6}$/.test(channelNo))
+    throw new SettlementError('INVALID_FIELD', 'channel_no: 6 digits', { field: 'channel_no' });
+  const report = await store.channelDayReport(channelNo, date(billDate, 'bill_date'));
+  if (report === null) {
+    throw new SettlementError(
+      'CHANNEL_DAY_NOT_FOUND',
+      `${channelNo} ${billDate} is not a confirmed channel day`,
+      {
+        field: 'bill_date',
+      },
+    );
+  }
+  return { day: channelDayToPb(report.day, report.feeIncomeMinor) };
 }
 
 export function settlementHandlers(
@@ -121,5 +139,6 @@ export function settlementHandlers(
       }
       return { batch: batchToPb(batch), lines: lines.map(lineToPb), csv: statementCsv(batch, lines) };
     },
+    getChannelDay: (req) => channelDay(store, req.channelNo, req.billDate),
   };
 }

@@ -8,11 +8,13 @@ import { formatMoney } from '@paycore/money';
 import {
   BatchState,
   CycleKind,
+  DepositState,
   FeeBearer,
   FeeKind,
   ShareKind,
   TierBasis,
   type Batch as BatchPb,
+  type ChannelDay as ChannelDayPb,
   type FeeRule as FeeRulePb,
   type SettlementProfile as ProfilePb,
   type ShareReceiver as ReceiverPb,
@@ -20,11 +22,12 @@ import {
 } from '@paycore/proto/paycore/settlement/v1/settlement_service';
 import type { BatchStateName } from '../../domain/batch';
 import type { CycleKindName } from '../../domain/cycles';
+import type { DepositStateName } from '../../domain/deposit';
 import type { FeeBearerName, FeeKindName, FeeRuleVersion, TierBasisName } from '../../domain/fees';
 import type { Receiver } from '../../domain/sharing';
 import { invalidField } from '../../domain/errors';
 import type { FeeRuleInput } from '../../application/settings';
-import type { BatchRecord, Profile, StatementLineRecord } from '../../application/ports';
+import type { BatchRecord, ChannelDayRecord, Profile, StatementLineRecord } from '../../application/ports';
 
 function lookup<A extends string, B>(pairs: readonly (readonly [A, B])[], field: string) {
   return {
@@ -53,6 +56,34 @@ export const BATCH_STATES = lookup<BatchStateName, BatchState>(
   ],
   'state',
 );
+const DEPOSIT_STATES = lookup<DepositStateName, DepositState>(
+  [
+    ['CONFIRMED', DepositState.DEPOSIT_STATE_CONFIRMED],
+    ['IN_TRANSIT', DepositState.DEPOSIT_STATE_IN_TRANSIT],
+    ['DEPOSITED', DepositState.DEPOSIT_STATE_DEPOSITED],
+    ['UNMAPPED', DepositState.DEPOSIT_STATE_UNMAPPED],
+  ],
+  'deposit_state',
+);
+
+export function channelDayToPb(d: ChannelDayRecord, feeIncomeMinor: bigint): ChannelDayPb {
+  return {
+    channelNo: d.channelNo,
+    billDate: d.billDate,
+    runId: d.runId,
+    currency: d.currency,
+    netSettlementMinor: d.netSettlementMinor,
+    channelFeeMinor: d.channelFeeMinor,
+    feeIncomeMinor,
+    marginMinor: feeIncomeMinor - d.channelFeeMinor,
+    confirmedItems: d.confirmedItems,
+    differenceCount: d.differenceCount,
+    depositState: DEPOSIT_STATES.toPb(d.state),
+    depositSubject: d.depositSubject ?? '',
+    transitSubject: d.transitSubject ?? '',
+  };
+}
+
 const FEE_KINDS = lookup<FeeKindName, FeeKind>(
   [
     ['PERCENTAGE', FeeKind.FEE_KIND_PERCENTAGE],

@@ -9,6 +9,9 @@
  * guarded transition after an idempotent call). A batch waiting for its
  * payout's outcome is nak'ed with a delay and asked again.
  *
+ * The same queue carries DepositDue items (a channel day's deposit move,
+ * ADR 0046), driven the same way by Deposits.drive.
+ *
  * The work stream has its own context ("settlement_work") so that its
  * subjects do not overlap settlement's event stream (limits retention).
  */
@@ -27,10 +30,12 @@ import type { EventNaming, NatsConnections, OutboxEvent, PlatformLogSink } from 
 import {
   BatchDue,
   BatchSettled,
+  DepositDue,
   PayoutFailed,
   PayoutSucceeded,
 } from '@paycore/proto/paycore/settlement/v1/events';
-import type { BatchEvents, Batches } from '../../application/batches';
+import type { BatchEvents, Batches, DriveOutcome } from '../../application/batches';
+import type { ChannelDayEvents } from '../../application/channel-days';
 import type { BatchRecord } from '../../application/ports';
 import { batchToPb } from '../grpc/mapping';
 
@@ -42,6 +47,8 @@ export interface BatchQueueOptions {
   readonly nats: NatsConnections;
   readonly naming: EventNaming;
   readonly batches: Batches;
+  /** Drives a channel day's deposit move (DepositDue items). */
+  readonly deposits: { drive(channelNo: string, billDate: string): Promise<DriveOutcome> };
   readonly logger: PlatformLogSink;
   /** Redelivery to another replica when a batch is neither acked nor nak'ed (a replica died). */
   readonly ackWaitMs: number;
@@ -81,6 +88,15 @@ export function batchEvents(naming: EventNaming, bizCode: string): BatchEvents {
     batchDue: (batchId: string): OutboxEvent => ({
       subject: naming.subject(WORK_CONTEXT, 'batch_due'),
       payload: BatchDue.encode({ batchId }).finish(),
+    }),
+  };
+}
+
+export function channelDayEvents(naming: EventNaming): ChannelDayEvents {
+  return {
+    depositDue: (channelNo: string, billDate: string): OutboxEvent => ({
+      subject: naming.subject(WORK_CONTEXT, 'deposit_due'),
+      payload: DepositDue.encode({ channelNo, billDate }).finish(),
     }),
   };
 }
@@ -169,23 +185,33 @@ export class BatchQueueWorker {
     }
   }
 
-  private async handle(message: JsMsg): Promise<void> {
+  /** What the message asks for: a batch (BatchDue) or a channel day's deposit move (DepositDue). */
+  private work(message: JsMsg): { key: Record<string, string>; drive: () => Promise<DriveOutcome> } {
+    if (message.subject === this.options.naming.subject(WORK_CONTEXT, 'deposit_due')) {
+      const { channelNo, billDate } = DepositDue.decode(message.data);
+      return { key: { channelNo, billDate }, drive: () => this.options.deposits.drive(channelNo, billDate) };
+    }
     const { batchId } = BatchDue.decode(message.data);
+    return { key: { batchId }, drive: () => this.options.batches.drive(batchId) };
+  }
+
+  private async handle(message: JsMsg): Promise<void> {
+    const work = this.work(message);
     // Keeps the message ours while a slow step runs (a live replica is never overtaken).
     const heartbeat = setInterval(
       () => message.working(),
       Math.max(500, Math.floor(this.options.ackWaitMs / 3)),
     );
     try {
-      const outcome = await this.options.batches.drive(batchId);
+      const outcome = await work.drive();
       if (outcome === 'FINAL') {
         message.ack();
-        this.driven += 1;
+        if ('batchId' in work.key) this.driven += 1;
       } else {
         message.nak(this.options.waitingDelayMs);
       }
     } catch (error) {
-      this.options.logger.warn({ err: String(error), batchId }, 'batch step failed; will be redelivered');
+      this.options.logger.warn({ err: String(error), ...work.key }, 'work step failed; will be redelivered');
       message.nak(this.options.failureDelayMs);
     } finally {
       clearInterval(heartbeat);

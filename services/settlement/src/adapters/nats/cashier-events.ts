@@ -1,16 +1,20 @@
 /**
  * The clearing consumer: cashier's merchant_registered, payment_succeeded
- * and refund_succeeded, through the platform's inbox (one transaction per
- * message: the inbox row and the cleared item commit together, so an event
- * is cleared exactly once). Decodes protobuf into application facts; the
+ * and refund_succeeded, through the platform's inbox in batch mode (the
+ * inbox rows and the cleared items of a pull commit together, so an event
+ * is cleared exactly once; consecutive payments are cleared set-based by
+ * Clearing.payments, everything else one event at a time in stream order;
+ * a batch that fails is cleared again one event per transaction, ADR 0048). Decodes protobuf into application facts; the
  * accounting day of a payment or refund is the China natural day of its
  * finish time (cashier's accounting day, @paycore/calendar).
  */
 import type { DataSource, EntityManager } from 'typeorm';
+
 import { chinaDayOf } from '@paycore/calendar';
 import {
   InboxConsumer,
   type EventNaming,
+  type InboxConsumerOptions,
   type InboxMessage,
   type NatsConnections,
   type PlatformLogSink,
@@ -30,6 +34,8 @@ import {
 import type { PgSettlementStore } from '../pg/store';
 
 export const SETTLEMENT_SCHEMA = 'settlement';
+/** Events per clearing transaction (one pull). */
+const CLEARING_BATCH_MAX = 2_000;
 
 export function paymentFact(event: PaymentSucceeded): PaymentFact {
   const order = event.order;
@@ -102,20 +108,55 @@ export function cashierEventsConsumer(options: CashierEventsOptions): InboxConsu
       await clearing.refund(tx, refundFact(RefundSucceeded.decode(message.data)));
     }
   };
+  const batchHandler = async (messages: readonly InboxMessage[], manager: EntityManager): Promise<void> => {
+    const tx = store.inManager(manager);
+    let payments: PaymentFact[] = [];
+    for (const message of messages) {
+      if (message.subject === paid) {
+        payments.push(paymentFact(PaymentSucceeded.decode(message.data)));
+        continue;
+      }
+      await clearing.payments(tx, payments);
+      payments = [];
+      await handler(message, manager);
+    }
+    await clearing.payments(tx, payments);
+  };
+  return settlementInbox(options, {
+    stream: naming.stream('cashier'),
+    durable: naming.durable('settlement', 'clearing'),
+    filterSubjects: [registered, paid, refunded],
+    handler,
+    batchHandler,
+    maxDeliver: 20,
+    batchSizeMax: CLEARING_BATCH_MAX,
+    maxAckPending: 4 * CLEARING_BATCH_MAX,
+    // A partial pull is cleared when it expires: the clearing latency of a trickle.
+    fetchExpiresMs: 1_000,
+  });
+}
+
+/** An inbox consumer of settlement's schema with the settings its consumers share. */
+export function settlementInbox(
+  options: {
+    readonly dataSource: DataSource;
+    readonly nats: NatsConnections;
+    readonly logger?: PlatformLogSink;
+    readonly backoffMs?: readonly number[];
+  },
+  consumer: Pick<InboxConsumerOptions, 'stream' | 'durable' | 'filterSubjects' | 'handler' | 'maxDeliver'> &
+    Partial<Pick<InboxConsumerOptions, 'batchHandler' | 'batchSizeMax' | 'maxAckPending' | 'fetchExpiresMs'>>,
+): InboxConsumer {
   return new InboxConsumer({
     dataSource: options.dataSource,
     schema: SETTLEMENT_SCHEMA,
     js: options.nats.js,
     jsm: options.nats.jsm,
-    stream: naming.stream('cashier'),
-    durable: naming.durable('settlement', 'clearing'),
-    filterSubjects: [registered, paid, refunded],
-    handler,
-    maxDeliver: 20,
     backoffMs: options.backoffMs ?? [500, 2_000, 10_000],
     ackWaitMs: 30_000,
     batchSizeMax: 200,
     fetchExpiresMs: 2_000,
+    ...consumer,
     isolation: 'READ COMMITTED',
     ...(options.logger !== undefined ? { logger: options.logger } : {}),
   });

@@ -7,11 +7,13 @@ import type { DataSource } from 'typeorm';
 import type { BatchStateName, BatchTotals } from '../../domain/batch';
 import { BATCH_TRANSITIONS } from '../../domain/batch';
 import type { CycleKindName } from '../../domain/cycles';
+import { DEPOSIT_TRANSITIONS, type DepositRoute, type DepositStateName } from '../../domain/deposit';
 import type { FeeRuleTerms, FeeRuleVersion } from '../../domain/fees';
 import type { Receiver, Share } from '../../domain/sharing';
 import type {
   BatchRecord,
   ChannelDay,
+  ChannelDayRecord,
   Difference,
   NewItem,
   PayItem,
@@ -42,6 +44,26 @@ const BATCH_STATES: EntityStates<BatchStateName> = {
   stateColumn: 'state',
   transitions: BATCH_TRANSITIONS,
 };
+
+const CHANNEL_DAY_STATES: EntityStates<DepositStateName> = {
+  name: 'channel day',
+  table: 'channel_days',
+  idColumn: 'day_id',
+  stateColumn: 'deposit_state',
+  transitions: DEPOSIT_TRANSITIONS,
+};
+
+/**
+ * An item `i` that no open difference of its channel names: reconciliation
+ * names paycore's items by channel-router's txn id (the merchant order number
+ * sent to the channel), the id cashier's payment part carries. Any day of the
+ * channel counts, since a payment finished near midnight can be on the
+ * neighbouring day's bill.
+ */
+const NOT_DISPUTED = `NOT EXISTS (SELECT 1 FROM differences d WHERE d.open AND d.channel_no = i.channel_no
+  AND i.channel_txn_id <> '' AND i.channel_txn_id IN (d.platform_txn_id, d.merchant_order_no))`;
+
+const dayId = (channelNo: string, billDate: string): string => `${channelNo}:${billDate}`;
 
 type Row = Record<string, unknown>;
 const big = (v: unknown): bigint =>
@@ -109,6 +131,23 @@ function batchOf(row: Row): BatchRecord {
     payoutTxnId: row['payout_txn_id'] === null ? null : str(row['payout_txn_id']),
     payoutAttempts: Number(row['payout_attempts']),
     createdAt: row['created_at'] as Date,
+  };
+}
+
+function channelDayOf(row: Row): ChannelDayRecord {
+  return {
+    channelNo: str(row['channel_no']),
+    billDate: day(row['bill_date']),
+    runId: str(row['run_id']),
+    payChannel: str(row['pay_channel']),
+    currency: str(row['currency']),
+    netSettlementMinor: big(row['net_settlement_minor']),
+    channelFeeMinor: big(row['channel_fee_minor']),
+    confirmedItems: big(row['confirmed_items']),
+    differenceCount: big(row['difference_count']),
+    state: str(row['deposit_state']) as DepositStateName,
+    depositSubject: row['deposit_subject'] === null ? null : str(row['deposit_subject']),
+    transitSubject: row['transit_subject'] === null ? null : str(row['transit_subject']),
   };
 }
 
@@ -234,6 +273,88 @@ class PgSettlementTx implements SettlementTx {
       [merchantId, month, amountMinor.toString()],
     );
     return big(rows[0]?.['before']);
+  }
+
+  async merchantsKnown(merchantIds: readonly string[]): Promise<Set<string>> {
+    const rows = await this.sql.query(
+      'SELECT merchant_id FROM merchants WHERE merchant_id = ANY($1::text[])',
+      [merchantIds],
+    );
+    return new Set(rows.map((r) => str(r['merchant_id'])));
+  }
+  async profilesOf(merchantIds: readonly string[]): Promise<Map<string, Profile>> {
+    const rows = await this.sql.query('SELECT * FROM profiles WHERE merchant_id = ANY($1::text[])', [
+      merchantIds,
+    ]);
+    return new Map(rows.map((r) => [str(r['merchant_id']), profileOf(r)]));
+  }
+  async feeRulesOf(merchantIds: readonly string[]): Promise<Map<string, FeeRuleVersion[]>> {
+    const rows = await this.sql.query(
+      'SELECT * FROM fee_rules WHERE merchant_id = ANY($1::text[]) ORDER BY merchant_id, effective_from',
+      [merchantIds],
+    );
+    const byMerchant = new Map<string, FeeRuleVersion[]>();
+    for (const row of rows) {
+      const rule = ruleOf(row);
+      const list = byMerchant.get(rule.merchantId) ?? [];
+      list.push(rule);
+      byMerchant.set(rule.merchantId, list);
+    }
+    return byMerchant;
+  }
+  async addMonthVolumes(
+    totals: readonly { merchantId: string; month: string; amountMinor: bigint }[],
+  ): Promise<Map<string, bigint>> {
+    const rows = await this.sql.query(
+      `INSERT INTO month_volumes (merchant_id, month, volume_minor)
+       SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[])
+       ON CONFLICT (merchant_id, month) DO UPDATE SET volume_minor = month_volumes.volume_minor + EXCLUDED.volume_minor
+       RETURNING merchant_id, month, volume_minor AS after`,
+      [
+        totals.map((t) => t.merchantId),
+        totals.map((t) => t.month),
+        totals.map((t) => t.amountMinor.toString()),
+      ],
+    );
+    const added = new Map(totals.map((t) => [`${t.merchantId}|${t.month}`, t.amountMinor]));
+    return new Map(
+      rows.map((r) => {
+        const key = `${str(r['merchant_id'])}|${str(r['month'])}`;
+        return [key, big(r['after']) - (added.get(key) ?? 0n)];
+      }),
+    );
+  }
+  async insertItems(items: readonly NewItem[]): Promise<Set<string>> {
+    const column = <T>(f: (i: NewItem) => T): T[] => items.map(f);
+    const rows = await this.sql.query(
+      `INSERT INTO items (item_id, kind, merchant_id, order_id, merchant_order_no, payment_id, refund_id, channel_no,
+         channel_txn_id, pay_channel, biz_code, accounting_date, amount_minor, fee_minor, currency, rule_id, confirmed, settle_on)
+       SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
+         $9::text[], $10::text[], $11::text[], $12::date[], $13::bigint[], $14::bigint[], $15::text[], $16::uuid[],
+         $17::boolean[], $18::date[])
+       ON CONFLICT (item_id) DO NOTHING RETURNING item_id`,
+      [
+        column((i) => i.itemId),
+        column((i) => i.kind),
+        column((i) => i.merchantId),
+        column((i) => i.orderId),
+        column((i) => i.merchantOrderNo),
+        column((i) => i.paymentId),
+        column((i) => i.refundId),
+        column((i) => i.channelNo),
+        column((i) => i.channelTxnId),
+        column((i) => i.payChannel),
+        column((i) => i.bizCode),
+        column((i) => i.accountingDate),
+        column((i) => i.amountMinor.toString()),
+        column((i) => i.feeMinor.toString()),
+        column((i) => i.currency),
+        column((i) => i.ruleId),
+        column((i) => i.confirmed),
+        column((i) => i.settleOn),
+      ],
+    );
+    return new Set(rows.map((r) => str(r['item_id'])));
   }
 
   async receivers(merchantId: string) {
@@ -375,50 +496,116 @@ class PgSettlementTx implements SettlementTx {
     const rows = await this.sql.query(
       `WITH confirmed AS (
          UPDATE items i SET confirmed = true
-         WHERE i.channel_no = $1 AND i.accounting_date = $2 AND NOT i.confirmed
-           AND NOT EXISTS (SELECT 1 FROM differences d WHERE d.open AND d.channel_no = $1 AND d.bill_date = $2
-             AND (d.channel_txn_no = i.channel_txn_id OR d.platform_txn_id = i.channel_txn_id
-                  OR (d.merchant_order_no <> '' AND d.merchant_order_no = i.merchant_order_no)))
+         WHERE i.channel_no = $1 AND i.accounting_date = $2 AND NOT i.confirmed AND ${NOT_DISPUTED}
          RETURNING 1)
        SELECT count(*) AS n FROM confirmed`,
       [channelNo, billDate],
     );
     return big(rows[0]?.['n']);
   }
-  async recordChannelDay(d: ChannelDay): Promise<boolean> {
+  async differencesKnown(channelNo: string, billDate: string): Promise<bigint> {
     const rows = await this.sql.query(
-      `INSERT INTO channel_days (channel_no, bill_date, run_id, net_settlement_minor, channel_fee_minor, confirmed_items)
-       VALUES ($1,$2,$3,$4,$5,$6) ON CONFLICT (channel_no, bill_date) DO NOTHING RETURNING channel_no`,
+      'SELECT count(*) AS n FROM differences WHERE channel_no = $1 AND bill_date = $2',
+      [channelNo, billDate],
+    );
+    return big(rows[0]?.['n']);
+  }
+  async recordChannelDay(d: ChannelDay, route: DepositRoute | null): Promise<boolean> {
+    const rows = await this.sql.query(
+      `INSERT INTO channel_days (day_id, channel_no, bill_date, run_id, pay_channel, currency, net_settlement_minor,
+         channel_fee_minor, confirmed_items, difference_count, deposit_state, deposit_subject, transit_subject)
+       VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13) ON CONFLICT (channel_no, bill_date) DO NOTHING RETURNING day_id`,
       [
+        dayId(d.channelNo, d.billDate),
         d.channelNo,
         d.billDate,
         d.runId,
-        d.netSettlementMinor.toString(),
-        d.channelFeeMinor.toString(),
-        d.confirmedItems.toString(),
+        d.payChannel,
+        d.currency,
+        d.netSettlementMinor,
+        d.channelFeeMinor,
+        d.confirmedItems,
+        d.differenceCount,
+        // The initial state, which no transition produces.
+        route === null ? 'UNMAPPED' : 'CONFIRMED',
+        route?.depositSubject ?? null,
+        route?.transitSubject ?? null,
       ],
     );
     return rows.length === 1;
   }
-  async markDeposited(channelNo: string, billDate: string): Promise<void> {
-    await this.sql.query(
-      'UPDATE channel_days SET deposited = true WHERE channel_no = $1 AND bill_date = $2',
-      [channelNo, billDate],
-    );
+  async channelDay(channelNo: string, billDate: string): Promise<ChannelDayRecord | null> {
+    const rows = await this.sql.query('SELECT * FROM channel_days WHERE day_id = $1', [
+      dayId(channelNo, billDate),
+    ]);
+    return rows[0] === undefined ? null : channelDayOf(rows[0]);
   }
-  async upsertDifference(d: Difference): Promise<void> {
+  async moveChannelDay(channelNo: string, billDate: string, to: DepositStateName): Promise<boolean> {
+    const moved = await this.sql.transition(CHANNEL_DAY_STATES, dayId(channelNo, billDate), to, {
+      updated_at: SQL_NOW,
+    });
+    return moved.changed;
+  }
+  async confirmedOnArrival(
+    channelNo: string,
+    accountingDate: string,
+    channelTxnId: string,
+  ): Promise<boolean> {
+    const rows = await this.sql.query(
+      `SELECT 1 FROM channel_days WHERE channel_no = $1 AND bill_date = $2
+         AND NOT EXISTS (SELECT 1 FROM differences d WHERE d.open AND d.channel_no = $1 AND $3 <> ''
+                           AND $3 IN (d.platform_txn_id, d.merchant_order_no))`,
+      [channelNo, accountingDate, channelTxnId],
+    );
+    return rows.length === 1;
+  }
+  async reconciledChannelDays(days: readonly string[]): Promise<Set<string>> {
+    if (days.length === 0) return new Set();
+    const rows = await this.sql.query<{ day: string }>(
+      `SELECT channel_no || '|' || bill_date::text AS day FROM channel_days
+        WHERE channel_no || '|' || bill_date::text = ANY($1::text[])`,
+      [days],
+    );
+    return new Set(rows.map((r) => r.day));
+  }
+  async openDifference(d: Difference): Promise<void> {
     await this.sql.query(
       `INSERT INTO differences (difference_id, channel_no, bill_date, channel_txn_no, merchant_order_no, platform_txn_id, open)
-       VALUES ($1,$2,$3,$4,$5,$6,$7)
-       ON CONFLICT (difference_id) DO UPDATE SET open = $7, updated_at = now()`,
-      [d.differenceId, d.channelNo, d.billDate, d.channelTxnNo, d.merchantOrderNo, d.platformTxnId, d.open],
+       VALUES ($1,$2,$3,$4,$5,$6,true) ON CONFLICT (difference_id) DO NOTHING`,
+      [d.differenceId, d.channelNo, d.billDate, d.channelTxnNo, d.merchantOrderNo, d.platformTxnId],
     );
+  }
+  async closeDifference(d: Difference): Promise<void> {
+    await this.sql.query(
+      `INSERT INTO differences (difference_id, channel_no, bill_date, channel_txn_no, merchant_order_no, platform_txn_id, open)
+       VALUES ($1,$2,$3,$4,$5,$6,false)
+       ON CONFLICT (difference_id) DO UPDATE SET open = false, updated_at = now()`,
+      [d.differenceId, d.channelNo, d.billDate, d.channelTxnNo, d.merchantOrderNo, d.platformTxnId],
+    );
+  }
+  async confirmNamedBy(differenceId: string): Promise<bigint> {
+    const rows = await this.sql.query(
+      `WITH named AS (SELECT * FROM differences WHERE difference_id = $1),
+       confirmed AS (
+         UPDATE items i SET confirmed = true FROM named n
+         WHERE i.channel_no = n.channel_no AND NOT i.confirmed AND i.channel_txn_id <> ''
+           AND i.channel_txn_id IN (n.platform_txn_id, n.merchant_order_no)
+           AND EXISTS (SELECT 1 FROM channel_days c WHERE c.channel_no = i.channel_no
+                         AND c.bill_date IN (i.accounting_date, n.bill_date))
+           AND ${NOT_DISPUTED}
+         RETURNING 1)
+       SELECT count(*) AS n FROM confirmed`,
+      [differenceId],
+    );
+    return big(rows[0]?.['n']);
   }
 
   async merchantsDue(settlementDate: string, limit: number, afterMerchantId: string): Promise<string[]> {
     const rows = await this.sql.query(
       `SELECT merchant_id FROM (
-         SELECT DISTINCT merchant_id FROM items WHERE batch_id IS NULL AND settle_on <= $1
+         -- Items a batch would take: unconfirmed ones only where the merchant does not hold them back.
+         SELECT DISTINCT i.merchant_id FROM items i LEFT JOIN profiles hold ON hold.merchant_id = i.merchant_id
+         WHERE i.batch_id IS NULL AND i.settle_on <= $1 AND (i.confirmed OR NOT COALESCE(hold.hold_unconfirmed, false))
          UNION
          SELECT merchant_id FROM batches WHERE release_on <= $1 AND carried_out_minor > 0
            AND NOT EXISTS (SELECT 1 FROM batches later WHERE later.merchant_id = batches.merchant_id
@@ -595,6 +782,22 @@ export class PgSettlementStore implements SettlementStore {
       [merchantId],
     );
     return rows.map(ruleOf);
+  }
+  async channelDayReport(
+    channelNo: string,
+    billDate: string,
+  ): Promise<{ day: ChannelDayRecord; feeIncomeMinor: bigint } | null> {
+    const days = await this.dataSource.query<Row[]>('SELECT * FROM channel_days WHERE day_id = $1', [
+      dayId(channelNo, billDate),
+    ]);
+    if (days[0] === undefined) return null;
+    const income = await this.dataSource.query<Row[]>(
+      `SELECT COALESCE(sum(CASE i.kind WHEN 'PAY' THEN i.fee_minor ELSE -i.fee_minor END), 0) AS fees
+       FROM items i LEFT JOIN items p ON i.kind = 'REFUND' AND p.kind = 'PAY' AND p.order_id = i.order_id
+       WHERE i.accounting_date = $2 AND COALESCE(p.channel_no, i.channel_no) = $1`,
+      [channelNo, billDate],
+    );
+    return { day: channelDayOf(days[0]), feeIncomeMinor: big(income[0]?.['fees']) };
   }
   async accountId(key: string): Promise<string | undefined> {
     const rows = await this.dataSource.query<Row[]>(
