@@ -133,6 +133,9 @@ function part(kind: PartKind, amountMinor: bigint, extra: Partial<PaymentPart> =
     refunded: undefined,
     channelTxnId: '',
     channelNo: '',
+    asset: '',
+    quantity: 0n,
+    consumptionType: '',
     ...extra,
   };
 }

@@ -120,6 +120,9 @@ export async function channelPaymentAndRefund(
           refunded: undefined,
           channelTxnId: '',
           channelNo: '',
+          asset: '',
+          quantity: 0n,
+          consumptionType: '',
         },
       ],
     });

@@ -75,6 +75,9 @@ function channelPart(payChannel: string, amountMinor: bigint): proto.cashier.Pay
     refunded: undefined,
     channelTxnId: '',
     channelNo: '',
+    asset: '',
+    quantity: 0n,
+    consumptionType: '',
   };
 }
 

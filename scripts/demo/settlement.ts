@@ -240,6 +240,9 @@ async function payAndWait(
         refunded: undefined,
         channelTxnId: '',
         channelNo: '',
+        asset: '',
+        quantity: 0n,
+        consumptionType: '',
       },
     ],
   });

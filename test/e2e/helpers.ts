@@ -78,6 +78,9 @@ export function part(kind: PartKind, amountMinor: bigint, extra: Partial<Payment
     refunded: undefined,
     channelTxnId: '',
     channelNo: '',
+    asset: '',
+    quantity: 0n,
+    consumptionType: '',
     ...extra,
   };
 }

@@ -15,7 +15,12 @@ import {
 } from '@paycore/platform';
 import { CashierServiceService } from '@paycore/proto/paycore/cashier/v1/cashier_service';
 import { TxnUpdated } from '@paycore/proto/paycore/channel/v1/events';
-import { GrpcAccountPort, GrpcChannelPort, serviceAddress } from './adapters/grpc/clients';
+import {
+  GrpcAccountPort,
+  GrpcChannelPort,
+  GrpcStoredValuePort,
+  serviceAddress,
+} from './adapters/grpc/clients';
 import { cashierHandlers, cashierScopes } from './adapters/grpc/handlers';
 import { PgCashierStore } from './adapters/pg/store';
 import { AccountDirectory } from './application/accounts';
@@ -55,6 +60,11 @@ export const cashierSpec: ServiceSpec<typeof cashierConfigSchema> = {
       token,
       metrics,
     );
+    const storedValue = new GrpcStoredValuePort(
+      serviceAddress('account', config.ACCOUNT_ADDRESS, config.ENDPOINTS_FILE),
+      token,
+      metrics,
+    );
     const channel = new GrpcChannelPort(
       serviceAddress('channel-router', config.CHANNEL_ROUTER_ADDRESS, config.ENDPOINTS_FILE),
       token,
@@ -67,6 +77,7 @@ export const cashierSpec: ServiceSpec<typeof cashierConfigSchema> = {
       store,
       accounts,
       account,
+      storedValue,
       channel,
       logger,
       options: {

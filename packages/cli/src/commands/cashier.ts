@@ -211,6 +211,9 @@ export function parsePart(
       refunded: undefined,
       channelTxnId: '',
       channelNo: '',
+      asset: '',
+      quantity: 0n,
+      consumptionType: '',
     },
   ];
 }

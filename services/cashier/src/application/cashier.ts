@@ -78,7 +78,11 @@ export interface OrderView {
 }
 
 /** Pay refusals the caller gets as its error (also on replay: derived from the stored payment). */
-const REFUSED_AT_START: ReadonlySet<string> = new Set(['INSUFFICIENT_BALANCE', 'ROUTE_NOT_AVAILABLE']);
+const REFUSED_AT_START: ReadonlySet<string> = new Set([
+  'INSUFFICIENT_BALANCE',
+  'INSUFFICIENT_STORED_VALUE',
+  'ROUTE_NOT_AVAILABLE',
+]);
 
 export class Cashier {
   private readonly starter: PaymentStarter;
@@ -354,7 +358,9 @@ export class Cashier {
     const p = result.payment;
     if (p.state === 'FAILED' && REFUSED_AT_START.has(p.failureReason)) {
       throw new CashierError(
-        p.failureReason === 'INSUFFICIENT_BALANCE' ? 'INSUFFICIENT_BALANCE' : 'ROUTE_NOT_AVAILABLE',
+        p.failureReason === 'INSUFFICIENT_BALANCE' || p.failureReason === 'INSUFFICIENT_STORED_VALUE'
+          ? p.failureReason
+          : 'ROUTE_NOT_AVAILABLE',
         `payment ${p.paymentId} failed: ${p.failureMessage}`,
         { metadata: { payment_id: p.paymentId } },
       );

@@ -21,7 +21,7 @@ import type { Logger } from 'pino';
 import { isBizCodeShape, runWithBizCode } from '@paycore/context';
 import type { OrderRecord, PaymentRecord } from './records';
 import type { AccountDirectory } from './accounts';
-import type { AccountPort, CashierStore, ChannelPort } from './ports';
+import type { AccountPort, CashierStore, ChannelPort, StoredValuePort } from './ports';
 import { PaymentDriver } from './payment-driver';
 import { RefundDriver } from './refund-driver';
 import { WithdrawalDriver } from './withdrawal-driver';
@@ -45,6 +45,8 @@ export interface DriverDeps {
   readonly store: CashierStore;
   readonly accounts: AccountDirectory;
   readonly account: AccountPort;
+  /** Lot-spending stored-value parts; a deployment without it refuses such parts at their try. */
+  readonly storedValue?: StoredValuePort;
   readonly channel: ChannelPort;
   readonly logger: Logger;
   readonly options: DriverOptions;

@@ -4,6 +4,9 @@
  * stored fields: `try:<payment>:<part>` with a timeout derived from the
  * order's expiry and the payment's creation, `pay:<payment>`,
  * `close:<payment>:<stored attempt number>`, `post:<payment>:<part>`.
+ * A stored-value part that spends lots is held, consumed and released in
+ * account's StoredValueService under consumption id `<payment>:<part>`
+ * (docs/adr/0035), at the same steps as a balance part's reservation.
  */
 import {
   partSource,
@@ -15,7 +18,14 @@ import {
 import { decideFromChannel } from '../domain/states';
 import type { PartStateName } from '../domain/model';
 import { completePayment, failPayment, orderCodeAfter } from './outcomes';
-import { DependencyRefusal, type CashierTx, type ChannelTxn, type Leg } from './ports';
+import {
+  DependencyRefusal,
+  type CashierTx,
+  type ChannelTxn,
+  type Leg,
+  type LotSpend,
+  type StoredValuePort,
+} from './ports';
 import type { OrderRecord, PartRecord, PaymentRecord } from './records';
 import { withCode, type DriverDeps } from './drivers';
 
@@ -135,6 +145,37 @@ export class PaymentDriver {
     ];
   }
 
+  private lots(): StoredValuePort {
+    if (!this.deps.storedValue)
+      throw new Error('a stored-value part spends lots but no StoredValuePort is wired');
+    return this.deps.storedValue;
+  }
+
+  private spend({ payment }: Flow, part: PartRecord): LotSpend | undefined {
+    const sv = part.storedValue;
+    return sv ? { ownerId: payment.payerId, ...sv } : undefined;
+  }
+
+  /** Reserves an internal part: a held consumption of lots, or a two-phase transfer. */
+  private async reserve(flow: Flow, part: PartRecord): Promise<void> {
+    const spend = this.spend(flow, part);
+    if (spend) {
+      await this.lots().tryConsume(
+        pendingIdOf(flow.payment, part),
+        part.bizCode,
+        spend,
+        this.tryTimeoutMs(flow),
+      );
+      return;
+    }
+    await this.deps.account.tryTransfer(
+      pendingIdOf(flow.payment, part),
+      part.bizCode,
+      await this.legs(flow, part),
+      this.tryTimeoutMs(flow),
+    );
+  }
+
   /** From stored fields only: a replayed try carries the same timeout. */
   private tryTimeoutMs({ order, payment }: Flow): number {
     const untilExpiry = order.expireAt.getTime() - payment.createdAt.getTime();
@@ -199,15 +240,10 @@ export class PaymentDriver {
     for (const part of flow.payment.parts) {
       if (part.kind === 'CHANNEL' || part.state !== 'PLANNED') continue;
       try {
-        await this.deps.account.tryTransfer(
-          pendingIdOf(flow.payment, part),
-          part.bizCode,
-          await this.legs(flow, part),
-          this.tryTimeoutMs(flow),
-        );
+        await this.reserve(flow, part);
       } catch (err) {
         if (!(err instanceof DependencyRefusal)) throw err;
-        // The reservation was refused (insufficient balance, frozen, try after cancel): nothing of this part moved.
+        // The reservation was refused (insufficient balance or stored value, frozen, try after cancel): nothing of this part moved.
         return this.moveTo(flow, 'CANCELLING', tried, { reason: err.reason, message: err.message });
       }
       tried.push({ partNo: part.partNo, to: 'TRIED' });
@@ -342,14 +378,14 @@ export class PaymentDriver {
       if (part.kind === 'CHANNEL') {
         await this.post(flow, part, 'channel part');
       } else {
-        if (part.state === 'PLANNED') {
-          // Decided by an operator before the try ran: reserve, then confirm.
-          await this.deps.account.tryTransfer(
-            pendingIdOf(flow.payment, part),
-            part.bizCode,
-            await this.legs(flow, part),
-            this.tryTimeoutMs(flow),
-          );
+        // Decided by an operator before the try ran: reserve, then confirm.
+        if (part.state === 'PLANNED') await this.reserve(flow, part);
+        if (part.storedValue) {
+          // A refused confirm (the hold expired while the channel was slow) is not re-consumed
+          // under another id: the refusal opens an exception for an operator (docs/adr/0035).
+          await this.lots().confirmConsume(pendingIdOf(flow.payment, part), part.bizCode);
+          confirmed.push({ partNo: part.partNo, to: 'CONFIRMED' });
+          continue;
         }
         try {
           await this.deps.account.confirmTransfer(pendingIdOf(flow.payment, part), part.bizCode);
@@ -390,7 +426,15 @@ export class PaymentDriver {
     const cancelled: { partNo: number; to: PartStateName }[] = [];
     for (const part of flow.payment.parts) {
       if (part.state === 'CANCELLED') continue;
-      if (part.state === 'CONFIRMED') {
+      if (part.state === 'CONFIRMED' && part.storedValue) {
+        // An operator's FAILED after the units were consumed: every unit goes back to its lots.
+        await this.lots().refundConsumption(
+          `reverse:${flow.payment.paymentId}:${part.partNo}`,
+          part.bizCode,
+          pendingIdOf(flow.payment, part),
+          part.storedValue.quantity,
+        );
+      } else if (part.state === 'CONFIRMED') {
         // An operator's FAILED on a payment whose internal parts were confirmed: give them back.
         const [debit, credit] = await this.legs(flow, part);
         if (!debit || !credit) throw new Error('a part has two legs');
@@ -403,6 +447,9 @@ export class PaymentDriver {
           ],
           `payment ${flow.payment.paymentId} reversed`,
         );
+      } else if (part.storedValue) {
+        // As below: a cancel of a consumption never tried is an empty rollback, a late try is refused.
+        await this.lots().cancelConsume(pendingIdOf(flow.payment, part), part.bizCode);
       } else if (part.kind !== 'CHANNEL') {
         // A cancel of a part never tried is an empty rollback: a late try is then refused by account.
         await this.deps.account.cancelTransfer(pendingIdOf(flow.payment, part), part.bizCode);

@@ -132,7 +132,14 @@ export interface NewRefund {
   readonly currency: string;
   readonly reason: string;
   readonly bizCode: string;
-  readonly parts: readonly { partNo: number; kind: string; amountMinor: bigint; bizCode: string }[];
+  readonly parts: readonly {
+    partNo: number;
+    kind: string;
+    amountMinor: bigint;
+    bizCode: string;
+    /** Lot-spending STORED_VALUE parts: the units to return. */
+    storedValueQuantity?: bigint;
+  }[];
 }
 
 export interface RefundRepo {
@@ -309,6 +316,33 @@ export interface AccountPort {
   transfer(requestId: string, bizCode: string, legs: readonly Leg[], memo: string): Promise<void>;
   /** Available and total balance on the account's normal side, minor units. */
   balance(accountId: string): Promise<{ availableMinor: bigint; totalMinor: bigint }>;
+}
+
+/** The units a lot-spending part holds: owner, asset, type and quantity (account's StoredValueService). */
+export interface LotSpend {
+  readonly ownerId: string;
+  readonly asset: string;
+  readonly consumptionType: string;
+  readonly quantity: bigint;
+}
+
+/**
+ * Two-phase consumption of a payer's lots in account. Request ids are
+ * derived from the consumption id (`sv-try:`, `sv-confirm:`, `sv-cancel:`),
+ * so a replayed step is answered as a replay; a refusal is a DependencyRefusal.
+ */
+export interface StoredValuePort {
+  tryConsume(consumptionId: string, bizCode: string, spend: LotSpend, timeoutMs: number): Promise<void>;
+  confirmConsume(consumptionId: string, bizCode: string): Promise<void>;
+  /** A cancel of a consumption never tried is an empty rollback: a later try of it is refused. */
+  cancelConsume(consumptionId: string, bizCode: string): Promise<void>;
+  /** Returns `quantity` units of a confirmed consumption to its lots. */
+  refundConsumption(
+    requestId: string,
+    bizCode: string,
+    consumptionId: string,
+    quantity: bigint,
+  ): Promise<void>;
 }
 
 export type ChannelTxnState = 'PROCESSING' | 'SUCCESS' | 'FAIL' | 'CLOSED' | 'UNKNOWN';

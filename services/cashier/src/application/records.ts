@@ -11,6 +11,7 @@ import type {
   PaymentStateName,
   RefundStateName,
   RiskLimits,
+  StoredValueSpend,
   TopUpTargetName,
   WithdrawalStateName,
 } from '../domain/model';
@@ -61,6 +62,8 @@ export interface PartRecord {
   readonly payChannel: string;
   readonly channelNo: string | null;
   readonly couponId: string | null;
+  /** STORED_VALUE parts that spend lots; null otherwise. */
+  readonly storedValue: StoredValueSpend | null;
   readonly bizCode: string;
   readonly state: PartStateName;
   readonly channelTxnId: string | null;
@@ -96,6 +99,8 @@ export interface RefundPartRecord {
   readonly bizCode: string;
   readonly channelTxnId: string | null;
   readonly channelState: 'NONE' | 'PENDING' | 'SUCCESS' | 'FAIL';
+  /** Lot-spending STORED_VALUE parts: the units this refund returns (fixed when it is recorded). */
+  readonly storedValueQuantity: bigint | null;
   readonly done: boolean;
 }
 

@@ -124,6 +124,10 @@ export class RefundDriver {
       if (part.done || part.amountMinor === 0n) continue;
       const paid = payment.parts.find((p) => p.partNo === part.partNo);
       if (!paid) throw new Error(`refund ${refund.refundId}: part ${part.partNo} not in the payment`);
+      if (paid.storedValue) {
+        if (!(await this.refundUnits(refund, part, paid))) return false;
+        continue;
+      }
       const from = await this.deps.accounts.resolve(this.refundSource(order), part.bizCode);
       const to = await this.deps.accounts.resolve(
         partSource(paid.kind, payment.payerId, paid.channelNo ?? undefined),
@@ -156,6 +160,47 @@ export class RefundDriver {
         tx.refunds.markPartDone(refund.refundId, part.partNo),
       );
     }
+    return true;
+  }
+
+  /**
+   * A lot-spending part: its units go back to the lots they were drawn from
+   * (RefundConsumption of the payment's consumption, `refund:<refund>:<part>`);
+   * no money moves. A refusal opens an exception, as a refused posting does.
+   */
+  private async refundUnits(
+    refund: RefundRecord,
+    part: RefundRecord['parts'][number],
+    paid: PaymentRecord['parts'][number],
+  ): Promise<boolean> {
+    const units = part.storedValueQuantity ?? 0n;
+    try {
+      if (units > 0n && this.deps.storedValue) {
+        await this.deps.storedValue.refundConsumption(
+          `refund:${refund.refundId}:${part.partNo}`,
+          part.bizCode,
+          `${refund.paymentId}:${paid.partNo}`,
+          units,
+        );
+      } else if (units > 0n) {
+        throw new Error('a stored-value part spends lots but no StoredValuePort is wired');
+      }
+    } catch (err) {
+      if (!(err instanceof DependencyRefusal)) throw err;
+      await this.deps.store.transaction('cashier.refund-exception', 'READ COMMITTED', async (tx) => {
+        await tx.refunds.touch(refund.refundId);
+        await tx.exceptions.open({
+          flowKind: 'REFUND',
+          flowId: refund.refundId,
+          bizCode: part.bizCode,
+          detail: `returning ${units} units of refund part ${part.partNo} was refused: ${err.reason}`,
+        });
+      });
+      return false;
+    }
+    await this.deps.store.transaction('cashier.refund-part', 'READ COMMITTED', (tx) =>
+      tx.refunds.markPartDone(refund.refundId, part.partNo),
+    );
     return true;
   }
 

@@ -10,7 +10,7 @@ import { randomUUID } from 'node:crypto';
 import { assertRequestId, canonicalRequestHash } from '@paycore/platform';
 import { ACTION_REFUND, withAction } from '../domain/codes';
 import { CashierError, invalidField } from '../domain/errors';
-import { allocateRefundAlongPath } from '../domain/refund';
+import { allocateRefundAlongPath, unitsToRefund } from '../domain/refund';
 import type { Drivers } from './drivers';
 import type { CashierStore, CashierTx } from './ports';
 import type { OrderRecord, RefundRecord } from './records';
@@ -110,6 +110,9 @@ export class RefundDesk {
         kind: part.kind,
         amountMinor: split[i] ?? 0n,
         bizCode: withAction(part.bizCode, ACTION_REFUND),
+        ...(part.storedValue
+          ? { storedValueQuantity: unitsToRefund(part, part.storedValue.quantity, split[i] ?? 0n) }
+          : {}),
       }))
       .filter((p) => p.amountMinor > 0n);
     const refundId = randomUUID();

@@ -37,6 +37,16 @@ export const NO_RISK_LIMITS: RiskLimits = {
   payerPaymentsPerMinuteMax: 0,
 };
 
+/** STORED_VALUE parts that spend lots: which units (account's StoredValueService). */
+export interface StoredValueSpend {
+  /** Asset code, e.g. "ADCOIN". */
+  readonly asset: string;
+  /** Asset minor units, > 0. */
+  readonly quantity: bigint;
+  /** What the units are spent on, e.g. "LISTING_BOOST". */
+  readonly consumptionType: string;
+}
+
 /** A part as the payer asked for it. */
 export interface RequestedPart {
   readonly kind: PartKindName;
@@ -45,6 +55,8 @@ export interface RequestedPart {
   readonly payChannel?: string;
   /** COUPON only. */
   readonly couponId?: string;
+  /** STORED_VALUE only, optional: spend lots instead of the stored-value money account. */
+  readonly storedValue?: StoredValueSpend;
 }
 
 /** A validated part: its pay channel is known (0001 / 0002 / 0003 for internal ones). */
@@ -54,6 +66,7 @@ export interface PlannedPart {
   readonly amountMinor: bigint;
   readonly payChannel: string;
   readonly couponId: string | undefined;
+  readonly storedValue: StoredValueSpend | undefined;
 }
 
 export const INTERNAL_PAY_CHANNELS: Readonly<Record<Exclude<PartKindName, 'CHANNEL'>, string>> = {

@@ -2,7 +2,8 @@
  * Proves the combined-payment rules of planPayment: valid combinations get
  * their pay channels; each malformed plan is refused with its precise reason
  * (PARTS_DO_NOT_SUM, TOO_MANY_CHANNEL_PARTS, UNKNOWN_PAY_CHANNEL,
- * AMOUNT_OUT_OF_RANGE, INVALID_FIELD); and for random part lists, a plan is
+ * AMOUNT_OUT_OF_RANGE, INVALID_FIELD, including a stored-value part's lot
+ * fields); and for random part lists, a plan is
  * accepted exactly when the parts are positive and sum to the order amount
  * (fast-check).
  */
@@ -36,6 +37,38 @@ function reasonOf(fn: () => unknown): string {
 }
 
 describe('combined payment plan', () => {
+  it('a stored-value part may spend lots: asset, quantity and type kept, each checked with its field', () => {
+    const spend = { asset: 'ADCOIN', quantity: 30n, consumptionType: 'LISTING_BOOST' };
+    const planned = plan([
+      { kind: 'STORED_VALUE', amountMinor: 400n, storedValue: spend },
+      { kind: 'CHANNEL', amountMinor: 600n, payChannel: '1001' },
+    ]);
+    expect(planned[0]).to.include({ payChannel: '0003' });
+    expect(planned[0]?.storedValue).to.deep.equal(spend);
+    const fieldOf = (part: RequestedPart): string | undefined => {
+      try {
+        plan([part]);
+      } catch (err) {
+        if (err instanceof CashierError && err.reason === 'INVALID_FIELD') return err.field;
+        throw err;
+      }
+      return undefined;
+    };
+    const sv = (
+      over: Partial<typeof spend>,
+      kind: RequestedPart['kind'] = 'STORED_VALUE',
+    ): RequestedPart => ({
+      kind,
+      amountMinor: 1000n,
+      storedValue: { ...spend, ...over },
+    });
+    expect(fieldOf(sv({ asset: '' }))).to.equal('parts[0].asset');
+    expect(fieldOf(sv({ asset: 'adcoin' }))).to.equal('parts[0].asset');
+    expect(fieldOf(sv({ quantity: 0n }))).to.equal('parts[0].quantity');
+    expect(fieldOf(sv({ consumptionType: 'a b' }))).to.equal('parts[0].consumption_type');
+    expect(fieldOf(sv({}, 'BALANCE'))).to.equal('parts[0].asset');
+  });
+
   it('routes internal parts to 0001 / 0002 / 0003 and keeps the chosen channel', () => {
     const planned = plan([
       { kind: 'BALANCE', amountMinor: 500n },

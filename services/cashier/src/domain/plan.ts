@@ -17,6 +17,21 @@ import {
 } from './model';
 
 const PAY_CHANNEL_PATTERN = /^[0-9]{4}$/;
+/** As account's StoredValueService: an asset code and a consumption type. */
+const ASSET_PATTERN = /^[A-Z][A-Z0-9_]{2,11}$/;
+const CONSUMPTION_TYPE_PATTERN = /^[A-Za-z0-9_.-]{1,64}$/;
+
+/** A lot spend is only for a STORED_VALUE part, and then complete and well formed. */
+function checkStoredValue(part: RequestedPart, field: string): void {
+  const spend = part.storedValue;
+  if (spend === undefined) return;
+  if (part.kind !== 'STORED_VALUE') throw invalidField(`${field}.asset`, 'is only for a STORED_VALUE part');
+  if (!ASSET_PATTERN.test(spend.asset))
+    throw invalidField(`${field}.asset`, 'must be 3 to 12 of A-Z 0-9 _, starting with a letter');
+  if (spend.quantity <= 0n) throw invalidField(`${field}.quantity`, 'must be positive with an asset');
+  if (!CONSUMPTION_TYPE_PATTERN.test(spend.consumptionType))
+    throw invalidField(`${field}.consumption_type`, 'must be 1 to 64 of A-Z a-z 0-9 _ . - with an asset');
+}
 
 export interface PlanInput {
   readonly orderKind: OrderKind;
@@ -45,6 +60,7 @@ export function planPayment(input: PlanInput): PlannedPart[] {
       });
     }
     total += part.amountMinor;
+    checkStoredValue(part, field);
     let payChannel: string;
     if (part.kind === 'CHANNEL') {
       channelParts += 1;
@@ -80,6 +96,7 @@ export function planPayment(input: PlanInput): PlannedPart[] {
       amountMinor: part.amountMinor,
       payChannel,
       couponId: part.kind === 'COUPON' ? part.couponId : undefined,
+      storedValue: part.storedValue,
     });
   }
   if (channelParts > 1) {

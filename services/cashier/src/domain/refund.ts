@@ -41,3 +41,18 @@ export function allocateRefundAlongPath(parts: readonly RefundablePart[], amount
     amountMinor,
   );
 }
+
+/**
+ * The units a refund of `refundMinor` returns of a lot-spending part: counted
+ * cumulatively (units due after it minus units due before it, each rounded
+ * down), so refunds adding up to the part's amount return every unit. The
+ * part's refunded amount is read under the order's lock.
+ */
+export function unitsToRefund(
+  part: { amountMinor: bigint; refundedMinor: bigint },
+  quantity: bigint,
+  refundMinor: bigint,
+): bigint {
+  const due = (minor: bigint): bigint => (minor * quantity) / part.amountMinor;
+  return due(part.refundedMinor + refundMinor) - due(part.refundedMinor);
+}

@@ -13,6 +13,7 @@ import {
   Side,
   type TransferLeg,
 } from '@paycore/proto/paycore/account/v1/account_service';
+import { StoredValueServiceClient } from '@paycore/proto/paycore/account/v1/stored_value_service';
 import { ChannelServiceClient } from '@paycore/proto/paycore/channel/v1/channel_service';
 import { TxnState, type ChannelTransaction } from '@paycore/proto/paycore/channel/v1/types';
 import { CURRENCY } from '../../domain/model';
@@ -25,6 +26,8 @@ import {
   type ChannelTxn,
   type ChannelTxnState,
   type Leg,
+  type LotSpend,
+  type StoredValuePort,
 } from '../../application/ports';
 
 const CALL_DEADLINE_MS = 10_000;
@@ -155,6 +158,89 @@ export class GrpcAccountPort implements AccountPort {
       availableMinor: res.balance?.available?.amountMinor ?? 0n,
       totalMinor: res.balance?.total?.amountMinor ?? 0n,
     };
+  }
+}
+
+/** account's TryConsume accepts a hold of 1 s to 24 h. */
+const CONSUME_TIMEOUT_MAX_S = 24 * 3_600;
+
+export class GrpcStoredValuePort implements StoredValuePort {
+  private readonly client: StoredValueServiceClient;
+
+  constructor(address: string, token: () => string | undefined, metrics?: Metrics) {
+    this.client = createClient(StoredValueServiceClient, {
+      address,
+      token,
+      defaultDeadlineMs: CALL_DEADLINE_MS,
+      // Every mutation below carries a request id derived from the consumption id, so a replay is safe.
+      idempotent: ['tryConsume', 'confirmConsume', 'cancelConsume', 'refundConsumption'],
+      ...(metrics !== undefined ? { metrics } : {}),
+    });
+  }
+
+  private async call<T>(method: string, fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      throw failure('account', method, err);
+    }
+  }
+
+  async tryConsume(
+    consumptionId: string,
+    bizCode: string,
+    spend: LotSpend,
+    timeoutMs: number,
+  ): Promise<void> {
+    const seconds = Math.min(CONSUME_TIMEOUT_MAX_S, Math.max(1, Math.ceil(timeoutMs / 1000)));
+    await this.call('TryConsume', () =>
+      unary(this.client.tryConsume.bind(this.client), {
+        requestId: `sv-try:${consumptionId}`,
+        bizContext: { code: bizCode },
+        consumptionId,
+        ownerId: spend.ownerId,
+        asset: spend.asset,
+        consumptionType: spend.consumptionType,
+        quantity: spend.quantity,
+        timeout: { seconds: BigInt(seconds), nanos: 0 },
+      }),
+    );
+  }
+
+  async confirmConsume(consumptionId: string, bizCode: string): Promise<void> {
+    await this.call('ConfirmConsume', () =>
+      unary(this.client.confirmConsume.bind(this.client), {
+        requestId: `sv-confirm:${consumptionId}`,
+        bizContext: { code: bizCode },
+        consumptionId,
+      }),
+    );
+  }
+
+  async cancelConsume(consumptionId: string, bizCode: string): Promise<void> {
+    await this.call('CancelConsume', () =>
+      unary(this.client.cancelConsume.bind(this.client), {
+        requestId: `sv-cancel:${consumptionId}`,
+        bizContext: { code: bizCode },
+        consumptionId,
+      }),
+    );
+  }
+
+  async refundConsumption(
+    requestId: string,
+    bizCode: string,
+    consumptionId: string,
+    quantity: bigint,
+  ): Promise<void> {
+    await this.call('RefundConsumption', () =>
+      unary(this.client.refundConsumption.bind(this.client), {
+        requestId,
+        bizContext: { code: bizCode },
+        consumptionId,
+        quantity,
+      }),
+    );
   }
 }
 

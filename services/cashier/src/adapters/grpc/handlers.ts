@@ -116,6 +116,15 @@ export function cashierHandlers(cashier: Cashier): Handlers<Definition> {
           amountMinor: part.amount?.amountMinor ?? 0n,
           ...(part.payChannel !== '' ? { payChannel: part.payChannel } : {}),
           ...(part.couponId !== '' ? { couponId: part.couponId } : {}),
+          ...(part.asset !== '' || part.quantity !== 0n || part.consumptionType !== ''
+            ? {
+                storedValue: {
+                  asset: part.asset,
+                  quantity: part.quantity,
+                  consumptionType: part.consumptionType,
+                },
+              }
+            : {}),
         };
       });
       const { order, payment } = await cashier.pay({

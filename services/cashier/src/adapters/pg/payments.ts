@@ -43,10 +43,12 @@ export class PgPayments implements PaymentRepo {
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING ${PAYMENT_COLUMNS}
        ), parts AS (
          INSERT INTO payment_parts (payment_id, part_no, kind, amount_minor, pay_channel, channel_no, coupon_id,
-           biz_code, state)
-         SELECT $1, p.part_no, p.kind, p.amount_minor, p.pay_channel, p.channel_no, p.coupon_id, p.biz_code, $10
+           biz_code, state, sv_asset, sv_quantity, sv_consumption_type)
+         SELECT $1, p.part_no, p.kind, p.amount_minor, p.pay_channel, p.channel_no, p.coupon_id, p.biz_code, $10,
+             p.sv_asset, p.sv_quantity, p.sv_consumption_type
            FROM jsonb_to_recordset($11::jsonb) AS p(part_no int, kind text, amount_minor bigint, pay_channel text,
-             channel_no text, coupon_id uuid, biz_code text)
+             channel_no text, coupon_id uuid, biz_code text, sv_asset text, sv_quantity bigint,
+             sv_consumption_type text)
          RETURNING ${PART_COLUMNS}
        )
        SELECT payment.*, (SELECT json_agg(parts ORDER BY parts.part_no) FROM parts) AS parts FROM payment`,
@@ -70,6 +72,9 @@ export class PgPayments implements PaymentRepo {
             channel_no: part.channelNo,
             coupon_id: part.couponId ?? null,
             biz_code: part.bizCode,
+            sv_asset: part.storedValue?.asset ?? null,
+            sv_quantity: part.storedValue?.quantity.toString() ?? null,
+            sv_consumption_type: part.storedValue?.consumptionType ?? null,
           })),
         ),
       ],

@@ -36,9 +36,10 @@ export class PgRefunds implements RefundRepo {
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
          ON CONFLICT (merchant_id, merchant_refund_no) DO NOTHING RETURNING refund_id
        ), parts AS (
-         INSERT INTO refund_parts (refund_id, part_no, kind, amount_minor, biz_code, channel_state)
-         SELECT refund.refund_id, p.part_no, p.kind, p.amount_minor, p.biz_code, $12
-           FROM refund, jsonb_to_recordset($13::jsonb) AS p(part_no int, kind text, amount_minor bigint, biz_code text)
+         INSERT INTO refund_parts (refund_id, part_no, kind, amount_minor, biz_code, channel_state, sv_quantity)
+         SELECT refund.refund_id, p.part_no, p.kind, p.amount_minor, p.biz_code, $12, p.sv_quantity
+           FROM refund, jsonb_to_recordset($13::jsonb) AS p(part_no int, kind text, amount_minor bigint, biz_code text,
+             sv_quantity bigint)
          RETURNING 1
        )
        SELECT refund_id::text FROM refund`,
@@ -61,6 +62,7 @@ export class PgRefunds implements RefundRepo {
             kind: p.kind,
             amount_minor: p.amountMinor.toString(),
             biz_code: p.bizCode,
+            sv_quantity: p.storedValueQuantity?.toString() ?? null,
           })),
         ),
       ],

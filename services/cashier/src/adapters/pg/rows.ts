@@ -50,11 +50,11 @@ export const ORDER_COLUMNS = `order_id::text, kind, merchant_id, merchant_order_
 export const PAYMENT_COLUMNS = `payment_id::text, order_id::text, request_id, request_hash, payer_id, amount_minor::text,
   state, failure_reason, failure_message, pay_url, close_attempts, risk_day, risk_merchant_id, created_at, updated_at, finished_at`;
 export const PART_COLUMNS = `payment_id::text, part_no, kind, amount_minor::text, pay_channel, channel_no, coupon_id::text,
-  biz_code, state, channel_txn_id, refunded_minor::text`;
+  biz_code, state, channel_txn_id, refunded_minor::text, sv_asset, sv_quantity::text, sv_consumption_type`;
 export const REFUND_COLUMNS = `refund_id::text, order_id::text, payment_id::text, merchant_id, merchant_refund_no,
   request_hash, amount_minor::text, currency, state, failure_reason, reason, biz_code, created_at, updated_at, finished_at`;
 export const REFUND_PART_COLUMNS = `refund_id::text, part_no, kind, amount_minor::text, biz_code, channel_txn_id,
-  channel_state, done`;
+  channel_state, done, sv_quantity::text`;
 export const WITHDRAWAL_COLUMNS = `withdrawal_id::text, request_id, request_hash, payer_id, amount_minor::text, currency,
   account_no, account_name, bank_code, state, channel_no, biz_code, channel_txn_id, failure_reason, created_at,
   updated_at, finished_at`;
@@ -110,6 +110,16 @@ export function orderOf(row: Row): OrderRecord {
   };
 }
 
+function storedValueOf(row: Row): PartRecord['storedValue'] {
+  const asset = textOrNull(row, 'sv_asset');
+  if (asset === null) return null;
+  return {
+    asset,
+    quantity: big(row, 'sv_quantity'),
+    consumptionType: text(row, 'sv_consumption_type'),
+  };
+}
+
 export function partOf(row: Row): PartRecord {
   return {
     partNo: int(row, 'part_no'),
@@ -118,6 +128,7 @@ export function partOf(row: Row): PartRecord {
     payChannel: text(row, 'pay_channel'),
     channelNo: textOrNull(row, 'channel_no'),
     couponId: textOrNull(row, 'coupon_id'),
+    storedValue: storedValueOf(row),
     bizCode: textOrNull(row, 'biz_code') ?? '',
     state: text(row, 'state') as PartRecord['state'],
     channelTxnId: textOrNull(row, 'channel_txn_id'),
@@ -155,6 +166,7 @@ export function refundPartOf(row: Row): RefundPartRecord {
     bizCode: text(row, 'biz_code'),
     channelTxnId: textOrNull(row, 'channel_txn_id'),
     channelState: text(row, 'channel_state') as RefundPartRecord['channelState'],
+    storedValueQuantity: textOrNull(row, 'sv_quantity') === null ? null : big(row, 'sv_quantity'),
     done: bool(row, 'done'),
   };
 }
