@@ -651,8 +651,7 @@ async function main(): Promise<void> {
     const day = await runDay(c, sandboxUrl, webhook.url);
     // Let the last notifications arrive before counting them.
     await new Promise((resolve) => setTimeout(resolve, 2_000));
-    const token = readFileSync(tokenFilePath, 'utf8').trim();
-    const settlementOptions = { endpoints, token, sandboxUrl, expectThat, section };
+    const settlementOptions = { paycore: c, sandboxUrl, expectThat, section };
     const settling = await settlementPayments(settlementOptions);
     await reconciliationDemo({
       paycore: c,

@@ -20,30 +20,19 @@
  */
 import { randomBytes } from 'node:crypto';
 import { CN_BUSINESS_DAYS } from '@paycore/calendar';
-import { status as grpcStatus } from '@grpc/grpc-js';
-import { createClient, errorReason, unary } from '@paycore/platform';
-import { AccountServiceClient, OwnerType } from '@paycore/proto/paycore/account/v1/account_service';
-import {
-  CashierServiceClient,
-  OrderState,
-  PartKind,
-  RefundState,
-} from '@paycore/proto/paycore/cashier/v1/cashier_service';
-import {
-  BatchState,
-  CycleKind,
-  DepositState,
-  FeeBearer,
-  FeeKind,
-  SettlementServiceClient,
-  TierBasis,
-  type Batch,
-  type FeeRule,
-} from '@paycore/proto/paycore/settlement/v1/settlement_service';
+import { cny, proto, reasonOf, SettlementErrorReason, type PaycoreClient } from '@paycore/client';
+
+const { OwnerType } = proto.account;
+const { BizMode, OrderState, PartKind, RefundState } = proto.cashier;
+const { BatchState, CycleKind, DepositState, FeeBearer, FeeKind, TierBasis } = proto.settlement;
+type OwnerType = proto.account.OwnerType;
+type CycleKind = proto.settlement.CycleKind;
+type Batch = proto.settlement.Batch;
+type FeeRule = proto.settlement.FeeRule;
 
 export interface SettlementDemoOptions {
-  readonly endpoints: Readonly<Record<string, string>>;
-  readonly token: string;
+  /** The demo's client (its token, deadlines, retries and idempotency keys). */
+  readonly paycore: PaycoreClient;
   readonly sandboxUrl: string;
   readonly expectThat: (what: string, ok: boolean, detail?: string) => boolean;
   readonly section: (title: string) => void;
@@ -63,7 +52,6 @@ export interface SettlementDemoState {
 }
 
 const WAIT_MS_MAX = 90_000;
-const CALL_DEADLINE_MS = 30_000;
 const RUN = randomBytes(3).toString('hex');
 const FINAL_STATES = new Set([
   BatchState.BATCH_STATE_PAID,
@@ -89,46 +77,7 @@ async function waitFor<T>(what: string, fn: () => Promise<T | undefined>): Promi
   return undefined;
 }
 
-const TRANSIENT_CODES: ReadonlySet<number> = new Set<number>([
-  grpcStatus.UNAVAILABLE,
-  grpcStatus.INTERNAL,
-  grpcStatus.DEADLINE_EXCEEDED,
-]);
-const ATTEMPTS_MAX = 5;
-
-/**
- * `unary`, asked again with the same request (so the same request id: a
- * retry is a replay) after a failure that says nothing about the request
- * (a loaded machine: a pool wait, a deadline), a few times.
- */
-async function call<Req, Res>(method: Parameters<typeof unary<Req, Res>>[0], request: Req): Promise<Res> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await unary(method, request);
-    } catch (err) {
-      const code = typeof err === 'object' && err !== null ? (err as { code?: unknown }).code : undefined;
-      if (attempt >= ATTEMPTS_MAX || typeof code !== 'number' || !TRANSIENT_CODES.has(code)) throw err;
-      process.stdout.write(`  (retrying after ${String(err)})\n`);
-      await new Promise((resolve) => setTimeout(resolve, 500 * attempt));
-    }
-  }
-}
-
-function clients(options: SettlementDemoOptions) {
-  const clientOptions = { token: () => options.token, defaultDeadlineMs: CALL_DEADLINE_MS };
-  const address = (name: string): string => {
-    const value = options.endpoints[name];
-    if (value === undefined) throw new Error(`make up did not start ${name} (deploy/services.json)`);
-    return value;
-  };
-  return {
-    cashier: createClient(CashierServiceClient, { address: address('cashier'), ...clientOptions }),
-    settlement: createClient(SettlementServiceClient, { address: address('settlement'), ...clientOptions }),
-    account: createClient(AccountServiceClient, { address: address('account'), ...clientOptions }),
-  };
-}
-type Clients = ReturnType<typeof clients>;
-const closeAll = (c: Clients) => Object.values(c).forEach((client) => client.close());
+type Clients = PaycoreClient;
 
 /** A fee rule of `rate` on every product and pay channel, borne by the merchant, kept on refunds. */
 export function percentageFeeRule(merchantId: string, rate: string): FeeRule {
@@ -154,7 +103,7 @@ export function percentageFeeRule(merchantId: string, rate: string): FeeRule {
 
 async function register(c: Clients, label: string, cycle: CycleKind, minimumPayoutMinor: bigint) {
   const merchantId = id(`settle-${label.toLowerCase().replace(/[^a-z0-9]+/g, '')}`);
-  await call(c.cashier.registerMerchant.bind(c.cashier), {
+  await c.cashier.registerMerchant({
     requestId: id('reg'),
     merchantId,
     name: `settlement demo ${label}`,
@@ -179,18 +128,18 @@ async function register(c: Clients, label: string, cycle: CycleKind, minimumPayo
   const profileRequestId = id('prof');
   const stored = await waitFor(`settlement to know ${merchantId}`, async () => {
     try {
-      await call(c.settlement.setSettlementProfile.bind(c.settlement), {
+      await c.settlement.setSettlementProfile({
         requestId: profileRequestId,
         profile,
       });
       return true;
     } catch (err) {
-      if (errorReason(err) === 'MERCHANT_NOT_FOUND') return undefined;
+      if (reasonOf(err) === SettlementErrorReason.MERCHANT_NOT_FOUND) return undefined;
       throw err;
     }
   });
   if (stored !== true) throw new Error(`settlement never learnt of merchant ${merchantId}`);
-  await call(c.settlement.putFeeRule.bind(c.settlement), {
+  await c.settlement.putFeeRule({
     requestId: id('fee'),
     rule: percentageFeeRule(merchantId, '0.006'),
   });
@@ -214,26 +163,26 @@ async function payAndWait(
   amountMinor: bigint,
   channel: 'alipay' | 'wechat',
 ): Promise<string> {
-  const order = await call(c.cashier.createPaymentOrder.bind(c.cashier), {
+  const order = await c.cashier.createPaymentOrder({
     requestId: id('ord'),
     merchantId: m.merchantId,
     merchantOrderNo: id('no'),
-    amount: { amountMinor, currency: 'CNY' },
+    amount: cny(amountMinor),
     product: '100101',
-    bizMode: 1,
+    bizMode: BizMode.BIZ_MODE_INSTANT,
     subject: 'settlement demo',
     expireTime: undefined,
     notifyUrl: '',
   });
   const orderId = order.order?.orderId ?? '';
-  const paid = await call(c.cashier.pay.bind(c.cashier), {
+  const paid = await c.cashier.pay({
     requestId: id('pay'),
     orderId,
     payerId: id('payer'),
     parts: [
       {
         kind: PartKind.PART_KIND_CHANNEL,
-        amount: { amountMinor, currency: 'CNY' },
+        amount: cny(amountMinor),
         payChannel: channel === 'alipay' ? '1001' : '2001',
         couponId: '',
         bizCode: '',
@@ -252,7 +201,7 @@ async function payAndWait(
     outcome: 'success',
   });
   const done = await waitFor(`order ${orderId} paid`, async () => {
-    const got = await call(c.cashier.getPaymentOrder.bind(c.cashier), {
+    const got = await c.cashier.getPaymentOrder({
       orderId,
       merchantId: '',
       merchantOrderNo: '',
@@ -271,16 +220,16 @@ async function refund(
   orderId: string,
   amountMinor: bigint,
 ) {
-  const res = await call(c.cashier.refund.bind(c.cashier), {
+  const res = await c.cashier.refund({
     requestId: id('rf'),
     orderId,
     merchantRefundNo: id('rn'),
-    amount: { amountMinor, currency: 'CNY' },
+    amount: cny(amountMinor),
     reason: 'settlement demo: one item returned',
   });
   const refundId = res.refund?.refundId ?? '';
   const done = await waitFor(`refund ${refundId}`, async () => {
-    const got = await call(c.cashier.getRefund.bind(c.cashier), {
+    const got = await c.cashier.getRefund({
       refundId,
       merchantId: '',
       merchantRefundNo: '',
@@ -298,21 +247,17 @@ async function refund(
 /** Before reconciliation: the merchants and their day of payments. */
 export async function settlementPayments(options: SettlementDemoOptions): Promise<SettlementDemoState> {
   options.section('settlement (清结算): three merchants, their day of payments');
-  const c = clients(options);
-  try {
-    const tPlus1 = await register(c, 'T+1', CycleKind.CYCLE_KIND_T_PLUS_N, 0n);
-    const d0 = await register(c, 'D0', CycleKind.CYCLE_KIND_D0, 0n);
-    const small = await register(c, 'minimum', CycleKind.CYCLE_KIND_D0, 500_000n);
-    const first = await payAndWait(c, options, tPlus1, 26_800n, 'alipay');
-    await payAndWait(c, options, tPlus1, 9_900n, 'wechat');
-    await refund(c, options, tPlus1, first, 6_800n);
-    await payAndWait(c, options, d0, 15_000n, 'alipay');
-    await payAndWait(c, options, d0, 7_777n, 'wechat');
-    await payAndWait(c, options, small, 12_300n, 'alipay');
-    return { merchants: [tPlus1, d0, small] };
-  } finally {
-    closeAll(c);
-  }
+  const c = options.paycore;
+  const tPlus1 = await register(c, 'T+1', CycleKind.CYCLE_KIND_T_PLUS_N, 0n);
+  const d0 = await register(c, 'D0', CycleKind.CYCLE_KIND_D0, 0n);
+  const small = await register(c, 'minimum', CycleKind.CYCLE_KIND_D0, 500_000n);
+  const first = await payAndWait(c, options, tPlus1, 26_800n, 'alipay');
+  await payAndWait(c, options, tPlus1, 9_900n, 'wechat');
+  await refund(c, options, tPlus1, first, 6_800n);
+  await payAndWait(c, options, d0, 15_000n, 'alipay');
+  await payAndWait(c, options, d0, 7_777n, 'wechat');
+  await payAndWait(c, options, small, 12_300n, 'alipay');
+  return { merchants: [tPlus1, d0, small] };
 }
 
 function printStatement(
@@ -342,14 +287,14 @@ async function settle(c: Clients, today: string, m: DemoMerchant): Promise<Batch
   if (m.cycle === CycleKind.CYCLE_KIND_T_PLUS_N) {
     // Its settlement date is the next business day; settled early, on request, so the demo shows it.
     const date = CN_BUSINESS_DAYS.addBusinessDays(today, 1);
-    await call(c.settlement.requestSettlement.bind(c.settlement), {
+    await c.settlement.requestSettlement({
       requestId: id('req'),
       merchantId: m.merchantId,
       settlementDate: date,
     });
   }
   return waitFor(`batch of ${m.merchantId}`, async () => {
-    const list = await call(c.settlement.listBatches.bind(c.settlement), { merchantId: m.merchantId });
+    const list = await c.settlement.listBatches({ merchantId: m.merchantId });
     const batch = list.batches[0];
     return batch !== undefined && FINAL_STATES.has(batch.state) ? batch : undefined;
   });
@@ -361,7 +306,7 @@ async function balanceOf(
   ownerId: string,
   subject: string,
 ): Promise<bigint | undefined> {
-  const list = await call(c.account.listAccounts.bind(c.account), { ownerType, ownerId, page: undefined });
+  const list = await c.account.listAccounts({ ownerType, ownerId, page: undefined });
   const found = list.accounts.filter((a) => a.subjectCode === subject);
   if (found.length === 0) return undefined;
   return found.reduce(
@@ -377,68 +322,64 @@ export async function settlementDay(
 ): Promise<void> {
   const { expectThat } = options;
   options.section('settlement: the day settled, statements');
-  const c = clients(options);
+  const c = options.paycore;
   const today = chinaToday();
-  try {
-    const run = await call(c.settlement.runSettlementDay.bind(c.settlement), {
-      requestId: id('run'),
-      settlementDate: today,
-    });
-    expectThat(`RunSettlementDay ${today}`, true, `${run.batchesCreated} batch(es) created`);
-    for (const m of state.merchants) {
-      const batch = await settle(c, today, m);
-      if (batch === undefined) {
-        expectThat(`${m.label}: batch final`, false);
-        continue;
-      }
-      const statement = await call(c.settlement.getStatement.bind(c.settlement), { batchId: batch.batchId });
-      printStatement(m, batch, statement.lines);
-      const carried = batch.carriedOutMinor - batch.carriedInMinor;
-      expectThat(
-        `${m.label}: payout + fees + shares + carried = net clearing, to the cent`,
-        batch.payoutMinor + batch.feesMinor + batch.sharesMinor + carried === m.netMinor,
-        `${yuan(batch.payoutMinor)} + ${yuan(batch.feesMinor)} + ${yuan(batch.sharesMinor)} + ${yuan(carried)} = ${yuan(m.netMinor)}`,
-      );
-      const wanted =
-        m.minimumPayoutMinor > m.netMinor ? BatchState.BATCH_STATE_CARRIED : BatchState.BATCH_STATE_PAID;
-      expectThat(
-        `${m.label}: ${wanted === BatchState.BATCH_STATE_CARRIED ? 'under its minimum, carried forward' : 'paid out to its bank account'}`,
-        batch.state === wanted,
-      );
+  const run = await c.settlement.runSettlementDay({
+    requestId: id('run'),
+    settlementDate: today,
+  });
+  expectThat(`RunSettlementDay ${today}`, true, `${run.batchesCreated} batch(es) created`);
+  for (const m of state.merchants) {
+    const batch = await settle(c, today, m);
+    if (batch === undefined) {
+      expectThat(`${m.label}: batch final`, false);
+      continue;
     }
-
-    options.section("settlement: reconciled channel days moved to the reserve fund's bank deposit");
-    for (const channelNo of ['100001', '200001']) {
-      const day = await waitFor(`${channelNo} ${today} deposited`, async () => {
-        try {
-          const got = await call(c.settlement.getChannelDay.bind(c.settlement), {
-            channelNo,
-            billDate: today,
-          });
-          return got.day?.depositState === DepositState.DEPOSIT_STATE_DEPOSITED ? got.day : undefined;
-        } catch (err) {
-          if (errorReason(err) === 'CHANNEL_DAY_NOT_FOUND') return undefined; // DayReconciled on its way
-          throw err;
-        }
-      });
-      if (day !== undefined)
-        process.stdout.write(
-          `  ${channelNo} ${today}: net ${yuan(day.netSettlementMinor)} -> ${day.depositSubject}${day.transitSubject !== '' ? ` via ${day.transitSubject}` : ''}, channel fee ${yuan(day.channelFeeMinor)}, fee income ${yuan(day.feeIncomeMinor)}, margin ${yuan(day.marginMinor)}\n`,
-        );
-      const cost = await balanceOf(c, OwnerType.OWNER_TYPE_INTERNAL, `channel-${channelNo}`, '660301');
-      expectThat(
-        `${channelNo}: the bill's net deposited, its fee booked as channel fee cost (660301)`,
-        day !== undefined && cost !== undefined && cost >= day.channelFeeMinor,
-        cost === undefined ? 'not booked' : `cost to date ${yuan(cost)}`,
-      );
-    }
-    const deposit = await balanceOf(c, OwnerType.OWNER_TYPE_INTERNAL, 'platform', '100201');
+    const statement = await c.settlement.getStatement({ batchId: batch.batchId });
+    printStatement(m, batch, statement.lines);
+    const carried = batch.carriedOutMinor - batch.carriedInMinor;
     expectThat(
-      "the bills' net is in the reserve fund deposit at bank A (100201)",
-      deposit !== undefined && deposit > 0n,
-      deposit === undefined ? 'no account' : yuan(deposit),
+      `${m.label}: payout + fees + shares + carried = net clearing, to the cent`,
+      batch.payoutMinor + batch.feesMinor + batch.sharesMinor + carried === m.netMinor,
+      `${yuan(batch.payoutMinor)} + ${yuan(batch.feesMinor)} + ${yuan(batch.sharesMinor)} + ${yuan(carried)} = ${yuan(m.netMinor)}`,
     );
-  } finally {
-    closeAll(c);
+    const wanted =
+      m.minimumPayoutMinor > m.netMinor ? BatchState.BATCH_STATE_CARRIED : BatchState.BATCH_STATE_PAID;
+    expectThat(
+      `${m.label}: ${wanted === BatchState.BATCH_STATE_CARRIED ? 'under its minimum, carried forward' : 'paid out to its bank account'}`,
+      batch.state === wanted,
+    );
   }
+
+  options.section("settlement: reconciled channel days moved to the reserve fund's bank deposit");
+  for (const channelNo of ['100001', '200001']) {
+    const day = await waitFor(`${channelNo} ${today} deposited`, async () => {
+      try {
+        const got = await c.settlement.getChannelDay({
+          channelNo,
+          billDate: today,
+        });
+        return got.day?.depositState === DepositState.DEPOSIT_STATE_DEPOSITED ? got.day : undefined;
+      } catch (err) {
+        if (reasonOf(err) === SettlementErrorReason.CHANNEL_DAY_NOT_FOUND) return undefined; // DayReconciled on its way
+        throw err;
+      }
+    });
+    if (day !== undefined)
+      process.stdout.write(
+        `  ${channelNo} ${today}: net ${yuan(day.netSettlementMinor)} -> ${day.depositSubject}${day.transitSubject !== '' ? ` via ${day.transitSubject}` : ''}, channel fee ${yuan(day.channelFeeMinor)}, fee income ${yuan(day.feeIncomeMinor)}, margin ${yuan(day.marginMinor)}\n`,
+      );
+    const cost = await balanceOf(c, OwnerType.OWNER_TYPE_INTERNAL, `channel-${channelNo}`, '660301');
+    expectThat(
+      `${channelNo}: the bill's net deposited, its fee booked as channel fee cost (660301)`,
+      day !== undefined && cost !== undefined && cost >= day.channelFeeMinor,
+      cost === undefined ? 'not booked' : `cost to date ${yuan(cost)}`,
+    );
+  }
+  const deposit = await balanceOf(c, OwnerType.OWNER_TYPE_INTERNAL, 'platform', '100201');
+  expectThat(
+    "the bills' net is in the reserve fund deposit at bank A (100201)",
+    deposit !== undefined && deposit > 0n,
+    deposit === undefined ? 'no account' : yuan(deposit),
+  );
 }

@@ -16,7 +16,6 @@
  *   reserved balance.
  */
 import { expect } from 'chai';
-import { unary } from '@paycore/platform';
 import {
   BizMode,
   OrderState,
@@ -43,14 +42,14 @@ describe('cashier flows end to end (every service a real process)', function () 
   });
 
   const order = async (orderId: string) =>
-    unary(p.cashier.getPaymentOrder.bind(p.cashier), { orderId, merchantId: '', merchantOrderNo: '' });
+    p.paycore.cashier.getPaymentOrder({ orderId, merchantId: '', merchantOrderNo: '' });
   const waitOrderState = (orderId: string, state: OrderState) =>
     waitFor(`order ${orderId} ${OrderState[state]}`, async () => {
       const view = await order(orderId);
       return view.order?.state === state ? view : undefined;
     });
   const merchantBalance = async (merchantId: string) => {
-    const res = await unary(p.cashier.getMerchant.bind(p.cashier), { merchantId });
+    const res = await p.paycore.cashier.getMerchant({ merchantId });
     return {
       settlement: res.settlementBalance?.amountMinor ?? -1n,
       escrow: res.escrowBalance?.amountMinor ?? -1n,
@@ -96,7 +95,7 @@ describe('cashier flows end to end (every service a real process)', function () 
     await waitOrderState(created.orderId, OrderState.ORDER_STATE_PAID);
     expect(await merchantBalance(merchantId)).to.deep.equal({ settlement: 0n, escrow: 9_000n });
 
-    const refund = await unary(p.cashier.refund.bind(p.cashier), {
+    const refund = await p.paycore.cashier.refund({
       requestId: uid('rf'),
       orderId: created.orderId,
       merchantRefundNo: uid('rn'),
@@ -104,7 +103,7 @@ describe('cashier flows end to end (every service a real process)', function () 
       reason: 'one item returned',
     });
     await waitFor('escrow refund', async () => {
-      const got = await unary(p.cashier.getRefund.bind(p.cashier), {
+      const got = await p.paycore.cashier.getRefund({
         refundId: refund.refund?.refundId ?? '',
         merchantId: '',
         merchantRefundNo: '',
@@ -113,14 +112,14 @@ describe('cashier flows end to end (every service a real process)', function () 
     });
     expect(await merchantBalance(merchantId)).to.deep.equal({ settlement: 0n, escrow: 8_000n });
 
-    const confirmed = await unary(p.cashier.confirmReceipt.bind(p.cashier), {
+    const confirmed = await p.paycore.cashier.confirmReceipt({
       requestId: uid('cr'),
       orderId: created.orderId,
     });
     expect(confirmed.order?.receiptConfirmed).to.equal(true);
     expect(await merchantBalance(merchantId)).to.deep.equal({ settlement: 8_000n, escrow: 0n });
     // Confirming again changes nothing.
-    await unary(p.cashier.confirmReceipt.bind(p.cashier), { requestId: uid('cr'), orderId: created.orderId });
+    await p.paycore.cashier.confirmReceipt({ requestId: uid('cr'), orderId: created.orderId });
     expect(await merchantBalance(merchantId)).to.deep.equal({ settlement: 8_000n, escrow: 0n });
   });
 
@@ -152,7 +151,7 @@ describe('cashier flows end to end (every service a real process)', function () 
   it('a withdrawal holds, pays out through the bank and posts', async () => {
     const payerId = uid('payer');
     await fundPayer(p, payerId, 5_000n, sandboxPay);
-    const res = await unary(p.cashier.withdraw.bind(p.cashier), {
+    const res = await p.paycore.cashier.withdraw({
       requestId: uid('wd'),
       payerId,
       amount: cny(2_000n),
@@ -162,7 +161,7 @@ describe('cashier flows end to end (every service a real process)', function () 
     });
     const withdrawalId = res.withdrawal?.withdrawalId ?? '';
     const done = await waitFor('withdrawal final', async () => {
-      const got = await unary(p.cashier.getWithdrawal.bind(p.cashier), { withdrawalId });
+      const got = await p.paycore.cashier.getWithdrawal({ withdrawalId });
       const state = got.withdrawal?.state;
       return state === WithdrawalState.WITHDRAWAL_STATE_SUCCEEDED ||
         state === WithdrawalState.WITHDRAWAL_STATE_FAILED
@@ -170,7 +169,7 @@ describe('cashier flows end to end (every service a real process)', function () 
         : undefined;
     });
     expect(done.state).to.equal(WithdrawalState.WITHDRAWAL_STATE_SUCCEEDED);
-    const methods = await unary(p.cashier.listPayMethods.bind(p.cashier), {
+    const methods = await p.paycore.cashier.listPayMethods({
       orderId: (await createOrder(p, await registerMerchant(p), 1n, { notify: false })).orderId,
       payerId,
     });
@@ -188,14 +187,14 @@ describe('cashier flows end to end (every service a real process)', function () 
       part(PartKind.PART_KIND_CHANNEL, 500n, { payChannel: '1001' }),
     ]);
     expect(res.payment?.state).to.equal(PaymentState.PAYMENT_STATE_PROCESSING);
-    const closed = await unary(p.cashier.closePaymentOrder.bind(p.cashier), {
+    const closed = await p.paycore.cashier.closePaymentOrder({
       requestId: uid('close'),
       orderId: created.orderId,
     });
     expect(closed.order?.state).to.equal(OrderState.ORDER_STATE_CLOSED);
     const view = await order(created.orderId);
     expect(view.payments[0]?.state).to.equal(PaymentState.PAYMENT_STATE_FAILED);
-    const methods = await unary(p.cashier.listPayMethods.bind(p.cashier), {
+    const methods = await p.paycore.cashier.listPayMethods({
       orderId: created.orderId,
       payerId,
     });

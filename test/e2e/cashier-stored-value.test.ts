@@ -12,7 +12,7 @@
  * After each, every lot's buckets add up to its quantity and its paid value.
  */
 import { expect } from 'chai';
-import { unary } from '@paycore/platform';
+import { CashierErrorReason, CommonErrorReason } from '@paycore/client';
 import { OwnerType, Side } from '@paycore/proto/paycore/account/v1/account_service';
 import type { Lot } from '@paycore/proto/paycore/account/v1/stored_value_service';
 import {
@@ -48,7 +48,7 @@ describe('cashier combined payment with stored value (coins) end to end', functi
 
   before(async () => {
     p = await startPlatform();
-    const opened = await unary(p.account.openAccount.bind(p.account), {
+    const opened = await p.paycore.account.openAccount({
       requestId: uid('open-bank'),
       bizContext: PURCHASE_BIZ,
       ownerType: OwnerType.OWNER_TYPE_INTERNAL,
@@ -65,13 +65,13 @@ describe('cashier combined payment with stored value (coins) end to end', functi
   });
 
   const order = (orderId: string) =>
-    unary(p.cashier.getPaymentOrder.bind(p.cashier), { orderId, merchantId: '', merchantOrderNo: '' });
+    p.paycore.cashier.getPaymentOrder({ orderId, merchantId: '', merchantOrderNo: '' });
   const payerBalance = async (payerId: string) => {
     const rows = await p.query<{ account_id: string }>(
       'SELECT account_id FROM cashier.ledger_accounts WHERE account_key = $1',
       [`CUSTOMER:${payerId}:224101:CNY`],
     );
-    const res = await unary(p.account.getBalance.bind(p.account), {
+    const res = await p.paycore.account.getBalance({
       accountId: rows[0]?.account_id ?? '',
       asOf: undefined,
     });
@@ -81,13 +81,12 @@ describe('cashier combined payment with stored value (coins) end to end', functi
     };
   };
   const settlement = async (merchantId: string) =>
-    (await unary(p.cashier.getMerchant.bind(p.cashier), { merchantId })).settlementBalance?.amountMinor ??
-    -1n;
+    (await p.paycore.cashier.getMerchant({ merchantId })).settlementBalance?.amountMinor ?? -1n;
   /** A payer with 5,000 fen of balance and 100 coins bought for 10,000 fen. */
   const payerWithCoins = async (): Promise<string> => {
     const payerId = uid('payer');
     await fundPayer(p, payerId, 5_000n, (txnId) => payAtSandbox(p.sandboxUrl, 'alipay', txnId));
-    await unary(p.storedValue.purchase.bind(p.storedValue), {
+    await p.paycore.storedValue.purchase({
       requestId: uid('buy'),
       bizContext: PURCHASE_BIZ,
       contractId: uid('K'),
@@ -105,7 +104,7 @@ describe('cashier combined payment with stored value (coins) end to end', functi
   };
   /** The payer's coins by bucket, after checking every lot's buckets add up to it. */
   const coins = async (payerId: string) => {
-    const res = await unary(p.storedValue.listLots.bind(p.storedValue), {
+    const res = await p.paycore.storedValue.listLots({
       ownerId: payerId,
       asset: ASSET,
       includeSpent: true,
@@ -171,7 +170,7 @@ describe('cashier combined payment with stored value (coins) end to end', functi
 
     const refundUnits: bigint[] = [];
     for (const [i, amount] of [3_333n, 6_667n].entries()) {
-      const refund = await unary(p.cashier.refund.bind(p.cashier), {
+      const refund = await p.paycore.cashier.refund({
         requestId: uid('refund'),
         orderId,
         merchantRefundNo: `${orderId.slice(0, 8)}-r${i}`,
@@ -180,7 +179,7 @@ describe('cashier combined payment with stored value (coins) end to end', functi
       });
       const refundId = refund.refund?.refundId ?? '';
       const done = await waitFor(`refund ${i}`, async () => {
-        const got = await unary(p.cashier.getRefund.bind(p.cashier), {
+        const got = await p.paycore.cashier.getRefund({
           refundId,
           merchantId: '',
           merchantRefundNo: '',
@@ -202,7 +201,7 @@ describe('cashier combined payment with stored value (coins) end to end', functi
     expect(await coins(payerId)).to.deep.equal({ available: COINS_BOUGHT, held: 0n, consumed: 0n });
     expect(await payerBalance(payerId)).to.deep.equal({ available: 5_000n, frozen: 0n });
     expect(await settlement(merchantId)).to.equal(0n);
-    const trial = await unary(p.ledger.getTrialBalance.bind(p.ledger), { accountingDate: chinaToday() });
+    const trial = await p.paycore.ledger.getTrialBalance({ accountingDate: chinaToday() });
     expect(trial.balanced).to.equal(true);
   });
 
@@ -222,7 +221,7 @@ describe('cashier combined payment with stored value (coins) end to end', functi
     const merchantId = await registerMerchant(p);
     const payerId = await payerWithCoins();
     const { orderId } = await startCombined(payerId, merchantId);
-    const closed = await unary(p.cashier.closePaymentOrder.bind(p.cashier), {
+    const closed = await p.paycore.cashier.closePaymentOrder({
       requestId: uid('close'),
       orderId,
     });
@@ -243,7 +242,7 @@ describe('cashier combined payment with stored value (coins) end to end', functi
         part(PartKind.PART_KIND_CHANNEL, 5_000n, { payChannel: '1001' }),
       ]),
     );
-    expect(reason).to.equal('INSUFFICIENT_STORED_VALUE');
+    expect(reason).to.equal(CashierErrorReason.INSUFFICIENT_STORED_VALUE);
     expect((await order(created.orderId)).payments[0]?.state).to.equal(PaymentState.PAYMENT_STATE_FAILED);
     expect(await coins(payerId)).to.deep.equal({ available: COINS_BOUGHT, held: 0n, consumed: 0n });
     expect(await payerBalance(payerId)).to.deep.equal({ available: 5_000n, frozen: 0n });
@@ -258,7 +257,9 @@ describe('cashier combined payment with stored value (coins) end to end', functi
       part(PartKind.PART_KIND_STORED_VALUE, 1_000n, { asset: 'adcoin', quantity: 1n, consumptionType: 'X' }),
       part(PartKind.PART_KIND_BALANCE, 1_000n, { asset: ASSET, quantity: 1n, consumptionType: 'X' }),
     ]) {
-      expect(await reasonOf(pay(p, created.orderId, payerId, [bad]))).to.equal('INVALID_FIELD');
+      expect(await reasonOf(pay(p, created.orderId, payerId, [bad]))).to.equal(
+        CommonErrorReason.INVALID_FIELD,
+      );
     }
     expect(await coins(payerId)).to.deep.equal({ available: COINS_BOUGHT, held: 0n, consumed: 0n });
   });

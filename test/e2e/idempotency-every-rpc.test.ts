@@ -36,6 +36,12 @@
  * last-write-wins upserts (ADR 0044). Their case proves the property that
  * makes that safe: the same request twice answers the same bytes and
  * leaves one row.
+ *
+ * This test calls the services through raw gRPC clients, not @paycore/client
+ * like the other end-to-end tests, on purpose: it chooses every request id
+ * itself (the client would put a fresh key in place of the empty id of step
+ * 4), compares the response bytes, and must see each refusal as the server
+ * sent it, without the client's retries.
  */
 import { randomUUID } from 'node:crypto';
 import { readdirSync } from 'node:fs';

@@ -27,7 +27,7 @@
  */
 import { expect } from 'chai';
 import iconv from 'iconv-lite';
-import { errorReason, unary } from '@paycore/platform';
+import { reasonOf as clientReasonOf, ReconciliationErrorReason } from '@paycore/client';
 import {
   alipayBillLine,
   buildAlipayBill,
@@ -42,7 +42,7 @@ import { DifferenceClass, Direction, Resolution } from '@paycore/proto/paycore/r
 import type { DayReport, Difference } from '@paycore/proto/paycore/reconciliation/v1/reconciliation_service';
 import { addFault, payAtSandbox, startPlatform, waitFor as waitUpTo, type Platform } from './platform';
 import { notificationSettled } from './conditions';
-import { chinaToday, createOrder, pay, part, registerMerchant, uid } from './helpers';
+import { chinaToday, createOrder, pay, part, reasonOf, registerMerchant, uid } from './helpers';
 
 const ALIPAY = '100001';
 const WECHAT = '200001';
@@ -102,15 +102,14 @@ describe('reconciliation end to end (every service a real process)', function ()
     txns[name] = { txnId, orderId: order.orderId, amount };
   };
   const orderState = async (orderId: string) =>
-    (await unary(p.cashier.getPaymentOrder.bind(p.cashier), { orderId, merchantId: '', merchantOrderNo: '' }))
-      .order?.state;
+    (await p.paycore.cashier.getPaymentOrder({ orderId, merchantId: '', merchantOrderNo: '' })).order?.state;
   const waitPaid = (name: string) =>
     waitFor(`${name} PAID`, async () =>
       (await orderState(txns[name]?.orderId ?? '')) === OrderState.ORDER_STATE_PAID ? true : undefined,
     );
   const differences = async (channelNo: string, billDate: string): Promise<Difference[]> =>
     (
-      await unary(p.recon.listDifferences.bind(p.recon), {
+      await p.paycore.reconciliation.listDifferences({
         channelNo,
         billDate,
         pageSize: 500,
@@ -118,13 +117,13 @@ describe('reconciliation end to end (every service a real process)', function ()
       })
     ).differences;
   const report = async (channelNo: string, billDate: string): Promise<DayReport> => {
-    const res = await unary(p.recon.getDayReport.bind(p.recon), { channelNo, billDate });
+    const res = await p.paycore.reconciliation.getDayReport({ channelNo, billDate });
     if (!res.report) throw new Error('no report');
     return res.report;
   };
   const check = (r: DayReport, name: string) => r.checks.find((c) => c.name === name);
   const reconcilingReport = async (channelNo: string, billDate: string) => {
-    const res = await unary(p.recon.reconcileDay.bind(p.recon), {
+    const res = await p.paycore.reconciliation.reconcileDay({
       requestId: uid('rec'),
       channelNo,
       billDate,
@@ -160,7 +159,7 @@ describe('reconciliation end to end (every service a real process)', function ()
       'W_status',
     ])
       await waitPaid(name);
-    await unary(p.cashier.refund.bind(p.cashier), {
+    await p.paycore.cashier.refund({
       requestId: uid('ref'),
       orderId: txns['A_refunded']?.orderId ?? '',
       merchantRefundNo: uid('rn'),
@@ -276,7 +275,7 @@ describe('reconciliation end to end (every service a real process)', function ()
         }),
       ],
     });
-    const res = await unary(p.recon.importStatement.bind(p.recon), {
+    const res = await p.paycore.reconciliation.importStatement({
       requestId: uid('upload'),
       channelNo: WECHAT,
       billDate: tomorrow,
@@ -302,7 +301,7 @@ describe('reconciliation end to end (every service a real process)', function ()
           `${d.differenceId},${['PLATFORM_IS_RIGHT', 'CHANNEL_IS_RIGHT', 'WRITTEN_OFF'][i]},checked with the channel`,
       )
       .join('\n');
-    const res = await unary(p.recon.resolveDifferences.bind(p.recon), {
+    const res = await p.paycore.reconciliation.resolveDifferences({
       requestId: uid('resolve'),
       operator: OPERATOR,
       decisions: [],
@@ -312,7 +311,7 @@ describe('reconciliation end to end (every service a real process)', function ()
       open.map(() => ['RESOLVED', OPERATOR, 0n]),
     );
     const again = await reasonOf(
-      unary(p.recon.resolveDifferences.bind(p.recon), {
+      p.paycore.reconciliation.resolveDifferences({
         requestId: uid('resolve'),
         operator: OPERATOR,
         decisions: [
@@ -325,7 +324,7 @@ describe('reconciliation end to end (every service a real process)', function ()
         decisionsCsv: Buffer.alloc(0),
       }),
     );
-    expect(again).to.equal('DIFFERENCE_ALREADY_RESOLVED');
+    expect(again).to.equal(ReconciliationErrorReason.DIFFERENCE_ALREADY_RESOLVED);
     const r = await report(WECHAT, today);
     expect(r.suspenseOpenAmount).to.equal(0n);
     expect(check(r, 'SUSPENSE_BALANCE')?.status, check(r, 'SUSPENSE_BALANCE')?.detail).to.equal('PASSED');
@@ -335,7 +334,7 @@ describe('reconciliation end to end (every service a real process)', function ()
     expect(check(alipay, 'SUSPENSE_BALANCE')?.status).to.equal('PASSED');
     // Ledger vouchers follow account postings through NATS: wait until the ledger has the last write-off.
     const ledgerNet = async (code: string) => {
-      const res = await unary(p.ledger.getSubjectBalances.bind(p.ledger), {
+      const res = await p.paycore.ledger.getSubjectBalances({
         accountingDate: today,
         level: 2,
       });
@@ -343,7 +342,7 @@ describe('reconciliation end to end (every service a real process)', function ()
       return (row?.debitTotal?.amountMinor ?? 0n) - (row?.creditTotal?.amountMinor ?? 0n);
     };
     const accountNet = async (code: string) => {
-      const listed = await unary(p.account.listAccounts.bind(p.account), {
+      const listed = await p.paycore.account.listAccounts({
         ownerType: OwnerType.OWNER_TYPE_INTERNAL,
         ownerId: 'platform',
         page: { pageSize: 500, pageToken: '' },
@@ -362,14 +361,14 @@ describe('reconciliation end to end (every service a real process)', function ()
     // What is left is Alipay's: +7 and +100 long, 2 600 short.
     expect(await accountNet('224105')).to.equal(107n);
     expect(await accountNet('122102')).to.equal(2_600n);
-    const trial = await unary(p.ledger.getTrialBalance.bind(p.ledger), { accountingDate: today });
+    const trial = await p.paycore.ledger.getTrialBalance({ accountingDate: today });
     expect(trial.balanced).to.equal(true);
   });
 
   it('5. three partial claims use up a bank line, a fourth is refused with the remaining amount, a replay posts once', async () => {
     const csv =
       '流水号,付款人,金额,币种,起息日\r\nB20240001,上海某某贸易有限公司,1000.00,CNY,' + today + '\r\n';
-    const imported = await unary(p.recon.importBankStatement.bind(p.recon), {
+    const imported = await p.paycore.reconciliation.importBankStatement({
       requestId: uid('bank'),
       bank: 'bankA',
       content: iconv.encode(csv, 'gbk'),
@@ -388,11 +387,9 @@ describe('reconciliation end to end (every service a real process)', function ()
           [merchantId],
         )
       )[0]?.id ?? '';
-    const before =
-      (await unary(p.cashier.getMerchant.bind(p.cashier), { merchantId })).settlementBalance?.amountMinor ??
-      0n;
+    const before = (await p.paycore.cashier.getMerchant({ merchantId })).settlementBalance?.amountMinor ?? 0n;
     const claim = (requestId: string, amount: bigint) =>
-      unary(p.recon.claimBankLine.bind(p.recon), {
+      p.paycore.reconciliation.claimBankLine({
         requestId,
         lineId: line.lineId,
         amount,
@@ -415,13 +412,11 @@ describe('reconciliation end to end (every service a real process)', function ()
     } catch (err) {
       refusal = err;
     }
-    expect(errorReason(refusal)).to.equal('CLAIM_EXCEEDS_REMAINING');
+    expect(clientReasonOf(refusal)).to.equal(ReconciliationErrorReason.CLAIM_EXCEEDS_REMAINING);
     expect(String(refusal)).to.match(/only 0 minor units are left/);
     const replay = await claim(second, 30_000n);
     expect(replay.transferId).to.equal(middle.transferId);
-    const after =
-      (await unary(p.cashier.getMerchant.bind(p.cashier), { merchantId })).settlementBalance?.amountMinor ??
-      0n;
+    const after = (await p.paycore.cashier.getMerchant({ merchantId })).settlementBalance?.amountMinor ?? 0n;
     expect(after - before).to.equal(100_000n);
   });
 
@@ -437,7 +432,7 @@ describe('reconciliation end to end (every service a real process)', function ()
     const start = await counts();
     const date = addDays(today, 3);
     const upload = (channelNo: string, format: string, content: Buffer, requestId = uid('up')) =>
-      unary(p.recon.importStatement.bind(p.recon), {
+      p.paycore.reconciliation.importStatement({
         requestId,
         channelNo,
         billDate: date,
@@ -449,7 +444,7 @@ describe('reconciliation end to end (every service a real process)', function ()
       try {
         await call;
       } catch (err) {
-        return { reason: errorReason(err), text: String(err) };
+        return { reason: clientReasonOf(err), text: String(err) };
       }
       return { reason: 'SUCCEEDED', text: '' };
     };
@@ -473,7 +468,7 @@ describe('reconciliation end to end (every service a real process)', function ()
     const truncated = await refusalOf(
       upload(ALIPAY, 'ALIPAY_TRADE_ZIP', alipayBill.subarray(0, alipayBill.length - 30)),
     );
-    expect(truncated.reason).to.equal('MALFORMED_STATEMENT');
+    expect(truncated.reason).to.equal(ReconciliationErrorReason.MALFORMED_STATEMENT);
     expect(truncated.text).to.match(/100001_.+, line 0: .*central directory|end of central/);
     const [detail, summaryEntry] = readZip(alipayBill);
     const tampered = iconv
@@ -487,7 +482,7 @@ describe('reconciliation end to end (every service a real process)', function ()
       { modifiedAt: { year: 2024, month: 1, day: 1, hour: 0, minute: 0, second: 0 }, nameEncoding: 'gbk' },
     );
     const footer = await refusalOf(upload(ALIPAY, 'ALIPAY_TRADE_ZIP', badFooter));
-    expect(footer.reason).to.equal('MALFORMED_STATEMENT');
+    expect(footer.reason).to.equal(ReconciliationErrorReason.MALFORMED_STATEMENT);
     expect(footer.text).to.match(/line 8: .*footer totals do not match/);
     const row = {
       tradeTime: `${date} 10:00:00`,
@@ -501,19 +496,19 @@ describe('reconciliation end to end (every service a real process)', function ()
     };
     const wechatText = buildWechatBill({ billType: 'ALL', rows: [wechatBillRow(row)] });
     const gbk = await refusalOf(upload(WECHAT, 'WECHAT_TRADE_ALL', iconv.encode(wechatText, 'gbk')));
-    expect(gbk.reason).to.equal('MALFORMED_STATEMENT');
+    expect(gbk.reason).to.equal(ReconciliationErrorReason.MALFORMED_STATEMENT);
     expect(gbk.text).to.match(/line 0: the file is not valid UTF-8/);
     const formula = buildWechatBill({
       billType: 'ALL',
       rows: [wechatBillRow(row), wechatBillRow({ ...row, outTradeNo: 'ORDER-3', body: '=1+2' })],
     });
     const formulaRefusal = await refusalOf(upload(WECHAT, 'WECHAT_TRADE_ALL', Buffer.from(formula)));
-    expect(formulaRefusal.reason).to.equal('MALFORMED_STATEMENT');
+    expect(formulaRefusal.reason).to.equal(ReconciliationErrorReason.MALFORMED_STATEMENT);
     expect(formulaRefusal.text).to.match(/line 3: a cell looks like a formula/);
     const csv =
       'out_payout_no,bank_serial,type,status,amount_fen,fee_fen,currency,finished_at,surprise\r\nP-1,S-1,代付,成功,100,0,CNY,20240101120000,x\r\n';
     const unknown = await refusalOf(upload(BANK, 'GENERIC_CSV', Buffer.from(csv)));
-    expect(unknown.reason).to.equal('MALFORMED_STATEMENT');
+    expect(unknown.reason).to.equal(ReconciliationErrorReason.MALFORMED_STATEMENT);
     expect(unknown.text).to.match(/line 1: unknown column "surprise"/);
     expect(await counts()).to.deep.equal(start);
 
@@ -556,7 +551,10 @@ describe('reconciliation end to end (every service a real process)', function ()
           )
         )[0]?.n,
       );
-    const call = unary(p.recon.importStatement.bind(p.recon), request).catch((err: unknown) => err);
+    // No retry: the call dies with the server it was sent to.
+    const call = p.paycore.reconciliation
+      .importStatement(request, { retry: false })
+      .catch((err: unknown) => err);
     await waitFor('some suspense posted', async () => ((await postings()) >= 10 ? true : undefined));
     p.process('reconciliation').kill('SIGKILL');
     await p.process('reconciliation').exited;
@@ -564,7 +562,7 @@ describe('reconciliation end to end (every service a real process)', function ()
     const partial = await postings();
     expect(partial).to.be.lessThan(lineCount);
     await p.restart('reconciliation');
-    const res = await unary(p.recon.importStatement.bind(p.recon), request);
+    const res = await p.paycore.reconciliation.importStatement(request);
     expect(res.report?.classes.map((c) => [className(c.differenceClass), c.count])).to.deep.equal([
       ['PLATFORM_MISSING', BigInt(lineCount)],
     ]);
@@ -579,12 +577,3 @@ describe('reconciliation end to end (every service a real process)', function ()
     expect(reported[0]?.n).to.equal(runs[0]?.n);
   });
 });
-
-async function reasonOf(call: Promise<unknown>): Promise<string> {
-  try {
-    await call;
-  } catch (err) {
-    return errorReason(err) ?? `NO_REASON ${String(err)}`;
-  }
-  return 'SUCCEEDED';
-}

@@ -26,7 +26,8 @@
  */
 import { expect } from 'chai';
 import { CN_BUSINESS_DAYS } from '@paycore/calendar';
-import { connectNats, EventNaming, unary } from '@paycore/platform';
+import { SettlementErrorReason } from '@paycore/client';
+import { connectNats, EventNaming } from '@paycore/platform';
 import { PartKind } from '@paycore/proto/paycore/cashier/v1/cashier_service';
 import { DayReconciled, Resolution } from '@paycore/proto/paycore/reconciliation/v1/events';
 import {
@@ -93,7 +94,7 @@ describe('settlement end to end (every service a real process)', function () {
     return BigInt(rows[0]?.b ?? 0);
   };
   const batchesOf = async (merchantId: string): Promise<Batch[]> =>
-    (await unary(p.settlement.listBatches.bind(p.settlement), { merchantId })).batches;
+    (await p.paycore.settlement.listBatches({ merchantId })).batches;
 
   const setUp = async (
     m: Merchant,
@@ -107,13 +108,13 @@ describe('settlement end to end (every service a real process)', function () {
         ? true
         : undefined,
     );
-    await unary(p.settlement.putFeeRule.bind(p.settlement), {
+    await p.paycore.settlement.putFeeRule({
       requestId: uid('fee'),
       rule: percentageFeeRule(merchantId, '0.006'),
     });
     if (profile.autoShare) {
       m.receiverId = uid('rcv');
-      await unary(p.settlement.setShareReceivers.bind(p.settlement), {
+      await p.paycore.settlement.setShareReceivers({
         requestId: uid('share'),
         merchantId,
         receivers: [
@@ -121,7 +122,7 @@ describe('settlement end to end (every service a real process)', function () {
         ],
       });
     }
-    await unary(p.settlement.setSettlementProfile.bind(p.settlement), {
+    await p.paycore.settlement.setSettlementProfile({
       requestId: uid('prof'),
       profile: {
         merchantId,
@@ -161,7 +162,7 @@ describe('settlement end to end (every service a real process)', function () {
   };
 
   const refund = async (m: Merchant, orderId: string, amount: bigint) => {
-    await unary(p.cashier.refund.bind(p.cashier), {
+    await p.paycore.cashier.refund({
       requestId: uid('ref'),
       orderId,
       merchantRefundNo: uid('rn'),
@@ -215,7 +216,7 @@ describe('settlement end to end (every service a real process)', function () {
         : undefined,
     );
     const report = (
-      await unary(p.recon.reconcileDay.bind(p.recon), {
+      await p.paycore.reconciliation.reconcileDay({
         requestId: uid('rec'),
         channelNo: ALIPAY,
         billDate: today,
@@ -245,9 +246,7 @@ describe('settlement end to end (every service a real process)', function () {
     expect(unconfirmed.map((r) => r.channel_txn_id)).to.deep.equal([heldTxnId]);
 
     // The channel day as settlement books it: the platform's margin on Alipay that day.
-    const booked = (
-      await unary(p.settlement.getChannelDay.bind(p.settlement), { channelNo: ALIPAY, billDate: today })
-    ).day;
+    const booked = (await p.paycore.settlement.getChannelDay({ channelNo: ALIPAY, billDate: today })).day;
     // The merchants' rule keeps the fee on refunds, so the fee income is that of the payments.
     const feeIncome = paid.reduce((a, x) => a + fee(x), 0n);
     expect([booked?.depositState, booked?.feeIncomeMinor, booked?.marginMinor]).to.deep.equal([
@@ -257,17 +256,15 @@ describe('settlement end to end (every service a real process)', function () {
     ]);
     expect(
       await reasonOf(
-        unary(p.settlement.getChannelDay.bind(p.settlement), {
+        p.paycore.settlement.getChannelDay({
           channelNo: ALIPAY,
           billDate: nextBusinessDay,
         }),
       ),
-    ).to.equal('CHANNEL_DAY_NOT_FOUND');
-    expect(
-      await reasonOf(
-        unary(p.settlement.getChannelDay.bind(p.settlement), { channelNo: '1', billDate: today }),
-      ),
-    ).to.equal('INVALID_FIELD');
+    ).to.equal(SettlementErrorReason.CHANNEL_DAY_NOT_FOUND);
+    expect(await reasonOf(p.paycore.settlement.getChannelDay({ channelNo: '1', billDate: today }))).to.equal(
+      'INVALID_FIELD',
+    );
 
     // A platform operation on Alipay's accounts, which reconciliation's balance proof of the day leaves out.
     const moved = await query<{ biz_code: string }>(
@@ -275,7 +272,7 @@ describe('settlement end to end (every service a real process)', function () {
       [`settle-deposit:${ALIPAY}:${today}`],
     );
     expect(moved.map((r) => r.biz_code)).to.deep.equal(['90010101081001100001']);
-    const reread = (await unary(p.recon.getDayReport.bind(p.recon), { channelNo: ALIPAY, billDate: today }))
+    const reread = (await p.paycore.reconciliation.getDayReport({ channelNo: ALIPAY, billDate: today }))
       .report;
     expect(reread?.checks.find((c) => c.name === 'CLEARING_BALANCE')?.status).to.equal('PASSED');
 
@@ -286,11 +283,11 @@ describe('settlement end to end (every service a real process)', function () {
   });
 
   it('3. settles: per merchant payouts + fees + shares + carried = net clearing, to the cent', async () => {
-    await unary(p.settlement.runSettlementDay.bind(p.settlement), {
+    await p.paycore.settlement.runSettlementDay({
       requestId: uid('run'),
       settlementDate: today,
     });
-    await unary(p.settlement.runSettlementDay.bind(p.settlement), {
+    await p.paycore.settlement.runSettlementDay({
       requestId: uid('run'),
       settlementDate: nextBusinessDay,
     });
@@ -319,7 +316,7 @@ describe('settlement end to end (every service a real process)', function () {
         name,
       ).to.equal(net);
       for (const b of batches) {
-        const statement = await unary(p.settlement.getStatement.bind(p.settlement), { batchId: b.batchId });
+        const statement = await p.paycore.settlement.getStatement({ batchId: b.batchId });
         expect(
           statement.lines.reduce((a, l) => a + l.netMinor, 0n),
           name,
@@ -403,7 +400,7 @@ describe('settlement end to end (every service a real process)', function () {
 
   it('5. resolving the difference confirms the item; account and ledger agree; the trial balance holds', async () => {
     const differences = (
-      await unary(p.recon.listDifferences.bind(p.recon), {
+      await p.paycore.reconciliation.listDifferences({
         channelNo: ALIPAY,
         billDate: today,
         pageSize: 50,
@@ -412,7 +409,7 @@ describe('settlement end to end (every service a real process)', function () {
     ).differences;
     const disputed = differences.find((d) => d.platformTxnId === heldTxnId);
     if (disputed === undefined) throw new Error(`no difference for ${heldTxnId}`);
-    await unary(p.recon.resolveDifferences.bind(p.recon), {
+    await p.paycore.reconciliation.resolveDifferences({
       requestId: uid('resolve'),
       operator: 'ops-e2e',
       decisions: [
@@ -442,7 +439,7 @@ describe('settlement end to end (every service a real process)', function () {
       return JSON.stringify(a) === JSON.stringify(l) ? a : undefined;
     });
     expect(books.map((r) => r.code)).to.include.members(['100201', '224102', '224103', '605101', '660301']);
-    const trial = await unary(p.ledger.getTrialBalance.bind(p.ledger), { accountingDate: today });
+    const trial = await p.paycore.ledger.getTrialBalance({ accountingDate: today });
     expect(trial.balanced).to.equal(true);
   });
 });

@@ -4,6 +4,7 @@
  * `proto.cashier.PaymentOrder`, ...
  */
 export * as account from '@paycore/proto/paycore/account/v1/account_service';
+export * as storedValue from '@paycore/proto/paycore/account/v1/stored_value_service';
 export * as accountEvents from '@paycore/proto/paycore/account/v1/events';
 export * as cashier from '@paycore/proto/paycore/cashier/v1/cashier_service';
 export * as cashierEvents from '@paycore/proto/paycore/cashier/v1/events';

@@ -5,6 +5,7 @@
  * (upserts). Adding a service is one line here once its proto is generated.
  */
 import { AccountServiceService } from '@paycore/proto/paycore/account/v1/account_service';
+import { StoredValueServiceService } from '@paycore/proto/paycore/account/v1/stored_value_service';
 import { CashierServiceService } from '@paycore/proto/paycore/cashier/v1/cashier_service';
 import { ChannelServiceService } from '@paycore/proto/paycore/channel/v1/channel_service';
 import { LedgerServiceService } from '@paycore/proto/paycore/ledger/v1/ledger_service';
@@ -19,6 +20,8 @@ export interface ServiceEntry<D extends object = object> {
 
 export const SERVICES = {
   account: { definition: AccountServiceService, endpoint: 'account' },
+  /** Stored-value contracts and lots: served by the account process. */
+  storedValue: { definition: StoredValueServiceService, endpoint: 'account' },
   ledger: { definition: LedgerServiceService, endpoint: 'ledger' },
   channel: {
     definition: ChannelServiceService,

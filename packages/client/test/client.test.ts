@@ -35,6 +35,7 @@ import {
   parseTraceparent,
   PaycoreError,
   RPCS,
+  SERVICES,
   staticToken,
   verifyNotification,
   type PaycoreClient,
@@ -287,5 +288,17 @@ describe('@paycore/client tokens, notifications and the generated catalogue', ()
     const refund = RPCS['/paycore.cashier.v1.CashierService/Refund'];
     expect(refund?.errors).to.deep.include({ code: 'FAILED_PRECONDITION', reason: 'REFUND_EXCEEDS_PAID' });
     for (const [path, rpc] of Object.entries(RPCS)) expect(rpc.scope, path).to.match(/^[a-z-]+:[a-z-]+$/);
+  });
+
+  it('has a client for every RPC of the catalogue (every paycore service is reachable)', () => {
+    const served = new Set(
+      Object.values(SERVICES).flatMap((entry) =>
+        Object.values(entry.definition).map((method: { path: string }) => method.path),
+      ),
+    );
+    const unserved = Object.keys(RPCS).filter((path) => !served.has(path));
+    expect(unserved).to.deep.equal([]);
+    // Stored value is served by the account process.
+    expect(SERVICES.storedValue.endpoint).to.equal(SERVICES.account.endpoint);
   });
 });
