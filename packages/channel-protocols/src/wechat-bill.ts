@@ -281,40 +281,35 @@ function unbacktick(line: string): string[] {
   });
 }
 
-function billTypeOf(header: string | undefined): WechatBillType {
+export function wechatBillTypeOf(header: string | undefined): WechatBillType {
   for (const type of ['ALL', 'SUCCESS', 'REFUND'] as const) {
     if (header === WECHAT_BILL_COLUMNS[type].join(',')) return type;
   }
   return fail('the header line matches no WeChat bill type');
 }
 
-export function parseWechatBill(text: string): ParsedWechatBill {
-  const lines = splitLines(text);
-  if (lines.length > WECHAT_BILL_ROWS_MAX + 3) fail('bill too long');
-  const billType = billTypeOf(lines[0]);
+/** One backticked row of a bill of `billType` (the header line names its columns). */
+export function parseWechatRow(billType: WechatBillType, line: string): WechatBillRow {
   const names = WECHAT_BILL_COLUMNS[billType];
-  const summaryIndex = lines.indexOf(WECHAT_SUMMARY_COLUMNS.join(','));
-  if (summaryIndex < 0 || summaryIndex !== lines.length - 2) fail('the two summary lines must end the bill');
-  // Rows start on file line 2; a refusal names the line it is about.
-  const rows = lines.slice(1, summaryIndex).map((line, index) =>
-    atLine(index + 2, () => {
-      const values = unbacktick(line);
-      if (values.length !== names.length) fail(`a row has ${values.length} values, expected ${names.length}`);
-      const fields: Record<string, string | bigint> = {};
-      names.forEach((name, index) => {
-        const column = COLUMN[name] ?? fail(`no column ${name}`);
-        const value = values[index] ?? '';
-        if ('text' in column) fields[column.text] = value;
-        else fields[column.amount] = yuanToFen(value);
-      });
-      return wechatBillRow(fields as unknown as WechatBillRowInput);
-    }),
-  );
-  const totals = unbacktick(lines[summaryIndex + 1] ?? '');
+  const values = unbacktick(line);
+  if (values.length !== names.length) fail(`a row has ${values.length} values, expected ${names.length}`);
+  const fields: Record<string, string | bigint> = {};
+  names.forEach((name, index) => {
+    const column = COLUMN[name] ?? fail(`no column ${name}`);
+    const value = values[index] ?? '';
+    if ('text' in column) fields[column.text] = value;
+    else fields[column.amount] = yuanToFen(value);
+  });
+  return wechatBillRow(fields as unknown as WechatBillRowInput);
+}
+
+/** The summary line's values, checked for shape. */
+export function parseWechatSummary(line: string): WechatBillSummary {
+  const totals = unbacktick(line);
   if (totals.length !== WECHAT_SUMMARY_COLUMNS.length || !/^\d+$/.test(totals[0] ?? ''))
     fail('malformed summary values');
   const amount = (index: number): bigint => yuanToFen(totals[index] ?? '');
-  const summary: WechatBillSummary = {
+  return {
     rowCount: Number(totals[0]),
     settlementTotalFen: amount(1),
     refundFen: amount(2),
@@ -323,6 +318,19 @@ export function parseWechatBill(text: string): ParsedWechatBill {
     totalFen: amount(5),
     requestedRefundFen: amount(6),
   };
+}
+
+export function parseWechatBill(text: string): ParsedWechatBill {
+  const lines = splitLines(text);
+  if (lines.length > WECHAT_BILL_ROWS_MAX + 3) fail('bill too long');
+  const billType = wechatBillTypeOf(lines[0]);
+  const summaryIndex = lines.indexOf(WECHAT_SUMMARY_COLUMNS.join(','));
+  if (summaryIndex < 0 || summaryIndex !== lines.length - 2) fail('the two summary lines must end the bill');
+  // Rows start on file line 2; a refusal names the line it is about.
+  const rows = lines
+    .slice(1, summaryIndex)
+    .map((line, index) => atLine(index + 2, () => parseWechatRow(billType, line)));
+  const summary = parseWechatSummary(lines[summaryIndex + 1] ?? '');
   const computed = wechatBillSummary(rows);
   for (const key of Object.keys(summary) as (keyof WechatBillSummary)[]) {
     if (summary[key] !== computed[key])
