@@ -35,7 +35,7 @@ function random(seed: number): () => number {
 
 function chunks(content: Buffer, next: () => number, sizeMax: number): Buffer[] {
   const out: Buffer[] = [];
-  for (let at = 0; at < content.length; ) {
+  for (let at = 0; at < content.length;) {
     const size = 1 + Math.floor(next() * sizeMax);
     out.push(content.subarray(at, at + size));
     at += size;
@@ -43,7 +43,10 @@ function chunks(content: Buffer, next: () => number, sizeMax: number): Buffer[] 
   return out;
 }
 
-function streamAll<R, E>(stream: { push(c: Uint8Array): R[]; end(): { rows: R[]; end: E } }, parts: Buffer[]) {
+function streamAll<R, E>(
+  stream: { push(c: Uint8Array): R[]; end(): { rows: R[]; end: E } },
+  parts: Buffer[],
+) {
   const rows: R[] = [];
   for (const part of parts) rows.push(...stream.push(part));
   const last = stream.end();
@@ -89,7 +92,10 @@ describe(`streaming bill readers (seed ${SEED})`, () => {
     );
     const [detail, summary] = readZip(alipayZip);
     const text = iconv.decode(detail?.data ?? Buffer.alloc(0), 'gbk');
-    const footer = text.replace(/商家实收：(\d+)\.(\d\d)元/, (_m, a: string, b: string) => `商家实收：${Number(a) + 1}.${b}元`);
+    const footer = text.replace(
+      /商家实收：(\d+)\.(\d\d)元/,
+      (_m, a: string, b: string) => `商家实收：${Number(a) + 1}.${b}元`,
+    );
     const tampered = writeZip(
       [
         { name: detail?.name ?? '', data: iconv.encode(footer, 'gbk') },
@@ -97,7 +103,9 @@ describe(`streaming bill readers (seed ${SEED})`, () => {
       ],
       { modifiedAt: { year: 2024, month: 3, day: 2, hour: 9, minute: 0, second: 0 }, nameEncoding: 'gbk' },
     );
-    expect(() => streamAll(new AlipayBillStream(), [tampered])).to.throw(/line 307: the footer totals do not match/);
+    expect(() => streamAll(new AlipayBillStream(), [tampered])).to.throw(
+      /line 307: the footer totals do not match/,
+    );
     // Flip the CRC-32 recorded in the central directory of the first entry.
     const badCrc = Buffer.from(alipayZip);
     const central = badCrc.indexOf(Buffer.from([0x50, 0x4b, 0x01, 0x02]));

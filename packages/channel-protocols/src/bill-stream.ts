@@ -73,7 +73,8 @@ class LineSplitter {
     const joined = this.carry + text;
     const lines = joined.split('\n');
     this.carry = lines.pop() ?? '';
-    if (this.carry.length > BILL_LINE_CHARS_MAX) billFail(`a line is longer than ${BILL_LINE_CHARS_MAX} characters`);
+    if (this.carry.length > BILL_LINE_CHARS_MAX)
+      billFail(`a line is longer than ${BILL_LINE_CHARS_MAX} characters`);
     return lines.map((line) => (line.endsWith('\r') ? line.slice(0, -1) : line));
   }
 
@@ -133,7 +134,8 @@ class AlipayDetailLines {
     if (this.phase === 'HEAD') {
       if (n === 1 && text !== '#支付宝业务明细查询') billFail('not an Alipay 业务明细 file');
       if (n === 2) this.account = bracketed(text, '#账号：[');
-      if (n === 3 && !/^#起始日期：\[(.+)\] {3}终止日期：\[(.+)\]$/.test(text)) billFail('missing #起始日期 line');
+      if (n === 3 && !/^#起始日期：\[(.+)\] {3}终止日期：\[(.+)\]$/.test(text))
+        billFail('missing #起始日期 line');
       if (n === 4 && text !== ALIPAY_DETAIL_BEGIN) billFail('missing 业务明细列表 begin line');
       if (n === 5) {
         if (text !== this.header) billFail('the 业务明细 header row differs');
@@ -208,7 +210,7 @@ export class AlipayBillStream {
   private inflated = 0;
   private tail: Buffer = Buffer.alloc(0);
   private rows: AlipayBillLine[] = [];
-  private failure: unknown;
+  private failure: Error | undefined;
 
   constructor() {
     this.unzip.register(UnzipInflate);
@@ -230,7 +232,8 @@ export class AlipayBillStream {
     if (!this.sawDetail || !this.entries.has('summary'))
       billFail('the archive lacks the 业务明细 or the 汇总 file');
     for (const entry of this.entries.values()) if (!entry.done) zipFail('entry data truncated');
-    if (!iconv.decode(Buffer.concat(this.summaryParts), 'gbk').startsWith('#支付宝业务汇总查询')) billFail('the 汇总 file has no header');
+    if (!iconv.decode(Buffer.concat(this.summaryParts), 'gbk').startsWith('#支付宝业务汇总查询'))
+      billFail('the 汇总 file has no header');
     this.checkCentralDirectory();
     return { rows, end: this.detail.end() };
   }
@@ -250,7 +253,9 @@ export class AlipayBillStream {
   private onFile(file: UnzipFile): void {
     if (this.entries.size >= ZIP_ENTRIES_MAX) zipFail(`more than ${ZIP_ENTRIES_MAX} entries`);
     // fflate gives a name without the UTF-8 flag as Latin-1 of its bytes; Alipay writes GBK.
-    const name = /^[\x20-\x7e]*$/.test(file.name) ? file.name : iconv.decode(Buffer.from(file.name, 'latin1'), 'gbk');
+    const name = /^[\x20-\x7e]*$/.test(file.name)
+      ? file.name
+      : iconv.decode(Buffer.from(file.name, 'latin1'), 'gbk');
     const role = name.endsWith('_业务明细.csv')
       ? 'detail'
       : name.endsWith('_业务明细(汇总).csv')
@@ -266,7 +271,7 @@ export class AlipayBillStream {
         if (err !== null) zipFail(`entry does not inflate: ${err.message}`);
         this.onData(role, check, data, final);
       } catch (failure) {
-        this.failure = failure;
+        this.failure = failure instanceof Error ? failure : new Error(String(failure));
       }
     };
     file.start();
@@ -276,7 +281,8 @@ export class AlipayBillStream {
     check.crc = crc32(data, check.crc);
     check.size += data.length;
     this.inflated += data.length;
-    if (this.inflated > STREAM_INFLATED_BYTES_MAX) zipFail(`inflated size over ${STREAM_INFLATED_BYTES_MAX} bytes`);
+    if (this.inflated > STREAM_INFLATED_BYTES_MAX)
+      zipFail(`inflated size over ${STREAM_INFLATED_BYTES_MAX} bytes`);
     if (role === 'detail') {
       const text = this.decoder.write(Buffer.from(data.buffer, data.byteOffset, data.byteLength));
       this.detail.accept(this.splitter.push(text), this.rows);
@@ -309,16 +315,22 @@ export class AlipayBillStream {
     if (count !== this.entries.size) zipFail('the central directory and the entries differ');
     const byRole = [...this.entries.entries()];
     for (let index = 0; index < count; index += 1) {
-      if (cursor + 46 > endIndex || tail.readUInt32LE(cursor) !== CENTRAL_SIGNATURE) zipFail('bad central directory');
+      if (cursor + 46 > endIndex || tail.readUInt32LE(cursor) !== CENTRAL_SIGNATURE)
+        zipFail('bad central directory');
       const flags = tail.readUInt16LE(cursor + 8);
       const crc = tail.readUInt32LE(cursor + 16);
       const size = tail.readUInt32LE(cursor + 24);
       const nameLength = tail.readUInt16LE(cursor + 28);
       const skip = nameLength + tail.readUInt16LE(cursor + 30) + tail.readUInt16LE(cursor + 32);
       const nameBytes = tail.subarray(cursor + 46, cursor + 46 + nameLength);
-      const name = (flags & FLAG_UTF8_NAME) !== 0 ? nameBytes.toString('utf8') : iconv.decode(nameBytes, 'gbk');
+      const name =
+        (flags & FLAG_UTF8_NAME) !== 0 ? nameBytes.toString('utf8') : iconv.decode(nameBytes, 'gbk');
       cursor += 46 + skip;
-      const role = name.endsWith('_业务明细.csv') ? 'detail' : name.endsWith('_业务明细(汇总).csv') ? 'summary' : name;
+      const role = name.endsWith('_业务明细.csv')
+        ? 'detail'
+        : name.endsWith('_业务明细(汇总).csv')
+          ? 'summary'
+          : name;
       const entry = this.entries.get(role) ?? byRole[index]?.[1];
       if (entry === undefined || entry.size !== size || entry.crc >>> 0 !== crc)
         zipFail('entry size or CRC-32 mismatch');
@@ -356,7 +368,10 @@ export class WechatBillStream {
   }
 
   end(): { rows: WechatBillRow[]; end: WechatStreamEnd } {
-    const rows = this.lines([...this.splitter.push(this.decode(new Uint8Array(0), true)), ...this.splitter.end()]);
+    const rows = this.lines([
+      ...this.splitter.push(this.decode(new Uint8Array(0), true)),
+      ...this.splitter.end(),
+    ]);
     if (this.billType === undefined) billFail('the header line matches no WeChat bill type');
     if (this.summary === undefined) billFail('the two summary lines must end the bill');
     const stated = this.summary;

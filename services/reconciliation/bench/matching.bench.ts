@@ -102,7 +102,12 @@ interface Planned {
   readonly lineCount: number;
   readonly injected: number;
   /** The first lines as the baseline classifies them. */
-  readonly sample: { merchantOrderNo: string; kind: 'PAY' | 'REFUND'; amountMinor: bigint; feeMinor: bigint }[];
+  readonly sample: {
+    merchantOrderNo: string;
+    kind: 'PAY' | 'REFUND';
+    amountMinor: bigint;
+    feeMinor: bigint;
+  }[];
 }
 
 /** channel-router's message for a successful payment, as its outbox would publish it. */
@@ -129,7 +134,6 @@ function transaction(txnId: string, channelNo: string, amount: bigint, finish: D
   };
 }
 
-// eslint-disable-next-line max-lines-per-function -- one bill and its transactions, fault by fault
 function plan(fileIndex: number, count: number, next: () => number): Planned {
   const alipay = fileIndex % 2 === 0;
   const channelNo = alipay ? '100001' : '200001';
@@ -151,7 +155,12 @@ function plan(fileIndex: number, count: number, next: () => number): Planned {
     if (fault === 0) continue; // the channel's line is missing
     const billed = fault === 2 ? amount + 1n : amount;
     if (sample.length < BASELINE_LINES)
-      sample.push({ merchantOrderNo: txnId, kind: fault === 3 ? 'REFUND' : 'PAY', amountMinor: billed, feeMinor: fee(amount) });
+      sample.push({
+        merchantOrderNo: txnId,
+        kind: fault === 3 ? 'REFUND' : 'PAY',
+        amountMinor: billed,
+        feeMinor: fee(amount),
+      });
     if (alipay)
       alipayLines.push(
         alipayBillLine({
@@ -181,7 +190,12 @@ function plan(fileIndex: number, count: number, next: () => number): Planned {
       );
   }
   const content = alipay
-    ? buildAlipayBill({ account: '20880000000000000156', billDate, exportedAt: `${billDate} 23:59:59`, lines: alipayLines })
+    ? buildAlipayBill({
+        account: '20880000000000000156',
+        billDate,
+        exportedAt: `${billDate} 23:59:59`,
+        lines: alipayLines,
+      })
     : Buffer.from(buildWechatBill({ billType: 'ALL', rows: wechatRows }));
   return {
     channelNo,
@@ -217,7 +231,13 @@ function txnRow(t: ChannelTxn): string {
 
 async function copyTxns(pg: Client, txns: readonly ChannelTxn[]): Promise<void> {
   function* blocks(): Generator<string> {
-    for (let i = 0; i < txns.length; i += 5_000) yield txns.slice(i, i + 5_000).map(txnRow).join('\n') + '\n';
+    for (let i = 0; i < txns.length; i += 5_000)
+      yield (
+        txns
+          .slice(i, i + 5_000)
+          .map(txnRow)
+          .join('\n') + '\n'
+      );
   }
   await pipeline(
     Readable.from(blocks()),
@@ -238,11 +258,21 @@ async function sampleThroughNats(
   txns: readonly ChannelTxn[],
   messages: readonly ChannelTransaction[],
 ): Promise<boolean> {
-  const nats = await connectNats({ servers: process.env['NATS_URL'] ?? 'nats://127.0.0.1:4222', name: 'recon-bench' });
+  const nats = await connectNats({
+    servers: process.env['NATS_URL'] ?? 'nats://127.0.0.1:4222',
+    name: 'recon-bench',
+  });
   const naming = new EventNaming(prefix);
-  await ensureStream(nats.jsm, { name: naming.stream('channel'), subjects: [naming.contextSubjects('channel')] });
+  await ensureStream(nats.jsm, {
+    name: naming.stream('channel'),
+    subjects: [naming.contextSubjects('channel')],
+  });
   for (const transaction of messages) {
-    const data = TxnUpdated.encode({ transaction, previousState: TxnState.TXN_STATE_PROCESSING, source: 'bench' }).finish();
+    const data = TxnUpdated.encode({
+      transaction,
+      previousState: TxnState.TXN_STATE_PROCESSING,
+      source: 'bench',
+    }).finish();
     await nats.js.publish(naming.subject('channel', 'txn_updated'), data, { msgID: randomUUID() });
   }
   const deadline = Date.now() + 300_000;
@@ -255,7 +285,17 @@ async function sampleThroughNats(
   await nats.nc.close();
   const written = await pg.query<Record<string, unknown>>(`${TXN_SELECT} ORDER BY txn_id`);
   const asRow = (r: Record<string, unknown>): string =>
-    [...Object.entries(r)].map(([k, v]) => (k === 'finish_time' && v instanceof Date ? v.toISOString() : v === null ? '\\N' : String(v))).join('\t');
+    [...Object.entries(r)]
+      .map(([k, v]) =>
+        k === 'finish_time' && v instanceof Date
+          ? v.toISOString()
+          : v === null
+            ? '\\N'
+            : typeof v === 'string'
+              ? v
+              : JSON.stringify(v),
+      )
+      .join('\t');
   const expected = [...txns].sort((a, b) => (a.txnId < b.txnId ? -1 : a.txnId > b.txnId ? 1 : 0)).map(txnRow);
   return JSON.stringify(written.rows.map(asRow)) === JSON.stringify(expected);
 }
@@ -302,17 +342,36 @@ function upload(
 /** Row by row: one SELECT and one INSERT per line, the decision in TypeScript (rolled back). */
 async function baseline(pg: Client, sample: Planned['sample']): Promise<{ lines: number; ms: number }> {
   await pg.query('BEGIN');
-  await pg.query('CREATE TEMP TABLE baseline_results (merchant_order_no text, class text, direction text, delta bigint)');
+  await pg.query(
+    'CREATE TEMP TABLE baseline_results (merchant_order_no text, class text, direction text, delta bigint)',
+  );
   const started = Date.now();
   for (const line of sample) {
-    const found = await pg.query<{ kind: 'PAY'; state: 'SUCCESS'; amount_minor: string; fee_minor: string; currency: string }>(
-      'SELECT kind, state, amount_minor, fee_minor, currency FROM recon.channel_txns WHERE txn_id = $1',
-      [line.merchantOrderNo],
-    );
+    const found = await pg.query<{
+      kind: 'PAY';
+      state: 'SUCCESS';
+      amount_minor: string;
+      fee_minor: string;
+      currency: string;
+    }>('SELECT kind, state, amount_minor, fee_minor, currency FROM recon.channel_txns WHERE txn_id = $1', [
+      line.merchantOrderNo,
+    ]);
     const t = found.rows[0];
     const c = classify(
-      { kind: line.kind, status: 'SUCCESS', amountMinor: line.amountMinor, feeMinor: line.feeMinor, currency: 'CNY' },
-      t && { kind: t.kind, state: t.state, amountMinor: BigInt(t.amount_minor), feeMinor: BigInt(t.fee_minor), currency: t.currency },
+      {
+        kind: line.kind,
+        status: 'SUCCESS',
+        amountMinor: line.amountMinor,
+        feeMinor: line.feeMinor,
+        currency: 'CNY',
+      },
+      t && {
+        kind: t.kind,
+        state: t.state,
+        amountMinor: BigInt(t.amount_minor),
+        feeMinor: BigInt(t.fee_minor),
+        currency: t.currency,
+      },
     );
     await pg.query('INSERT INTO baseline_results VALUES ($1, $2, $3, $4)', [
       line.merchantOrderNo,
@@ -328,11 +387,11 @@ async function baseline(pg: Client, sample: Planned['sample']): Promise<{ lines:
 
 function memoryOf(pid: number): { rssMib: number; hwmMib: number } {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const kib = (field: string): number => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? 0);
+  const kib = (field: string): number =>
+    Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? 0);
   return { rssMib: Math.round(kib('VmRSS') / 1024), hwmMib: Math.round(kib('VmHWM') / 1024) };
 }
 
-// eslint-disable-next-line max-lines-per-function -- the bench in order: service, sample, bills, baseline, figures
 async function main(): Promise<void> {
   const loadBefore = loadavg();
   const database = await createTestDatabase();
@@ -360,13 +419,14 @@ async function main(): Promise<void> {
       RECON_SCHEDULE_ENABLED: 'false',
       RECON_RESUME_AFTER_MS: '86400000',
       RECON_STREAM_UPLOAD_BYTES_MAX: String(1024 * 1024 * 1024),
-      LOG_LEVEL: 'error',
+      LOG_LEVEL: 'info',
       SHUTDOWN_GRACE_MS: '2000',
     },
   }));
   const health = new GrpcClient(`127.0.0.1:${grpcPort}`, credentials.createInsecure());
   for (let i = 0; (await checkHealth(health, 1_000).catch(() => 'DOWN')) !== 'SERVING'; i += 1) {
-    if (service.hasExited() || i > 600) throw new Error(`reconciliation did not start:\n${service.lines.slice(-20).join('\n')}`);
+    if (service.hasExited() || i > 600)
+      throw new Error(`reconciliation did not start:\n${service.lines.slice(-20).join('\n')}`);
     await sleep(500);
   }
   health.close();
@@ -416,7 +476,9 @@ async function main(): Promise<void> {
       bar.update(done, { phase: `bill ${f + 1}/${files}: platform side (untimed)` });
       if (f === 0) {
         const sampled = bill.txns.slice(0, SAMPLE);
-        const messages = sampled.map((t) => transaction(t.txnId, t.channelNo, t.amountMinor, t.finishTime ?? new Date(0)));
+        const messages = sampled.map((t) =>
+          transaction(t.txnId, t.channelNo, t.amountMinor, t.finishTime ?? new Date(0)),
+        );
         sampleAgrees = await sampleThroughNats(pg, prefix, sampled, messages);
         await copyTxns(pg, bill.txns.slice(SAMPLE));
       } else await copyTxns(pg, bill.txns);
@@ -434,7 +496,18 @@ async function main(): Promise<void> {
       );
       timedMs += Date.now() - started;
       outcomes.push(outcome);
-      perBill.push(`${bill.format === 'ALIPAY_TRADE_ZIP' ? 'alipay' : 'wechat'} ${bill.billDate} ${count} lines ${(bill.content.length / 1048576).toFixed(1)} MiB ${((Date.now() - started) / 1000).toFixed(1)} s`);
+      const phases = service.lines.filter((l) => l.includes('statement imported and matched')).pop();
+      const phase = phases === undefined ? {} : (JSON.parse(phases) as Record<string, unknown>);
+      if (outcome !== 'DEPENDENCY_UNAVAILABLE' && outcome !== 'OK')
+        process.stderr.write(
+          `\nbill ${f + 1}: ${outcome}\n${service.lines
+            .filter((l) => /"level":"(error|fatal)"/.test(l))
+            .slice(-3)
+            .join('\n')}\n`,
+        );
+      perBill.push(
+        `${outcome} ${bill.format === 'ALIPAY_TRADE_ZIP' ? 'alipay' : 'wechat'} ${bill.billDate} ${count} lines ${(bill.content.length / 1048576).toFixed(1)} MiB ${((Date.now() - started) / 1000).toFixed(1)} s (read+COPY ${String(phase['read_copy_ms'])} ms, match ${String(phase['match_ms'])} ms, events ${String(phase['events_ms'])} ms)`,
+      );
       done += count;
       bar.update(done, { phase: `bill ${f + 1}/${files} ${outcome}`, seconds: (timedMs / 1000).toFixed(1) });
     }
@@ -450,7 +523,8 @@ async function main(): Promise<void> {
   const loadAfter = loadavg();
   const row = figures.rows[0];
   const setRate = Math.round(done / (timedMs / 1000));
-  const baseRate = baselineFigure.ms === 0 ? 0 : Math.round(baselineFigure.lines / (baselineFigure.ms / 1000));
+  const baseRate =
+    baselineFigure.ms === 0 ? 0 : Math.round(baselineFigure.lines / (baselineFigure.ms / 1000));
   process.stdout.write(
     `platform side: ${txnCount} transactions as channel-router's ChannelTransaction messages mapped by the consumer's channelTxnOf and COPY'd; ` +
       `the first ${SAMPLE} sent as real channel.txn_updated events through NATS instead — consumer's rows ${sampleAgrees === true ? 'equal' : 'DIFFER FROM'} the copied form\n` +
@@ -469,9 +543,13 @@ async function main(): Promise<void> {
   await pg.end();
   service.kill('SIGTERM');
   await service.exited;
-  const nats = await connectNats({ servers: process.env['NATS_URL'] ?? 'nats://127.0.0.1:4222', name: 'recon-bench-cleanup' });
+  const nats = await connectNats({
+    servers: process.env['NATS_URL'] ?? 'nats://127.0.0.1:4222',
+    name: 'recon-bench-cleanup',
+  });
   for await (const stream of nats.jsm.streams.list())
-    if (stream.config.name.startsWith(`${prefix.toUpperCase()}_`)) await nats.jsm.streams.delete(stream.config.name);
+    if (stream.config.name.startsWith(`${prefix.toUpperCase()}_`))
+      await nats.jsm.streams.delete(stream.config.name);
   await nats.nc.close();
   await database.drop();
 }
@@ -480,6 +558,8 @@ let running: ReturnType<typeof spawnNode> | undefined;
 
 main().catch((err: unknown) => {
   if (running !== undefined && !running.hasExited()) running.kill('SIGKILL');
-  process.stderr.write(`recon bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  process.stderr.write(
+    `recon bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
+  );
   process.exit(1);
 });

@@ -35,7 +35,8 @@ export const reconConfigSchema = {
     min: 1_000,
     max: 600_000,
     default: 30_000,
-    description: "a (channel, day) run lease's time to live; renewed every third of it; a dead holder's lease ends after it",
+    description:
+      "a (channel, day) run lease's time to live; renewed every third of it; a dead holder's lease ends after it",
   }),
   RECON_RUN_LEASE_WAIT_MS: int({
     min: 0,

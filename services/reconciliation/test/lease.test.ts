@@ -28,10 +28,7 @@ describe('run lease: one replica per (channel number, date)', function () {
 
   before(async () => {
     h = await startReconHarness({ RECON_RUN_LEASE_MS: '4000', RECON_RUN_LEASE_WAIT_MS: '8000' });
-    const channel = h.peers.channel as {
-      downloadStatement: typeof h.peers.channel.downloadStatement;
-      queryPayment: typeof h.peers.channel.queryPayment;
-    };
+    const channel = h.peers.channel;
     channel.downloadStatement = (_channelNo, billDate) => {
       const content = bills.get(billDate);
       return Promise.resolve(content === undefined ? undefined : { format: 'WECHAT_TRADE_ALL', content });
@@ -52,7 +49,14 @@ describe('run lease: one replica per (channel number, date)', function () {
     const rows = [];
     for (let i = 0; i < 50; i += 1) {
       const txnId = `L-${billDate}-${i}`;
-      await h.publishTxn({ txnId, state: 'SUCCESS', amountMinor: 500n, feeMinor: 3n, channelNo: WECHAT, finishTime });
+      await h.publishTxn({
+        txnId,
+        state: 'SUCCESS',
+        amountMinor: 500n,
+        feeMinor: 3n,
+        channelNo: WECHAT,
+        finishTime,
+      });
       if (i >= 30)
         rows.push(
           wechatBillRow({
@@ -80,7 +84,10 @@ describe('run lease: one replica per (channel number, date)', function () {
     await day(billDate);
     published += 50;
     await h.waitTxns(published, 120_000);
-    const [first, second] = await Promise.all([reconcile('lease-a', billDate), reconcile('lease-b', billDate)]);
+    const [first, second] = await Promise.all([
+      reconcile('lease-a', billDate),
+      reconcile('lease-b', billDate),
+    ]);
     expect(second.report?.runId).to.equal(first.report?.runId);
     const queried = h.peers.queried.filter((id) => id.startsWith(`L-${billDate}-`));
     expect(queried.length).to.equal(30);
@@ -128,7 +135,9 @@ describe('run lease: one replica per (channel number, date)', function () {
       refusal = err;
     });
     expect(errorReason(refusal)).to.equal('RUN_IN_PROGRESS');
-    expect(decodeStatusDetails(refusal as object).errorInfo?.metadata['lease_expires_at']).to.match(/^\d{4}-/);
+    expect(decodeStatusDetails(refusal as object).errorInfo?.metadata['lease_expires_at']).to.match(
+      /^\d{4}-/,
+    );
     expect(await count('SELECT count(*) AS n FROM recon.runs WHERE bill_date = $1', [billDate])).to.equal(0);
   });
 });

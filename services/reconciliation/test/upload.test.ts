@@ -69,7 +69,7 @@ export function uploadStream(
 }
 
 function* chunked(content: Buffer, next: () => number, sizeMax: number): Generator<UploadStatementRequest> {
-  for (let at = 0; at < content.length; ) {
+  for (let at = 0; at < content.length;) {
     const size = 1 + Math.floor(next() * sizeMax);
     yield { chunk: content.subarray(at, at + size) };
     at += size;
@@ -213,7 +213,7 @@ describe(`UploadStatement: the streamed upload (seed ${SEED})`, function () {
       content: zip,
       operator: 'ops',
     });
-    const messages = [metadata("stream-1"), ...chunked(zip, next, 300)];
+    const messages = [metadata('stream-1'), ...chunked(zip, next, 300)];
     expect(messages.length).to.be.greaterThan(10);
     const streamed = await uploadStream(streamHarness.client, messages);
     const strip = (r: typeof once.report) => ({ ...r, runId: '', reconciledAt: undefined });

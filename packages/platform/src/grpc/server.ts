@@ -316,7 +316,7 @@ export class GrpcServerKit {
           method: path,
         };
         // A client-streaming call is itself the async iterable of request messages.
-        return handler(requestStream ? (call as unknown as AsyncIterable<unknown>) : call.request, rpcCtx);
+        return handler(requestStream ? call : call.request, rpcCtx);
       };
 
       otelContext.with(ctx, () => {

@@ -46,9 +46,13 @@ export class RunLeases {
       const state = await this.port.take(channelNo, billDate, owner, this.settings.ttlMs);
       if (state.taken) break;
       if (Date.now() - started >= this.settings.waitMs)
-        throw new ReconError('RUN_IN_PROGRESS', `${channelNo} ${billDate} is being reconciled by another replica`, {
-          metadata: { lease_expires_at: state.expiresAt.toISOString() },
-        });
+        throw new ReconError(
+          'RUN_IN_PROGRESS',
+          `${channelNo} ${billDate} is being reconciled by another replica`,
+          {
+            metadata: { lease_expires_at: state.expiresAt.toISOString() },
+          },
+        );
       await sleep(this.settings.pollMs);
     }
     let lost: Error | undefined;
@@ -56,7 +60,11 @@ export class RunLeases {
       () => {
         this.port.take(channelNo, billDate, owner, this.settings.ttlMs).then(
           (state) => {
-            if (!state.taken) lost = new ReconError('RUN_IN_PROGRESS', `the lease of ${channelNo} ${billDate} was taken over`);
+            if (!state.taken)
+              lost = new ReconError(
+                'RUN_IN_PROGRESS',
+                `the lease of ${channelNo} ${billDate} was taken over`,
+              );
           },
           // A failed renewal is retried at the next tick; the lease lasts three of them.
           () => undefined,

@@ -256,6 +256,7 @@ export class Reconciliation {
     const checksum = input.checksum;
     const fileName = `${input.settings.channelNo}_${input.billDate}_${checksum.slice(0, 12)}`;
     const request = { requestId: input.requestId, operation: input.operation, payload: input.payload };
+    // eslint-disable-next-line max-lines-per-function -- the transaction of the use case above, step by step
     const runId = await this.store.transaction('reconciliation.import', 'READ COMMITTED', async (tx) => {
       const claim = await tx.claim<{ runId: string }>(request);
       if (claim.kind === 'replay') return claim.response.runId;
@@ -287,6 +288,7 @@ export class Reconciliation {
         operator: input.operator,
       };
       await tx.files.insert(file);
+      const startedMs = Date.now();
       // Read, checked and copied as the bytes arrive; any refusal rolls all of it back.
       const read = readStatement(
         statementReader(input.format, fileName, input.settings.mapping),
@@ -296,6 +298,7 @@ export class Reconciliation {
       const lineCount = await tx.files.copyLineBatches(file, read.batches);
       const footer = read.footer();
       await tx.files.complete(file.fileId, { ...footer, lineCount });
+      const copiedMs = Date.now();
       lease.assertHeld();
       const run = {
         runId: randomUUID(),
@@ -308,9 +311,23 @@ export class Reconciliation {
         { ...run, state: 'MATCHED', finishedAt: null },
         { holdDays: input.settings.holdDays, windowMinutes: this.settings.holdWindowMinutes },
       );
+      const matchedMs = Date.now();
       await this.announce(tx, run.runId, run.billDate, outcome);
       lease.assertHeld();
       await tx.remember(request, { runId: run.runId });
+      this.logger.info(
+        {
+          run_id: run.runId,
+          channel_no: run.channelNo,
+          bill_date: run.billDate,
+          lines: lineCount,
+          differences: outcome.opened.length,
+          read_copy_ms: copiedMs - startedMs,
+          match_ms: matchedMs - copiedMs,
+          events_ms: Date.now() - matchedMs,
+        },
+        'statement imported and matched',
+      );
       return run.runId;
     });
     return this.resume(runId, lease);

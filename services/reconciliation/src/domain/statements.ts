@@ -145,7 +145,11 @@ class AlipayReader implements StatementReader {
       this.count += 1;
       const line = alipayLine(this.file, row, this.count);
       if (line.amountMinor < 0n)
-        refuse(this.file, line.lineNo + ALIPAY_FIRST_ROW_LINE - 1, 'an amount has the wrong sign for its 业务类型');
+        refuse(
+          this.file,
+          line.lineNo + ALIPAY_FIRST_ROW_LINE - 1,
+          'an amount has the wrong sign for its 业务类型',
+        );
       return line;
     });
   }
@@ -205,7 +209,11 @@ class GenericCsvReader implements StatementReader {
 
   end(): { lines: StatementLine[]; statedAmountMinor: bigint; statedFeeMinor: bigint } {
     const parsed = parseGenericCsv(this.file, Buffer.concat(this.chunks), this.mapping);
-    return { lines: [...parsed.lines], statedAmountMinor: parsed.statedAmountMinor, statedFeeMinor: parsed.statedFeeMinor };
+    return {
+      lines: [...parsed.lines],
+      statedAmountMinor: parsed.statedAmountMinor,
+      statedFeeMinor: parsed.statedFeeMinor,
+    };
   }
 }
 

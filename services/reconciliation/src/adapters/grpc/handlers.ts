@@ -155,7 +155,10 @@ async function uploadOf(requests: AsyncIterable<UploadStatementRequest>): Promis
     format: metadata.format,
     operator: metadata.operator,
     checksumSha256: metadata.checksumSha256,
-    sizeBytes: metadata.sizeBytes > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(metadata.sizeBytes),
+    sizeBytes:
+      metadata.sizeBytes > BigInt(Number.MAX_SAFE_INTEGER)
+        ? Number.MAX_SAFE_INTEGER
+        : Number(metadata.sizeBytes),
     chunks: chunks(),
   };
 }

@@ -18,7 +18,12 @@ export class PgLeases implements LeasePort {
   constructor(private readonly dataSource: DataSource) {}
 
   async take(channelNo: string, billDate: string, owner: string, ttlMs: number): Promise<LeaseState> {
-    const taken = await this.dataSource.query<{ expires_at: Date }[]>(TAKE_SQL, [channelNo, billDate, owner, ttlMs]);
+    const taken = await this.dataSource.query<{ expires_at: Date }[]>(TAKE_SQL, [
+      channelNo,
+      billDate,
+      owner,
+      ttlMs,
+    ]);
     if (taken[0] !== undefined) return { taken: true, expiresAt: taken[0].expires_at };
     const held = await this.dataSource.query<{ expires_at: Date }[]>(
       'SELECT expires_at FROM run_leases WHERE channel_no = $1 AND bill_date = $2',
@@ -29,10 +34,9 @@ export class PgLeases implements LeasePort {
   }
 
   async release(channelNo: string, billDate: string, owner: string): Promise<void> {
-    await this.dataSource.query('DELETE FROM run_leases WHERE channel_no = $1 AND bill_date = $2 AND owner = $3', [
-      channelNo,
-      billDate,
-      owner,
-    ]);
+    await this.dataSource.query(
+      'DELETE FROM run_leases WHERE channel_no = $1 AND bill_date = $2 AND owner = $3',
+      [channelNo, billDate, owner],
+    );
   }
 }

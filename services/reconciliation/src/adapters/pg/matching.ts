@@ -80,7 +80,9 @@ const DAY_TXNS_SQL = `CREATE TEMP TABLE day_txns ON COMMIT DROP AS
        SELECT t.* FROM channel_txns t
         WHERE t.channel_no = $1 AND t.channel_day = $2 AND t.state = 'SUCCESS'
           AND NOT EXISTS (SELECT 1 FROM day_lines l WHERE l.merchant_order_no = t.txn_id)
-          AND NOT EXISTS (SELECT 1 FROM results r WHERE r.platform_txn_id = t.txn_id AND r.bill_date < $2)
+          -- platform_txn_id <> '' lets the partial index results_txn_idx answer (a txn id is never empty).
+          AND NOT EXISTS (SELECT 1 FROM results r
+                           WHERE r.platform_txn_id = t.txn_id AND r.platform_txn_id <> '' AND r.bill_date < $2)
           AND NOT EXISTS (SELECT 1 FROM held_matched h WHERE h.txn_id = t.txn_id)`;
 
 /** Hash joins and sorts of a day (a million lines) in memory, for this transaction only. */
