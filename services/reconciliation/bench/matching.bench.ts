@@ -71,6 +71,8 @@ const PER_FILE = Math.min(1_000_000, env('RECON_BENCH_LINES_PER_FILE', String(Ma
 const BASELINE_LINES = env('RECON_BENCH_BASELINE_LINES', '50000');
 const SEED = env('RECON_BENCH_SEED', '20240301');
 const SAMPLE = Math.min(1_000, PER_FILE);
+/** Node flags of the service process (e.g. a heap bound as its deployment sets one); empty: Node's defaults. */
+const SERVICE_NODE_OPTIONS = process.env['RECON_BENCH_SERVICE_NODE_OPTIONS'] ?? '';
 const CHUNK_BYTES = 1024 * 1024;
 const DIFFERENCE_SHARE = 0.01;
 const FIRST_DATE = '2025-01-01';
@@ -420,6 +422,7 @@ async function main(): Promise<void> {
       RECON_RESUME_AFTER_MS: '86400000',
       RECON_STREAM_UPLOAD_BYTES_MAX: String(1024 * 1024 * 1024),
       LOG_LEVEL: 'info',
+      ...(SERVICE_NODE_OPTIONS !== '' ? { NODE_OPTIONS: SERVICE_NODE_OPTIONS } : {}),
       SHUTDOWN_GRACE_MS: '2000',
     },
   }));
@@ -455,7 +458,7 @@ async function main(): Promise<void> {
   );
   process.stdout.write(
     `recon bench: ${LINES} lines in ${files} bills of at most ${PER_FILE} (Alipay and WeChat formats), seed ${SEED}, ` +
-      `service pid ${service.pid}, load average ${loadBefore.map((l) => l.toFixed(2)).join(' ')}\n`,
+      `service pid ${service.pid} (node options: ${SERVICE_NODE_OPTIONS === '' ? 'defaults' : SERVICE_NODE_OPTIONS}), load average ${loadBefore.map((l) => l.toFixed(2)).join(' ')}\n`,
   );
   bar.start(LINES, 0, { phase: 'starting', seconds: '0.0' });
   let timedMs = 0;
