@@ -6,3 +6,4 @@ export * from './nats-server';
 export * from './tcp-proxy';
 export * from './process';
 export * from './nats-cleanup';
+export * from './random';

@@ -53,7 +53,14 @@ import {
   type WechatBillRow,
 } from '@paycore/channel-protocols';
 import { connectNats, createClient, ensureStream, errorReason, EventNaming } from '@paycore/platform';
-import { createTestDatabase, createTokenMinter, freePort, spawnNode, testPrefix } from '@paycore/testing';
+import {
+  createTestDatabase,
+  createTokenMinter,
+  freePort,
+  seededRandom,
+  spawnNode,
+  testPrefix,
+} from '@paycore/testing';
 import { TxnUpdated } from '@paycore/proto/paycore/channel/v1/events';
 import { TxnKind, TxnState, type ChannelTransaction } from '@paycore/proto/paycore/channel/v1/types';
 import {
@@ -77,17 +84,6 @@ const CHUNK_BYTES = 1024 * 1024;
 const DIFFERENCE_SHARE = 0.01;
 const FIRST_DATE = '2025-01-01';
 const ROOT = join(__dirname, '..', '..', '..');
-
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
 
 const fee = (amount: bigint): bigint => (amount * 6n + 500n) / 1000n;
 const dateOf = (fileIndex: number): string =>
@@ -445,7 +441,7 @@ async function main(): Promise<void> {
   const sampler = setInterval(() => {
     if (!service.hasExited()) rssMaxMib = Math.max(rssMaxMib, memoryOf(service.pid).rssMib);
   }, 250);
-  const next = random(SEED);
+  const next = seededRandom(SEED);
   const files = Math.ceil(LINES / PER_FILE);
   const bar = new cliProgress.SingleBar(
     {

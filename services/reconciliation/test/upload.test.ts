@@ -23,23 +23,13 @@ import type {
   UploadStatementRequest,
   UploadStatementResponse,
 } from '@paycore/proto/paycore/reconciliation/v1/reconciliation_service';
+import { seededRandom } from '@paycore/testing';
 import { startReconHarness, type PublishedTxn, type ReconHarness } from './harness';
 
 const ALIPAY = '100001';
 const DATE = '2025-03-03';
 const SEED = Number(process.env['PAYCORE_SEED'] ?? Date.now() % 1_000_000);
 const STREAM_BYTES_MAX = 256 * 1024;
-
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
 
 /** Sends the messages with back-pressure and resolves with the answer (or rejects with the status). */
 export function uploadStream(
@@ -82,7 +72,7 @@ describe(`UploadStatement: the streamed upload (seed ${SEED})`, function () {
   this.timeout(300_000);
   let unaryHarness: ReconHarness;
   let streamHarness: ReconHarness;
-  const next = random(SEED);
+  const next = seededRandom(SEED);
   const lines: AlipayBillLine[] = [];
   const txns: PublishedTxn[] = [];
   for (let i = 0; i < 400; i += 1) {
