@@ -56,19 +56,24 @@ export class RunLeases {
       await sleep(this.settings.pollMs);
     }
     let lost: Error | undefined;
+    // The renewal in flight, awaited before the release (else it could take the lease again after it).
+    let renewing: Promise<void> = Promise.resolve();
     const renew = setInterval(
       () => {
-        this.port.take(channelNo, billDate, owner, this.settings.ttlMs).then(
-          (state) => {
-            if (!state.taken)
-              lost = new ReconError(
-                'RUN_IN_PROGRESS',
-                `the lease of ${channelNo} ${billDate} was taken over`,
-              );
-          },
-          // A failed renewal is retried at the next tick; the lease lasts three of them.
-          () => undefined,
-        );
+        // Chained: one renewal at a time, however slow the database answers.
+        renewing = renewing
+          .then(async () => this.port.take(channelNo, billDate, owner, this.settings.ttlMs))
+          .then(
+            (state) => {
+              if (!state.taken)
+                lost = new ReconError(
+                  'RUN_IN_PROGRESS',
+                  `the lease of ${channelNo} ${billDate} was taken over`,
+                );
+            },
+            // A failed renewal is retried at the next tick; the lease lasts three of them.
+            () => undefined,
+          );
       },
       Math.max(100, Math.floor(this.settings.ttlMs / 3)),
     );
@@ -82,6 +87,7 @@ export class RunLeases {
       return await fn(lease);
     } finally {
       clearInterval(renew);
+      await renewing;
       await this.port.release(channelNo, billDate, owner).catch(() => undefined);
     }
   }
