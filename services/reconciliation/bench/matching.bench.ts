@@ -429,7 +429,10 @@ async function main(): Promise<void> {
     await sleep(500);
   }
   health.close();
-  const token = await minter.mint({ sub: 'recon-bench', scopes: ['recon:read', 'recon:write'] });
+  // Test tokens are short-lived: a fresh one before each bill (a million-line bill can take minutes).
+  const mint = (): Promise<string> =>
+    minter.mint({ sub: 'recon-bench', scopes: ['recon:read', 'recon:write'] });
+  let token = await mint();
   const client = createClient(ReconciliationServiceClient, {
     address: `127.0.0.1:${grpcPort}`,
     token: () => token,
@@ -487,6 +490,7 @@ async function main(): Promise<void> {
         baselineFigure = await baseline(pg, bill.sample);
       }
       bar.update(done, { phase: `bill ${f + 1}/${files}: upload, import + match` });
+      token = await mint();
       const started = Date.now();
       const outcome = await upload(client, bill, (bytes) =>
         bar.update(done + Math.floor((count * bytes) / bill.content.length), {
@@ -504,6 +508,13 @@ async function main(): Promise<void> {
             .slice(-3)
             .join('\n')}\n`,
         );
+      const memoryNow = memoryOf(service.pid);
+      process.stdout.write(
+        `\nbill ${f + 1}/${files} done: ${outcome}, ${((Date.now() - started) / 1000).toFixed(1)} s, phases ${phases ?? '-'}, ` +
+          `service VmHWM ${memoryNow.hwmMib} MiB, load ${loadavg()
+            .map((l) => l.toFixed(2))
+            .join(' ')}\n`,
+      );
       perBill.push(
         `${outcome} ${bill.format === 'ALIPAY_TRADE_ZIP' ? 'alipay' : 'wechat'} ${bill.billDate} ${count} lines ${(bill.content.length / 1048576).toFixed(1)} MiB ${((Date.now() - started) / 1000).toFixed(1)} s (read+COPY ${String(phase['read_copy_ms'])} ms, match ${String(phase['match_ms'])} ms, events ${String(phase['events_ms'])} ms)`,
       );
