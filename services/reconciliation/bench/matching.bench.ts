@@ -416,6 +416,8 @@ async function main(): Promise<void> {
       CHANNEL_ROUTER_ADDRESS: `127.0.0.1:${closedPort}`,
       RECON_SCHEDULE_ENABLED: 'false',
       RECON_RESUME_AFTER_MS: '86400000',
+      // The import holds one connection, the lease renewal and the wake-ups a few more; the database is shared.
+      DATABASE_POOL_SIZE_MAX: '4',
       RECON_STREAM_UPLOAD_BYTES_MAX: String(1024 * 1024 * 1024),
       LOG_LEVEL: 'info',
       ...(SERVICE_NODE_OPTIONS !== '' ? { NODE_OPTIONS: SERVICE_NODE_OPTIONS } : {}),
