@@ -43,12 +43,12 @@
  * 4), compares the response bytes, and must see each refusal as the server
  * sent it, without the client's retries.
  */
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { expect } from 'chai';
-import { status as GrpcStatus, type ServiceError } from '@grpc/grpc-js';
+import { Metadata, status as GrpcStatus, type ServiceError } from '@grpc/grpc-js';
 import { decodeStatusDetails, unary } from '@paycore/platform';
 import {
   AccountServiceService,
@@ -74,7 +74,12 @@ import {
   SubjectCategory,
 } from '@paycore/proto/paycore/ledger/v1/ledger_service';
 import { Resolution as ReconResolution } from '@paycore/proto/paycore/reconciliation/v1/events';
-import { ReconciliationServiceService } from '@paycore/proto/paycore/reconciliation/v1/reconciliation_service';
+import {
+  ReconciliationServiceService,
+  type ReconciliationServiceClient,
+  type UploadStatementRequest,
+  type UploadStatementResponse,
+} from '@paycore/proto/paycore/reconciliation/v1/reconciliation_service';
 import {
   CycleKind,
   FeeBearer,
@@ -94,6 +99,7 @@ function waitFor<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 
 
 interface MethodDefinition {
   readonly path: string;
+  readonly requestStream?: boolean;
   readonly responseSerialize: (value: never) => Buffer;
   readonly responseDeserialize: (bytes: Buffer) => unknown;
 }
@@ -278,6 +284,14 @@ describe('every mutating RPC of every service: one idempotency behaviour (every 
         const client = clients[service] as Record<string, (...args: unknown[]) => unknown>;
         const bound = client[key]?.bind(client);
         if (!bound) throw new Error(`no client method ${service}.${key}`);
+        if (method.requestStream === true) {
+          // Client-streaming uploads: the case's request is the metadata plus `content`, sent in chunks.
+          calls.set(rpcName(method), async (request) => {
+            const response = await uploadInChunks(p.recon, request);
+            return method.responseSerialize(response as never);
+          });
+          continue;
+        }
         calls.set(rpcName(method), async (request) => {
           const response = await unary(bound as never, request);
           return method.responseSerialize(response as never);
@@ -1192,6 +1206,23 @@ describe('every mutating RPC of every service: one idempotency behaviour (every 
         change: (r) => ({ ...r, content: payoutBill(String(r['billDate']), 'P-IDEM-1', 124) }),
       },
     },
+    'paycore.reconciliation.v1.ReconciliationService/UploadStatement': {
+      prepare: () => {
+        const date = addDays(chinaToday(), -5);
+        return (requestId) => ({
+          requestId,
+          channelNo: BANK,
+          billDate: date,
+          format: 'GENERIC_CSV',
+          content: payoutBill(date, 'P-IDEM-3', 125),
+          operator: OPERATOR,
+        });
+      },
+      differ: {
+        fields: ['checksum_sha256'],
+        change: (r) => ({ ...r, content: payoutBill(String(r['billDate']), 'P-IDEM-3', 126) }),
+      },
+    },
     'paycore.reconciliation.v1.ReconciliationService/ResolveDifferences': {
       prepare: async () => {
         const date = addDays(chinaToday(), -4);
@@ -1459,3 +1490,48 @@ describe('every mutating RPC of every service: one idempotency behaviour (every 
     });
   }
 });
+
+/**
+ * UploadStatement as a client sends it: the metadata first (with the file's
+ * SHA-256 and size), then the bytes in small chunks, with back-pressure.
+ */
+function uploadInChunks(
+  client: ReconciliationServiceClient,
+  request: AnyRequest,
+): Promise<UploadStatementResponse> {
+  const { content, ...fields } = request as AnyRequest & { content: Buffer };
+  const messages: UploadStatementRequest[] = [
+    {
+      metadata: {
+        requestId: String(fields.requestId ?? ''),
+        channelNo: String(fields['channelNo']),
+        billDate: String(fields['billDate']),
+        format: String(fields['format']),
+        operator: String(fields['operator']),
+        checksumSha256: createHash('sha256').update(content).digest('hex'),
+        sizeBytes: BigInt(content.length),
+      },
+    },
+  ];
+  for (let at = 0; at < content.length; at += 64) messages.push({ chunk: content.subarray(at, at + 64) });
+  return new Promise((resolve, reject) => {
+    const stream = client.uploadStatement(new Metadata(), { deadline: Date.now() + 120_000 }, (err, res) =>
+      err ? reject(err) : resolve(res),
+    );
+    const pending = messages[Symbol.iterator]();
+    const pump = (): void => {
+      for (;;) {
+        const next = pending.next();
+        if (next.done === true) {
+          stream.end();
+          return;
+        }
+        if (!stream.write(next.value)) {
+          stream.once('drain', pump);
+          return;
+        }
+      }
+    };
+    pump();
+  });
+}

@@ -379,6 +379,8 @@ export async function startPlatform(
       RECON_SCHEDULE_ENABLED: 'false',
       RECON_SCHEDULE_TICK_MS: '500',
       RECON_RESUME_AFTER_MS: '600000',
+      // A killed reconciliation's run lease ends 5 s after its last renewal (the restarted process's replay waits for it).
+      RECON_RUN_LEASE_MS: '5000',
       // The merchants' webhooks of these tests listen on 127.0.0.1.
       CASHIER_NOTIFY_ALLOW_PRIVATE_URLS: 'true',
       ...commonEnv,

@@ -68,9 +68,9 @@ export const ALIPAY_SUMMARY_COLUMNS = [
   '实收净额（元）',
 ] as const;
 
-const DETAIL_BEGIN =
+export const ALIPAY_DETAIL_BEGIN =
   '#-----------------------------------------业务明细列表----------------------------------------';
-const DETAIL_END =
+export const ALIPAY_DETAIL_END =
   '#-----------------------------------------业务明细列表结束------------------------------------';
 const SUMMARY_BEGIN =
   '#-----------------------------------------业务汇总列表----------------------------------------';
@@ -207,7 +207,7 @@ export function alipayBillTotals(lines: readonly AlipayBillLine[]): AlipayBillTo
   return { tradeCount, refundCount, merchantReceivedFen, serviceFeeFen };
 }
 
-function periodLine(billDate: string): string {
+export function alipayPeriodLine(billDate: string): string {
   const start = toChineseDateTime(`${billDate} 00:00:00`);
   const end = toChineseDateTime(`${nextDate(billDate)} 00:00:00`);
   return `#起始日期：[${start}]   终止日期：[${end}]`;
@@ -254,11 +254,11 @@ export function alipayDetailCsv(bill: AlipayBill): string {
   const rows = [
     '#支付宝业务明细查询',
     `#账号：[${bill.account}]`,
-    periodLine(bill.billDate),
-    DETAIL_BEGIN,
+    alipayPeriodLine(bill.billDate),
+    ALIPAY_DETAIL_BEGIN,
     csvLine(ALIPAY_DETAIL_COLUMNS),
     ...bill.lines.map((line) => csvLine(detailValues(line))),
-    DETAIL_END,
+    ALIPAY_DETAIL_END,
     `#交易合计：${totals.tradeCount}笔，退款合计：${totals.refundCount}笔，` +
       `商家实收：${fenToYuan(totals.merchantReceivedFen)}元，服务费：${fenToYuan(totals.serviceFeeFen)}元`,
     `#导出时间：[${toChineseDateTime(bill.exportedAt)}]`,
@@ -329,7 +329,7 @@ export function alipaySummaryCsv(bill: AlipayBill): string {
   const rows = [
     '#支付宝业务汇总查询',
     `#账号：[${bill.account}]`,
-    periodLine(bill.billDate),
+    alipayPeriodLine(bill.billDate),
     SUMMARY_BEGIN,
     csvLine(ALIPAY_SUMMARY_COLUMNS),
     ...[...stores.values()].map(row),
@@ -352,13 +352,13 @@ export function buildAlipayBill(bill: AlipayBill): Buffer {
   );
 }
 
-function bracketed(line: string | undefined, prefix: string): string {
+export function bracketed(line: string | undefined, prefix: string): string {
   if (line === undefined || !line.startsWith(prefix) || !line.endsWith(']'))
     fail(`expected a "${prefix}…]" line`);
   return line.slice(prefix.length, -1);
 }
 
-function parseDetailLine(fields: readonly string[]): AlipayBillLine {
+export function parseAlipayDetailLine(fields: readonly string[]): AlipayBillLine {
   if (fields.length !== ALIPAY_DETAIL_COLUMNS.length) {
     fail(`a detail line has ${fields.length} fields, expected ${ALIPAY_DETAIL_COLUMNS.length}`);
   }
@@ -395,7 +395,7 @@ function parseDetailLine(fields: readonly string[]): AlipayBillLine {
   };
 }
 
-const TOTALS_PATTERN =
+export const ALIPAY_TOTALS_PATTERN =
   /^#交易合计：(\d+)笔，退款合计：(\d+)笔，商家实收：(-?\d+\.\d{2})元，服务费：(-?\d+\.\d{2})元$/;
 
 /** Reads the detail CSV text (already decoded from GBK) and checks its footer against its lines. */
@@ -409,15 +409,15 @@ export function parseAlipayDetailCsv(
   const period = /^#起始日期：\[(.+)\] {3}终止日期：\[(.+)\]$/.exec(rows[2] ?? '');
   if (!period) fail('missing #起始日期 line');
   const billDate = fromChineseDateTime(period[1] ?? '').slice(0, 10);
-  if (rows[3] !== DETAIL_BEGIN) fail('missing 业务明细列表 begin line');
+  if (rows[3] !== ALIPAY_DETAIL_BEGIN) fail('missing 业务明细列表 begin line');
   if (rows[4] !== csvLine(ALIPAY_DETAIL_COLUMNS)) fail('the 业务明细 header row differs');
-  const endIndex = rows.indexOf(DETAIL_END);
+  const endIndex = rows.indexOf(ALIPAY_DETAIL_END);
   if (endIndex < 0) fail('missing 业务明细列表结束 line');
   // Detail rows start on file line 6; a refusal names the line it is about.
   const lines = rows
     .slice(5, endIndex)
-    .map((row, index) => atLine(index + 6, () => parseDetailLine(parseCsvLine(row))));
-  const totalsMatch = TOTALS_PATTERN.exec(rows[endIndex + 1] ?? '');
+    .map((row, index) => atLine(index + 6, () => parseAlipayDetailLine(parseCsvLine(row))));
+  const totalsMatch = ALIPAY_TOTALS_PATTERN.exec(rows[endIndex + 1] ?? '');
   if (!totalsMatch) fail(`line ${endIndex + 2}: missing #交易合计 line`);
   const totals: AlipayBillTotals = {
     tradeCount: Number(totalsMatch[1]),

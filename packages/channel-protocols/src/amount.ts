@@ -20,10 +20,9 @@ export function yuanToFen(text: string): bigint {
       `not a yuan amount with at most 2 decimals: "${text}"`,
     );
   }
-  const sign = match[1] === '-' ? -1n : 1n;
-  const whole = BigInt(match[2] ?? '0');
-  const fraction = BigInt((match[3] ?? '').padEnd(2, '0'));
-  return sign * (whole * 100n + fraction);
+  // One BigInt of the digits: "12.3" → "1230" (a bill converts millions of these).
+  const fen = BigInt(`${match[2] ?? '0'}${(match[3] ?? '').padEnd(2, '0')}`);
+  return match[1] === '-' ? -fen : fen;
 }
 
 /** 1234n → "12.34"; -60n → "-0.60"; always two decimals, as every channel writes them. */

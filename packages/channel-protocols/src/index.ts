@@ -76,3 +76,10 @@ export type {
   WechatBillSummary,
   WechatBillType,
 } from './wechat-bill';
+export {
+  AlipayBillStream,
+  BILL_LINE_CHARS_MAX,
+  STREAM_INFLATED_BYTES_MAX,
+  WechatBillStream,
+} from './bill-stream';
+export type { AlipayStreamEnd, WechatStreamEnd } from './bill-stream';

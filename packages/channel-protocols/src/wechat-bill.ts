@@ -281,40 +281,90 @@ function unbacktick(line: string): string[] {
   });
 }
 
-function billTypeOf(header: string | undefined): WechatBillType {
+export function wechatBillTypeOf(header: string | undefined): WechatBillType {
   for (const type of ['ALL', 'SUCCESS', 'REFUND'] as const) {
     if (header === WECHAT_BILL_COLUMNS[type].join(',')) return type;
   }
   return fail('the header line matches no WeChat bill type');
 }
 
-export function parseWechatBill(text: string): ParsedWechatBill {
-  const lines = splitLines(text);
-  if (lines.length > WECHAT_BILL_ROWS_MAX + 3) fail('bill too long');
-  const billType = billTypeOf(lines[0]);
+/** Per bill type, the position of each field's column (-1: the type has no such column). */
+const FIELD_INDEX: Readonly<Record<WechatBillType, Readonly<Record<string, number>>>> = {
+  ALL: fieldIndex('ALL'),
+  SUCCESS: fieldIndex('SUCCESS'),
+  REFUND: fieldIndex('REFUND'),
+};
+
+function fieldIndex(billType: WechatBillType): Record<string, number> {
+  const index: Record<string, number> = {};
+  for (const column of Object.values(COLUMN)) index['text' in column ? column.text : column.amount] = -1;
+  WECHAT_BILL_COLUMNS[billType].forEach((name, position) => {
+    const column = COLUMN[name] ?? fail(`no column ${name}`);
+    index['text' in column ? column.text : column.amount] = position;
+  });
+  return index;
+}
+
+/**
+ * One backticked row of a bill of `billType` (the header line names its
+ * columns). Built as one object literal in a fixed shape (a million rows a
+ * bill: no per-row dictionary of fields); absent columns take the defaults
+ * of `wechatBillRow`.
+ */
+export function parseWechatRow(billType: WechatBillType, line: string): WechatBillRow {
   const names = WECHAT_BILL_COLUMNS[billType];
-  const summaryIndex = lines.indexOf(WECHAT_SUMMARY_COLUMNS.join(','));
-  if (summaryIndex < 0 || summaryIndex !== lines.length - 2) fail('the two summary lines must end the bill');
-  // Rows start on file line 2; a refusal names the line it is about.
-  const rows = lines.slice(1, summaryIndex).map((line, index) =>
-    atLine(index + 2, () => {
-      const values = unbacktick(line);
-      if (values.length !== names.length) fail(`a row has ${values.length} values, expected ${names.length}`);
-      const fields: Record<string, string | bigint> = {};
-      names.forEach((name, index) => {
-        const column = COLUMN[name] ?? fail(`no column ${name}`);
-        const value = values[index] ?? '';
-        if ('text' in column) fields[column.text] = value;
-        else fields[column.amount] = yuanToFen(value);
-      });
-      return wechatBillRow(fields as unknown as WechatBillRowInput);
-    }),
-  );
-  const totals = unbacktick(lines[summaryIndex + 1] ?? '');
+  const values = unbacktick(line);
+  if (values.length !== names.length) fail(`a row has ${values.length} values, expected ${names.length}`);
+  const at = FIELD_INDEX[billType];
+  const text = (key: TextKey, absent: string): string => {
+    const position = at[key] ?? -1;
+    return position < 0 ? absent : (values[position] ?? '');
+  };
+  const amount = (key: AmountKey): bigint => {
+    const position = at[key] ?? -1;
+    return position < 0 ? 0n : yuanToFen(values[position] ?? '');
+  };
+  const totalFen = amount('totalFen');
+  return {
+    tradeTime: text('tradeTime', ''),
+    appId: text('appId', ''),
+    mchId: text('mchId', ''),
+    subMchId: text('subMchId', '0'),
+    deviceInfo: text('deviceInfo', ''),
+    transactionId: text('transactionId', ''),
+    outTradeNo: text('outTradeNo', ''),
+    openId: text('openId', ''),
+    tradeType: text('tradeType', 'NATIVE'),
+    tradeState: text('tradeState', ''),
+    bankType: text('bankType', 'OTHERS'),
+    currency: text('currency', 'CNY'),
+    settlementTotalFen: (at['settlementTotalFen'] ?? -1) < 0 ? totalFen : amount('settlementTotalFen'),
+    couponFen: amount('couponFen'),
+    refundRequestedAt: text('refundRequestedAt', ''),
+    refundSucceededAt: text('refundSucceededAt', ''),
+    refundId: text('refundId', '0'),
+    outRefundNo: text('outRefundNo', '0'),
+    refundFen: amount('refundFen'),
+    couponRefundFen: amount('couponRefundFen'),
+    refundType: text('refundType', ''),
+    refundStatus: text('refundStatus', ''),
+    body: text('body', ''),
+    attach: text('attach', ''),
+    feeFen: amount('feeFen'),
+    rate: text('rate', '0.60%'),
+    totalFen,
+    requestedRefundFen: amount('requestedRefundFen'),
+    rateRemark: text('rateRemark', ''),
+  };
+}
+
+/** The summary line's values, checked for shape. */
+export function parseWechatSummary(line: string): WechatBillSummary {
+  const totals = unbacktick(line);
   if (totals.length !== WECHAT_SUMMARY_COLUMNS.length || !/^\d+$/.test(totals[0] ?? ''))
     fail('malformed summary values');
   const amount = (index: number): bigint => yuanToFen(totals[index] ?? '');
-  const summary: WechatBillSummary = {
+  return {
     rowCount: Number(totals[0]),
     settlementTotalFen: amount(1),
     refundFen: amount(2),
@@ -323,6 +373,19 @@ export function parseWechatBill(text: string): ParsedWechatBill {
     totalFen: amount(5),
     requestedRefundFen: amount(6),
   };
+}
+
+export function parseWechatBill(text: string): ParsedWechatBill {
+  const lines = splitLines(text);
+  if (lines.length > WECHAT_BILL_ROWS_MAX + 3) fail('bill too long');
+  const billType = wechatBillTypeOf(lines[0]);
+  const summaryIndex = lines.indexOf(WECHAT_SUMMARY_COLUMNS.join(','));
+  if (summaryIndex < 0 || summaryIndex !== lines.length - 2) fail('the two summary lines must end the bill');
+  // Rows start on file line 2; a refusal names the line it is about.
+  const rows = lines
+    .slice(1, summaryIndex)
+    .map((line, index) => atLine(index + 2, () => parseWechatRow(billType, line)));
+  const summary = parseWechatSummary(lines[summaryIndex + 1] ?? '');
   const computed = wechatBillSummary(rows);
   for (const key of Object.keys(summary) as (keyof WechatBillSummary)[]) {
     if (summary[key] !== computed[key])

@@ -19,7 +19,31 @@ export const reconConfigSchema = {
     default: 30,
     description: 'a channel-only line this close to midnight is held for the next bill',
   }),
-  RECON_UPLOAD_BYTES_MAX: int({ min: 1024, max: 3 * 1024 * 1024, default: 3 * 1024 * 1024 }),
+  RECON_UPLOAD_BYTES_MAX: int({
+    min: 1024,
+    max: 3 * 1024 * 1024,
+    default: 3 * 1024 * 1024,
+    description: 'ImportStatement (one message) and any GENERIC_CSV file (parsed whole)',
+  }),
+  RECON_STREAM_UPLOAD_BYTES_MAX: int({
+    min: 1024,
+    max: 2 * 1024 * 1024 * 1024 - 1,
+    default: 512 * 1024 * 1024,
+    description: 'UploadStatement: the largest file streamed in (read as it arrives, never held whole)',
+  }),
+  RECON_RUN_LEASE_MS: int({
+    min: 1_000,
+    max: 600_000,
+    default: 30_000,
+    description:
+      "a (channel, day) run lease's time to live; renewed every third of it; a dead holder's lease ends after it",
+  }),
+  RECON_RUN_LEASE_WAIT_MS: int({
+    min: 0,
+    max: 3_600_000,
+    default: 120_000,
+    description: 'how long a call waits for a day whose lease another replica holds before RUN_IN_PROGRESS',
+  }),
   RECON_SCHEDULE_MINUTE_OF_DAY: int({
     min: 0,
     max: 1439,

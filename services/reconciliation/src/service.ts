@@ -73,7 +73,13 @@ export function reconciliationSpec(options: ReconSpecOptions = {}): ServiceSpec<
         channels: new Map(channels.map((c) => [c.channelNo, c])),
         holdWindowMinutes: config.RECON_HOLD_WINDOW_MINUTES,
         uploadBytesMax: config.RECON_UPLOAD_BYTES_MAX,
+        streamUploadBytesMax: config.RECON_STREAM_UPLOAD_BYTES_MAX,
         currency: CURRENCY,
+        lease: {
+          ttlMs: config.RECON_RUN_LEASE_MS,
+          waitMs: config.RECON_RUN_LEASE_WAIT_MS,
+          pollMs: Math.min(1_000, Math.floor(config.RECON_RUN_LEASE_MS / 10)),
+        },
       });
       const bank = new BankClaims(store, peers.account, config.RECON_UPLOAD_BYTES_MAX, CURRENCY);
       const checks = new DayChecks(store, peers.account, peers.ledger, CURRENCY);

@@ -92,6 +92,7 @@ function workersOf(
   ];
 }
 
+// eslint-disable-next-line max-lines-per-function -- the service's wiring in one place: stores, clients, the clearing and reconciliation consumers, the work queue and its workers
 export function settlementSpec(): ServiceSpec<typeof settlementConfigSchema> {
   return {
     name: 'settlement',

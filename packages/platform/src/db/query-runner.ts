@@ -25,6 +25,8 @@ const AFTER_COMMIT_CALLBACKS_MAX = 1_000;
 
 export class PlatformQueryRunner extends PostgresQueryRunner {
   private afterCommitCallbacks: (() => void)[] = [];
+  /** Keys of keyed callbacks queued in this transaction: the same key is queued once. */
+  private afterCommitKeys = new Set<string>();
 
   override async startTransaction(isolationLevel?: TypeOrmIsolationLevel): Promise<void> {
     if (this.transactionDepth > 0) return super.startTransaction(isolationLevel);
@@ -36,6 +38,7 @@ export class PlatformQueryRunner extends PostgresQueryRunner {
       throw error;
     }
     this.afterCommitCallbacks = [];
+    this.afterCommitKeys = new Set();
     try {
       await this.query(
         isolationLevel !== undefined
@@ -56,6 +59,7 @@ export class PlatformQueryRunner extends PostgresQueryRunner {
     if (!outermost) return;
     const callbacks = this.afterCommitCallbacks;
     this.afterCommitCallbacks = [];
+    this.afterCommitKeys = new Set();
     // A callback is a notification (wake a loop); one that throws must not turn a commit into an error.
     for (const callback of callbacks) {
       try {
@@ -67,13 +71,24 @@ export class PlatformQueryRunner extends PostgresQueryRunner {
   }
 
   override async rollbackTransaction(): Promise<void> {
-    if (this.transactionDepth === 1) this.afterCommitCallbacks = [];
+    if (this.transactionDepth === 1) {
+      this.afterCommitCallbacks = [];
+      this.afterCommitKeys = new Set();
+    }
     await super.rollbackTransaction();
   }
 
-  /** Queues `callback` to run once the outermost transaction of this runner commits. */
-  queueAfterCommit(callback: () => void): void {
+  /**
+   * Queues `callback` to run once the outermost transaction of this runner
+   * commits. With a `key`, a callback already queued under the same key makes
+   * this one a no-op (a wake-up per outbox row is one wake-up per transaction).
+   */
+  queueAfterCommit(callback: () => void, key?: string): void {
     if (!this.isTransactionActive) throw new Error('queueAfterCommit outside a transaction');
+    if (key !== undefined) {
+      if (this.afterCommitKeys.has(key)) return;
+      this.afterCommitKeys.add(key);
+    }
     if (this.afterCommitCallbacks.length >= AFTER_COMMIT_CALLBACKS_MAX) {
       throw new RangeError(
         `more than ${AFTER_COMMIT_CALLBACKS_MAX} after-commit callbacks in one transaction`,
@@ -98,10 +113,10 @@ export function installPlatformQueryRunner(dataSource: DataSource): void {
  * elsewhere), the callback also runs at once: a wake-up that comes early
  * finds nothing and the loop's backstop poll picks the work up.
  */
-export function afterCommit(manager: EntityManager, callback: () => void): void {
+export function afterCommit(manager: EntityManager, callback: () => void, key?: string): void {
   const runner: QueryRunner | undefined = manager.queryRunner;
   if (runner instanceof PlatformQueryRunner && runner.isTransactionActive) {
-    runner.queueAfterCommit(callback);
+    runner.queueAfterCommit(callback, key);
     return;
   }
   callback();

@@ -121,17 +121,31 @@ export interface RpcContext {
 /** A handler may answer synchronously or asynchronously; a throw in either is mapped the same way. */
 export type UnaryHandler<Req, Res> = (request: Req, ctx: RpcContext) => Promise<Res> | Res;
 
-interface UnaryDefinition<Req, Res> {
+/**
+ * A client-streaming handler reads the request messages as they arrive (one
+ * at a time: grpc-js asks the peer for the next message only when the
+ * iterator is read, so an unread stream applies back-pressure) and answers
+ * once. It may answer before the stream ends; the rest is discarded.
+ */
+export type ClientStreamHandler<Req, Res> = (requests: AsyncIterable<Req>, ctx: RpcContext) => Promise<Res>;
+
+interface MethodDefinition<Req, Res, Streaming extends boolean> {
   readonly path: string;
-  readonly requestStream: false;
+  readonly requestStream: Streaming;
   readonly responseStream: false;
   readonly requestDeserialize: (b: Buffer) => Req;
   readonly responseSerialize: (v: Res) => Buffer;
 }
+type UnaryDefinition<Req, Res> = MethodDefinition<Req, Res, false>;
+type ClientStreamDefinition<Req, Res> = MethodDefinition<Req, Res, true>;
 
-/** Maps each unary method of a ts-proto service definition to a typed handler. */
+/** Maps each unary or client-streaming method of a ts-proto service definition to a typed handler. */
 export type Handlers<D> = {
-  [K in keyof D]: D[K] extends UnaryDefinition<infer Req, infer Res> ? UnaryHandler<Req, Res> : never;
+  [K in keyof D]: D[K] extends UnaryDefinition<infer Req, infer Res>
+    ? UnaryHandler<Req, Res>
+    : D[K] extends ClientStreamDefinition<infer Req, infer Res>
+      ? ClientStreamHandler<Req, Res>
+      : never;
 };
 export type Specs<D> = { readonly [K in keyof D]: RpcSpec };
 
@@ -188,11 +202,11 @@ export class GrpcServerKit {
     const impl: UntypedServiceImplementation = {};
     let serviceFullName = '';
     for (const key of Object.keys(definition) as (keyof D & string)[]) {
-      const def = definition[key] as unknown as UnaryDefinition<unknown, unknown>;
+      const def = definition[key] as unknown as MethodDefinition<unknown, unknown, boolean>;
       const handler = handlers[key] as unknown as UnaryHandler<unknown, unknown>;
       const spec = specs[key];
       serviceFullName = def.path.split('/')[1] ?? '';
-      impl[key] = this.wrap(def.path, handler, spec);
+      impl[key] = this.wrap(def.path, handler, spec, def.requestStream);
     }
     this.server.addService(definition as unknown as ServiceDefinition, impl);
     this.health.register(serviceFullName);
@@ -262,6 +276,7 @@ export class GrpcServerKit {
     path: string,
     handler: UnaryHandler<unknown, unknown>,
     spec: RpcSpec,
+    requestStream: boolean,
   ): (call: ServerUnaryCall<unknown, unknown>, callback: sendUnaryData<unknown>) => void {
     const [, service = '', method = ''] = path.split('/');
     const { logger, metrics, errorDomain } = this.options;
@@ -348,7 +363,8 @@ export class GrpcServerKit {
           logger,
           method: path,
         };
-        return handler(call.request, rpcCtx);
+        // A client-streaming call is itself the async iterable of request messages.
+        return handler(requestStream ? call : call.request, rpcCtx);
       };
 
       otelContext.with(ctx, () => {

@@ -4,7 +4,9 @@
  * - an event leaves as soon as its transaction commits although the relay's
  *   backstop poll is a minute (the in-process signal after COMMIT woke it),
  *   and the relay never waited for the backstop to do so;
- * - a transaction that rolls back wakes nobody;
+ * - a transaction that rolls back wakes nobody; one that signals a channel
+ *   5 000 times queues one callback (not the runner's 1 000-callback bound)
+ *   and wakes it once committed;
  * - an idle relay costs one statement per backstop interval (counted at the
  *   driver), and no transaction;
  * - across processes: a NOTIFY from another session wakes a waiter; a burst
@@ -121,6 +123,21 @@ describe('wake-ups instead of polling', function () {
         return Promise.resolve();
       });
       expect(await waiter.wait(), 'a committed transaction wakes it').to.equal('signal');
+    } finally {
+      waiter.close();
+    }
+  });
+
+  it('signals of one channel in one transaction are queued once: 5 000 of them commit and wake once', async () => {
+    const channel = wakeupChannel(SCHEMA, 'many_probe');
+    const waiter = new Wakeup(channel, { backstopIntervalMs: 60_000 });
+    try {
+      // More than the runner's bound on after-commit callbacks (1 000), as a day with thousands of differences publishes.
+      await inTransaction(dataSource, (manager) => {
+        for (let i = 0; i < 5_000; i += 1) signalAfterCommit(manager, channel);
+        return Promise.resolve();
+      });
+      expect(await waiter.wait(), 'woken after COMMIT').to.equal('signal');
     } finally {
       waiter.close();
     }

@@ -11,6 +11,7 @@ import type {
   ItemKind,
   Leg,
   ParsedStatement,
+  StatementLine,
   TxnState,
 } from '../domain/model';
 import type { DifferenceState, RunState } from '../domain/states';
@@ -142,6 +143,31 @@ export interface FilesRepo {
   insert(file: StatementFileRow): Promise<void>;
   /** COPY of the lines in bounded chunks, inside the transaction. */
   copyLines(file: StatementFileRow, statement: ParsedStatement): Promise<void>;
+  /**
+   * COPY of lines as they are read (batches from a streaming reader), in
+   * bounded chunks inside the transaction; a batch source that throws aborts
+   * the COPY (the transaction then rolls back). Returns the lines copied.
+   */
+  copyLineBatches(file: StatementFileRow, batches: AsyncIterable<readonly StatementLine[]>): Promise<number>;
+  /** What is known of a streamed file once all of it was read. */
+  complete(
+    fileId: string,
+    figures: { sizeBytes: number; lineCount: number; statedAmountMinor: bigint; statedFeeMinor: bigint },
+  ): Promise<void>;
+}
+
+export interface LeaseState {
+  readonly taken: boolean;
+  /** When the current holder's lease ends (database clock). */
+  readonly expiresAt: Date;
+}
+
+/** The run lease of a (channel number, date); each call is its own short transaction. */
+export interface LeasePort {
+  /** Takes the lease for `owner` (or renews it) until now + ttlMs, unless another owner holds an unexpired one. */
+  take(channelNo: string, billDate: string, owner: string, ttlMs: number): Promise<LeaseState>;
+  /** Gives the lease up if `owner` still holds it. */
+  release(channelNo: string, billDate: string, owner: string): Promise<void>;
 }
 
 export interface RunsRepo {
@@ -221,6 +247,7 @@ export interface ListDifferencesQuery {
 }
 
 export interface ReconStore {
+  readonly leases: LeasePort;
   transaction<T>(name: string, isolation: IsolationLevel, fn: (tx: ReconTx) => Promise<T>): Promise<T>;
   listDifferences(query: ListDifferencesQuery): Promise<(DifferenceRow & { createdAt: Date })[]>;
   /** Row-level results of a run, in pages of at most `limit` rows after `afterSeq`. */

@@ -25,7 +25,9 @@ import {
 } from '../domain/suspense';
 import type { ChannelSettings } from '../domain/channels';
 import { invalidField, ReconError } from '../domain/errors';
-import { parseStatement, type StatementFormat } from '../domain/statements';
+import { statementReader, type StatementFormat } from '../domain/statements';
+import type { StatementLine } from '../domain/model';
+import { NO_LEASE_CHECK, RunLeases, type HeldLease, type LeaseSettings } from './lease';
 import type {
   AccountPort,
   ChannelPort,
@@ -41,8 +43,24 @@ import type {
 export interface ReconSettings {
   readonly channels: ReadonlyMap<string, ChannelSettings>;
   readonly holdWindowMinutes: number;
+  /** ImportStatement's bound (one message), and GENERIC_CSV's on any path (parsed whole). */
   readonly uploadBytesMax: number;
+  /** UploadStatement's bound (streamed; never held whole). */
+  readonly streamUploadBytesMax: number;
   readonly currency: string;
+  readonly lease: LeaseSettings;
+}
+
+/** UploadStatement: the metadata of the first message and the bytes of the later ones. */
+export interface StatementUpload {
+  readonly requestId: string;
+  readonly channelNo: string;
+  readonly billDate: string;
+  readonly format: string;
+  readonly operator: string;
+  readonly checksumSha256: string;
+  readonly sizeBytes: number;
+  readonly chunks: AsyncIterable<Buffer>;
 }
 
 export interface DayResult {
@@ -70,6 +88,8 @@ export function assertBillDate(value: string, field = 'bill_date'): string {
 }
 
 export class Reconciliation {
+  private readonly leases: RunLeases;
+
   constructor(
     private readonly store: ReconStore,
     private readonly channel: ChannelPort,
@@ -77,7 +97,9 @@ export class Reconciliation {
     private readonly events: EventFactory<OutboxEvent>,
     private readonly logger: Logger,
     readonly settings: ReconSettings,
-  ) {}
+  ) {
+    this.leases = new RunLeases(store.leases, settings.lease);
+  }
 
   channelSettings(channelNo: string): ChannelSettings {
     if (!/^\d{6}$/.test(channelNo)) throw invalidField('channel_no', 'must be 6 digits');
@@ -93,7 +115,7 @@ export class Reconciliation {
     return settings;
   }
 
-  /** ReconcileDay: download through channel-router, then import and run. */
+  /** ReconcileDay: download through channel-router, then import and run, holding the day's lease. */
   async reconcileDay(input: { requestId: string; channelNo: string; billDate: string }): Promise<DayResult> {
     const settings = this.channelSettings(input.channelNo);
     assertBillDate(input.billDate);
@@ -106,22 +128,28 @@ export class Reconciliation {
     // nothing, and a reused id is refused whether or not the bill is ready.
     const peeked = await peekClaim<{ runId: string }>(this.store, 'reconciliation.replay_check', request);
     if (peeked.kind === 'replay') return this.resume(peeked.response.runId);
-    const bill = await this.channel.downloadStatement(input.channelNo, input.billDate);
-    if (bill === undefined)
-      throw new ReconError('BILL_NOT_READY', `no bill of ${input.channelNo} for ${input.billDate} yet`);
-    const format = settings.format;
-    return this.importAndRun({
-      ...request,
-      settings,
-      billDate: input.billDate,
-      format,
-      content: bill.content,
-      source: 'DOWNLOAD',
-      operator: 'schedule',
+    return this.leases.hold(input.channelNo, input.billDate, async (lease) => {
+      const bill = await this.channel.downloadStatement(input.channelNo, input.billDate);
+      if (bill === undefined)
+        throw new ReconError('BILL_NOT_READY', `no bill of ${input.channelNo} for ${input.billDate} yet`);
+      return this.importAndRun(
+        {
+          ...request,
+          settings,
+          billDate: input.billDate,
+          format: settings.format,
+          checksum: sha256(bill.content),
+          sizeBytes: bill.content.length,
+          chunks: [bill.content],
+          source: 'DOWNLOAD',
+          operator: 'schedule',
+        },
+        lease,
+      );
     });
   }
 
-  /** ImportStatement: an operator's upload of a bill (any configured format). */
+  /** ImportStatement: an operator's upload of a bill (any configured format) in one message. */
   async importStatement(input: {
     requestId: string;
     channelNo: string;
@@ -130,52 +158,113 @@ export class Reconciliation {
     content: Buffer;
     operator: string;
   }): Promise<DayResult> {
+    const settings = this.checkUpload(input, input.content.length, this.settings.uploadBytesMax);
+    const checksum = sha256(input.content);
+    return this.leases.hold(input.channelNo, input.billDate, (lease) =>
+      this.importAndRun(
+        {
+          requestId: input.requestId,
+          operation: 'reconciliation.ImportStatement',
+          payload: {
+            channelNo: input.channelNo,
+            billDate: input.billDate,
+            format: input.format,
+            // The file's bytes by their digest, under the request field's name.
+            content: checksum,
+            operator: input.operator,
+          },
+          settings,
+          billDate: input.billDate,
+          format: settings.format,
+          checksum,
+          sizeBytes: input.content.length,
+          chunks: [input.content],
+          source: 'UPLOAD',
+          operator: input.operator,
+        },
+        lease,
+      ),
+    );
+  }
+
+  /**
+   * UploadStatement: the same import with the bytes streamed. The declared
+   * checksum makes the claim and the replay check possible before any byte
+   * is read; the bytes are then read into the import as they arrive, bounded,
+   * and the declared size and checksum are checked at the end (a mismatch
+   * rolls the import back).
+   */
+  async uploadStatement(input: StatementUpload): Promise<DayResult> {
+    if (!/^[0-9a-f]{64}$/.test(input.checksumSha256))
+      throw invalidField('checksum_sha256', '64 lowercase hex digits');
+    if (!Number.isSafeInteger(input.sizeBytes) || input.sizeBytes < 1)
+      throw invalidField('size_bytes', 'a positive number of bytes');
+    const settings = this.channelSettings(input.channelNo);
+    const bytesMax =
+      settings.format === 'GENERIC_CSV' ? this.settings.uploadBytesMax : this.settings.streamUploadBytesMax;
+    this.checkUpload(input, input.sizeBytes, bytesMax);
+    return this.leases.hold(input.channelNo, input.billDate, (lease) =>
+      this.importAndRun(
+        {
+          requestId: input.requestId,
+          operation: 'reconciliation.UploadStatement',
+          payload: {
+            channelNo: input.channelNo,
+            billDate: input.billDate,
+            format: input.format,
+            checksumSha256: input.checksumSha256,
+            sizeBytes: String(input.sizeBytes),
+            operator: input.operator,
+          },
+          settings,
+          billDate: input.billDate,
+          format: settings.format,
+          checksum: input.checksumSha256,
+          sizeBytes: input.sizeBytes,
+          chunks: input.chunks,
+          source: 'UPLOAD',
+          operator: input.operator,
+        },
+        lease,
+      ),
+    );
+  }
+
+  private checkUpload(
+    input: { channelNo: string; billDate: string; format: string; operator: string },
+    sizeBytes: number,
+    bytesMax: number,
+  ): ChannelSettings {
     const settings = this.channelSettings(input.channelNo);
     assertBillDate(input.billDate);
     if (input.format !== settings.format)
       throw invalidField('format', `channel ${input.channelNo} bills are ${settings.format}`);
-    if (input.content.length > this.settings.uploadBytesMax)
-      throw new ReconError('STATEMENT_TOO_LARGE', `files are at most ${this.settings.uploadBytesMax} bytes`, {
-        metadata: { size_bytes_max: String(this.settings.uploadBytesMax) },
-      });
+    if (sizeBytes > bytesMax) throw tooLarge(bytesMax);
     if (!/^.{1,64}$/.test(input.operator)) throw invalidField('operator', '1..64 characters');
-    const checksum = sha256(input.content);
-    return this.importAndRun({
-      requestId: input.requestId,
-      operation: 'reconciliation.ImportStatement',
-      payload: {
-        channelNo: input.channelNo,
-        billDate: input.billDate,
-        format: input.format,
-        // The file's bytes by their digest, under the request field's name.
-        content: checksum,
-        operator: input.operator,
-      },
-      settings,
-      billDate: input.billDate,
-      format: settings.format,
-      content: input.content,
-      source: 'UPLOAD',
-      operator: input.operator,
-    });
+    return settings;
   }
 
-  private async importAndRun(input: {
-    requestId: string;
-    operation: string;
-    payload: Record<string, string>;
-    settings: ChannelSettings;
-    billDate: string;
-    format: StatementFormat;
-    content: Buffer;
-    source: 'DOWNLOAD' | 'UPLOAD';
-    operator: string;
-  }): Promise<DayResult> {
-    const checksum = sha256(input.content);
+  // eslint-disable-next-line max-lines-per-function -- the import transaction in its order: claim, replay checks, file, streamed lines, run, matching, events
+  private async importAndRun(
+    input: {
+      requestId: string;
+      operation: string;
+      payload: Record<string, string>;
+      settings: ChannelSettings;
+      billDate: string;
+      format: StatementFormat;
+      checksum: string;
+      sizeBytes: number;
+      chunks: AsyncIterable<Buffer> | Iterable<Buffer>;
+      source: 'DOWNLOAD' | 'UPLOAD';
+      operator: string;
+    },
+    lease: HeldLease,
+  ): Promise<DayResult> {
+    const checksum = input.checksum;
     const fileName = `${input.settings.channelNo}_${input.billDate}_${checksum.slice(0, 12)}`;
-    // Parsed before any write: a malformed file leaves nothing behind.
-    const statement = parseStatement(input.format, fileName, input.content, input.settings.mapping);
     const request = { requestId: input.requestId, operation: input.operation, payload: input.payload };
+    // eslint-disable-next-line max-lines-per-function -- the transaction of the use case above, step by step
     const runId = await this.store.transaction('reconciliation.import', 'READ COMMITTED', async (tx) => {
       const claim = await tx.claim<{ runId: string }>(request);
       if (claim.kind === 'replay') return claim.response.runId;
@@ -189,7 +278,7 @@ export class Reconciliation {
             `${input.settings.channelNo} ${input.billDate} was reconciled from another file`,
             { metadata: { run_id: existing.runId } },
           );
-        // The same bytes again: a replay of the import.
+        // The same bytes again: a replay of the import (the bytes are not read).
         await tx.remember(request, { runId: existing.runId });
         return existing.runId;
       }
@@ -197,17 +286,28 @@ export class Reconciliation {
         fileId: randomUUID(),
         channelNo: input.settings.channelNo,
         billDate: input.billDate,
-        format: statement.format,
+        format: input.format,
         checksumSha256: checksum,
-        sizeBytes: input.content.length,
-        lineCount: statement.lines.length,
-        statedAmountMinor: statement.statedAmountMinor,
-        statedFeeMinor: statement.statedFeeMinor,
+        sizeBytes: input.sizeBytes,
+        lineCount: 0,
+        statedAmountMinor: 0n,
+        statedFeeMinor: 0n,
         source: input.source,
         operator: input.operator,
       };
       await tx.files.insert(file);
-      await tx.files.copyLines(file, statement);
+      const startedMs = Date.now();
+      // Read, checked and copied as the bytes arrive; any refusal rolls all of it back.
+      const read = readStatement(
+        statementReader(input.format, fileName, input.settings.mapping),
+        input.chunks,
+        { checksum, sizeBytes: input.sizeBytes },
+      );
+      const lineCount = await tx.files.copyLineBatches(file, read.batches);
+      const footer = read.footer();
+      await tx.files.complete(file.fileId, { ...footer, lineCount });
+      const copiedMs = Date.now();
+      lease.assertHeld();
       const run = {
         runId: randomUUID(),
         channelNo: file.channelNo,
@@ -219,11 +319,26 @@ export class Reconciliation {
         { ...run, state: 'MATCHED', finishedAt: null },
         { holdDays: input.settings.holdDays, windowMinutes: this.settings.holdWindowMinutes },
       );
+      const matchedMs = Date.now();
       await this.announce(tx, run.runId, run.billDate, outcome);
+      lease.assertHeld();
       await tx.remember(request, { runId: run.runId });
+      this.logger.info(
+        {
+          run_id: run.runId,
+          channel_no: run.channelNo,
+          bill_date: run.billDate,
+          lines: lineCount,
+          differences: outcome.opened.length,
+          read_copy_ms: copiedMs - startedMs,
+          match_ms: matchedMs - copiedMs,
+          events_ms: Date.now() - matchedMs,
+        },
+        'statement imported and matched',
+      );
       return run.runId;
     });
-    return this.resume(runId);
+    return this.resume(runId, lease);
   }
 
   /** The import's events and audit rows: new differences opened, held ones matched or expired. */
@@ -252,11 +367,25 @@ export class Reconciliation {
     }
   }
 
+  /** The resume worker: continues a run holding its day's lease; a held lease means a live holder (skipped). */
+  async resumeLeased(run: RunRow): Promise<DayResult | undefined> {
+    try {
+      return await new RunLeases(this.store.leases, { ...this.settings.lease, waitMs: 0 }).hold(
+        run.channelNo,
+        run.billDate,
+        (lease) => this.resume(run.runId, lease),
+      );
+    } catch (err) {
+      if (err instanceof ReconError && err.reason === 'RUN_IN_PROGRESS') return undefined;
+      throw err;
+    }
+  }
+
   /** Continues a run from its recorded state to REPORTED and returns the day's result. */
-  async resume(runId: string): Promise<DayResult> {
+  async resume(runId: string, lease: HeldLease = NO_LEASE_CHECK): Promise<DayResult> {
     let run = await this.runById(runId);
     if (run.state === 'MATCHED') {
-      await this.handle(run);
+      await this.handle(run, lease);
       run = await this.runById(runId);
     }
     if (run.state === 'HANDLED') {
@@ -302,7 +431,7 @@ export class Reconciliation {
   }
 
   /** Step 2: rules and suspense; each difference's external calls are keyed by the difference. */
-  private async handle(run: RunRow): Promise<void> {
+  private async handle(run: RunRow, lease: HeldLease): Promise<void> {
     const differences = await this.store.transaction('reconciliation.to_handle', 'READ COMMITTED', (tx) =>
       tx.differences.toHandle(run),
     );
@@ -311,7 +440,11 @@ export class Reconciliation {
         { run_id: run.runId, count: differences.length },
         'more differences than one pass handles',
       );
-    for (const difference of differences) await this.handleOne(run, difference);
+    for (const difference of differences) {
+      lease.assertHeld();
+      await this.handleOne(run, difference);
+    }
+    lease.assertHeld();
     await this.store.transaction('reconciliation.handled', 'READ COMMITTED', (tx) =>
       tx.runs.moveTo(run.runId, 'HANDLED'),
     );
@@ -602,6 +735,61 @@ export class Reconciliation {
       ),
     );
   }
+}
+
+function tooLarge(bytesMax: number): ReconError {
+  return new ReconError('STATEMENT_TOO_LARGE', `files are at most ${bytesMax} bytes`, {
+    metadata: { size_bytes_max: String(bytesMax) },
+  });
+}
+
+/**
+ * The statement's lines as batches while its bytes are read: the size bound
+ * is checked before each chunk is parsed (so no more than one chunk past
+ * the declared size is ever read), the SHA-256 and the size at the end.
+ * `footer()` answers once the batches are exhausted.
+ */
+function readStatement(
+  reader: ReturnType<typeof statementReader>,
+  chunks: AsyncIterable<Buffer> | Iterable<Buffer>,
+  declared: { checksum: string; sizeBytes: number },
+): {
+  batches: AsyncIterable<readonly StatementLine[]>;
+  footer(): { sizeBytes: number; statedAmountMinor: bigint; statedFeeMinor: bigint };
+} {
+  let footer: { sizeBytes: number; statedAmountMinor: bigint; statedFeeMinor: bigint } | undefined;
+  async function* batches(): AsyncGenerator<readonly StatementLine[]> {
+    const hash = createHash('sha256');
+    let sizeBytes = 0;
+    for await (const chunk of chunks) {
+      sizeBytes += chunk.length;
+      if (sizeBytes > declared.sizeBytes) throw tooLargeForDeclared(declared.sizeBytes);
+      hash.update(chunk);
+      const lines = reader.push(chunk);
+      if (lines.length > 0) yield lines;
+    }
+    if (sizeBytes !== declared.sizeBytes)
+      throw invalidField('size_bytes', `declared ${declared.sizeBytes} bytes, received ${sizeBytes}`);
+    const digest = hash.digest('hex');
+    if (digest !== declared.checksum)
+      throw invalidField('checksum_sha256', `declared ${declared.checksum}, the bytes hash to ${digest}`);
+    const last = reader.end();
+    if (last.lines.length > 0) yield last.lines;
+    footer = { sizeBytes, statedAmountMinor: last.statedAmountMinor, statedFeeMinor: last.statedFeeMinor };
+  }
+  return {
+    batches: batches(),
+    footer: () => {
+      if (footer === undefined) throw new Error('the statement was not read to its end');
+      return footer;
+    },
+  };
+}
+
+function tooLargeForDeclared(sizeBytes: number): ReconError {
+  return new ReconError('STATEMENT_TOO_LARGE', `more bytes than the declared ${sizeBytes}`, {
+    metadata: { size_bytes_max: String(sizeBytes) },
+  });
 }
 
 function notFound(id: string, index: number): ReconError {

@@ -44,7 +44,7 @@ export class Scheduler {
     );
     for (const run of runs) {
       this.logger.info({ run_id: run.runId, state: run.state }, 'resuming an interrupted run');
-      await this.recon.resume(run.runId);
+      await this.recon.resumeLeased(run);
     }
   }
 

@@ -10,9 +10,9 @@
 import { parse as parseCsv } from 'csv-parse/sync';
 import iconv from 'iconv-lite';
 import {
-  parseAlipayBill,
-  parseWechatBill,
+  AlipayBillStream,
   ProtocolError,
+  WechatBillStream,
   yuanToFen,
   type AlipayBillLine,
   type WechatBillRow,
@@ -109,19 +109,143 @@ function alipayLine(file: string, row: AlipayBillLine, lineNo: number): Statemen
   };
 }
 
-export function parseAlipayStatement(file: string, zip: Buffer): ParsedStatement {
-  const bill = viaProtocol(file, () => parseAlipayBill(zip));
-  const lines = bill.lines.map((row, index) => alipayLine(file, row, index + 1));
-  for (const line of lines) {
-    if (line.amountMinor < 0n)
-      refuse(file, line.lineNo + ALIPAY_FIRST_ROW_LINE - 1, 'an amount has the wrong sign for its 业务类型');
+/**
+ * A statement read as its bytes arrive: `push` returns the lines a chunk
+ * completed, `end` the last ones and the footer's totals (checked against
+ * the lines by the channel-protocols reader). Memory is bounded by the chunk,
+ * except for GENERIC_CSV, which is parsed whole at `end` (the caller bounds
+ * its size).
+ */
+export interface StatementReader {
+  push(chunk: Buffer): StatementLine[];
+  end(): { lines: StatementLine[]; statedAmountMinor: bigint; statedFeeMinor: bigint };
+}
+
+class AlipayReader implements StatementReader {
+  private readonly stream = new AlipayBillStream();
+  private count = 0;
+
+  constructor(private readonly file: string) {}
+
+  push(chunk: Buffer): StatementLine[] {
+    return this.map(viaProtocol(this.file, () => this.stream.push(chunk)));
   }
+
+  end(): { lines: StatementLine[]; statedAmountMinor: bigint; statedFeeMinor: bigint } {
+    const { rows, end } = viaProtocol(this.file, () => this.stream.end());
+    return {
+      lines: this.map(rows),
+      statedAmountMinor: end.totals.merchantReceivedFen,
+      statedFeeMinor: -end.totals.serviceFeeFen,
+    };
+  }
+
+  private map(rows: readonly AlipayBillLine[]): StatementLine[] {
+    return rows.map((row) => {
+      this.count += 1;
+      const line = alipayLine(this.file, row, this.count);
+      if (line.amountMinor < 0n)
+        refuse(
+          this.file,
+          line.lineNo + ALIPAY_FIRST_ROW_LINE - 1,
+          'an amount has the wrong sign for its 业务类型',
+        );
+      return line;
+    });
+  }
+}
+
+class WechatReader implements StatementReader {
+  private readonly stream = new WechatBillStream();
+  private count = 0;
+
+  constructor(private readonly file: string) {}
+
+  push(chunk: Buffer): StatementLine[] {
+    return this.map(this.read(() => this.stream.push(chunk)));
+  }
+
+  end(): { lines: StatementLine[]; statedAmountMinor: bigint; statedFeeMinor: bigint } {
+    const { rows, end } = this.read(() => this.stream.end());
+    return {
+      lines: this.map(rows),
+      statedAmountMinor: end.summary.totalFen - end.summary.refundFen,
+      statedFeeMinor: end.summary.feeFen,
+    };
+  }
+
+  /** A UTF-8 refusal names the file as a whole (line 0), as the whole-file reader did. */
+  private read<T>(fn: () => T): T {
+    try {
+      return viaProtocol(this.file, fn);
+    } catch (err) {
+      if (err instanceof MalformedStatementError && /not valid UTF-8/.test(err.message))
+        refuse(this.file, 0, 'the file is not valid UTF-8');
+      throw err;
+    }
+  }
+
+  private map(rows: readonly WechatBillRow[]): StatementLine[] {
+    return rows.map((row) => {
+      this.count += 1;
+      return wechatLine(this.file, row, this.count);
+    });
+  }
+}
+
+/** A generic CSV is parsed whole: its chunks are kept (the caller bounds the total) and read at the end. */
+class GenericCsvReader implements StatementReader {
+  private readonly chunks: Buffer[] = [];
+
+  constructor(
+    private readonly file: string,
+    private readonly mapping: GenericCsvMapping,
+  ) {}
+
+  push(chunk: Buffer): StatementLine[] {
+    this.chunks.push(chunk);
+    return [];
+  }
+
+  end(): { lines: StatementLine[]; statedAmountMinor: bigint; statedFeeMinor: bigint } {
+    const parsed = parseGenericCsv(this.file, Buffer.concat(this.chunks), this.mapping);
+    return {
+      lines: [...parsed.lines],
+      statedAmountMinor: parsed.statedAmountMinor,
+      statedFeeMinor: parsed.statedFeeMinor,
+    };
+  }
+}
+
+export function statementReader(
+  format: StatementFormat,
+  file: string,
+  mapping: GenericCsvMapping | undefined,
+): StatementReader {
+  switch (format) {
+    case 'ALIPAY_TRADE_ZIP':
+      return new AlipayReader(file);
+    case 'WECHAT_TRADE_ALL':
+      return new WechatReader(file);
+    case 'GENERIC_CSV':
+      if (mapping === undefined) return refuse(file, 0, 'no generic CSV mapping for this channel');
+      return new GenericCsvReader(file, mapping);
+  }
+}
+
+function readWhole(format: StatementFormat, reader: StatementReader, content: Buffer): ParsedStatement {
+  const first = reader.push(content);
+  const last = reader.end();
   return {
-    format: 'ALIPAY_TRADE_ZIP',
-    lines,
-    statedAmountMinor: bill.totals.merchantReceivedFen,
-    statedFeeMinor: -bill.totals.serviceFeeFen,
+    format,
+    lines: [...first, ...last.lines],
+    statedAmountMinor: last.statedAmountMinor,
+    statedFeeMinor: last.statedFeeMinor,
   };
+}
+
+export function parseAlipayStatement(file: string, zip: Buffer): ParsedStatement {
+  return readWhole('ALIPAY_TRADE_ZIP', new AlipayReader(file), zip);
 }
 
 function wechatLine(file: string, row: WechatBillRow, lineNo: number): StatementLine {
@@ -147,16 +271,7 @@ function wechatLine(file: string, row: WechatBillRow, lineNo: number): Statement
 }
 
 export function parseWechatStatement(file: string, content: Buffer): ParsedStatement {
-  const text = content.toString('utf8');
-  if (text.includes('\uFFFD')) refuse(file, 0, 'the file is not valid UTF-8');
-  const bill = viaProtocol(file, () => parseWechatBill(text));
-  const lines = bill.rows.map((row, index) => wechatLine(file, row, index + 1));
-  return {
-    format: 'WECHAT_TRADE_ALL',
-    lines,
-    statedAmountMinor: bill.summary.totalFen - bill.summary.refundFen,
-    statedFeeMinor: bill.summary.feeFen,
-  };
+  return readWhole('WECHAT_TRADE_ALL', new WechatReader(file), content);
 }
 
 function amountOf(file: string, lineNo: number, text: string, unit: 'YUAN' | 'FEN'): bigint {
@@ -282,13 +397,9 @@ export function parseStatement(
   content: Buffer,
   mapping: GenericCsvMapping | undefined,
 ): ParsedStatement {
-  switch (format) {
-    case 'ALIPAY_TRADE_ZIP':
-      return parseAlipayStatement(file, content);
-    case 'WECHAT_TRADE_ALL':
-      return parseWechatStatement(file, content);
-    case 'GENERIC_CSV':
-      if (mapping === undefined) return refuse(file, 0, 'no generic CSV mapping for this channel');
-      return parseGenericCsv(file, content, mapping);
+  if (format === 'GENERIC_CSV') {
+    if (mapping === undefined) return refuse(file, 0, 'no generic CSV mapping for this channel');
+    return parseGenericCsv(file, content, mapping);
   }
+  return readWhole(format, statementReader(format, file, mapping), content);
 }

@@ -10,11 +10,12 @@ import {
   type DayReport,
   type Difference,
   type BankLine,
+  type UploadStatementRequest,
 } from '@paycore/proto/paycore/reconciliation/v1/reconciliation_service';
 import { ReconciliationServiceService } from '@paycore/proto/paycore/reconciliation/v1/reconciliation_service';
 import type { BankClaims } from '../../application/bank';
 import type { BankLineRow, DifferenceRow, ReconStore } from '../../application/ports';
-import type { Reconciliation, DayResult } from '../../application/reconciliation';
+import type { Reconciliation, DayResult, StatementUpload } from '../../application/reconciliation';
 import type { Check, DayChecks } from '../../application/report';
 import { invalidField } from '../../domain/errors';
 import { classValue, directionValue, kindValue, resolutionValue } from '../nats/events';
@@ -124,8 +125,43 @@ function pageToken(token: string): { createdAt: Date; differenceId: string } | n
 
 type DayHandlers = Pick<
   Handlers<Definition>,
-  'reconcileDay' | 'importStatement' | 'getDayReport' | 'listDifferences'
+  'reconcileDay' | 'importStatement' | 'uploadStatement' | 'getDayReport' | 'listDifferences'
 >;
+
+/**
+ * UploadStatement's messages as the use case takes them: the first one's
+ * metadata, then the chunks, read one message at a time as the import asks
+ * for bytes (the unread rest of the stream waits at the peer).
+ */
+async function uploadOf(requests: AsyncIterable<UploadStatementRequest>): Promise<StatementUpload> {
+  const iterator = requests[Symbol.asyncIterator]();
+  const first = await iterator.next();
+  const metadata = first.done === true ? undefined : first.value.metadata;
+  if (metadata === undefined) throw invalidField('metadata', 'the first message carries the metadata');
+  async function* chunks(): AsyncGenerator<Buffer> {
+    for (;;) {
+      const next = await iterator.next();
+      if (next.done === true) return;
+      const chunk = next.value.chunk;
+      if (chunk === undefined || chunk.length === 0)
+        throw invalidField('chunk', 'every message after the first carries bytes');
+      yield Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    }
+  }
+  return {
+    requestId: metadata.requestId,
+    channelNo: metadata.channelNo,
+    billDate: metadata.billDate,
+    format: metadata.format,
+    operator: metadata.operator,
+    checksumSha256: metadata.checksumSha256,
+    sizeBytes:
+      metadata.sizeBytes > BigInt(Number.MAX_SAFE_INTEGER)
+        ? Number.MAX_SAFE_INTEGER
+        : Number(metadata.sizeBytes),
+    chunks: chunks(),
+  };
+}
 type OpsHandlers = Pick<Handlers<Definition>, 'resolveDifferences' | 'importBankStatement' | 'claimBankLine'>;
 
 function dayHandlers(recon: Reconciliation, checks: DayChecks, store: ReconStore): DayHandlers {
@@ -152,6 +188,9 @@ function dayHandlers(recon: Reconciliation, checks: DayChecks, store: ReconStore
           operator: req.operator,
         }),
       ),
+    }),
+    uploadStatement: async (requests) => ({
+      report: await report(await recon.uploadStatement(await uploadOf(requests))),
     }),
     getDayReport: async (req) => ({
       report: await report(await recon.dayByDate(req.channelNo, req.billDate)),
@@ -231,6 +270,7 @@ export function reconHandlers(
 export const reconScopes: Specs<Definition> = {
   reconcileDay: { scope: 'recon:write' },
   importStatement: { scope: 'recon:write' },
+  uploadStatement: { scope: 'recon:write' },
   getDayReport: { scope: 'recon:read' },
   listDifferences: { scope: 'recon:read' },
   resolveDifferences: { scope: 'recon:ops' },

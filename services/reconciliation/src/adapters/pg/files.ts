@@ -2,7 +2,9 @@
  * Statement files and their lines. Lines go in with COPY (pg-copy-streams),
  * in chunks of at most COPY_CHUNK_LINES rows per COPY statement and with
  * back-pressure on each stream, inside the caller's transaction: a file is
- * imported whole or not at all.
+ * imported whole or not at all. A streamed file's lines are copied as they
+ * are read: while one chunk's COPY runs, the next chunk is being read and
+ * encoded (at most two chunks of text in memory).
  */
 import { pipeline } from 'node:stream/promises';
 import { Readable } from 'node:stream';
@@ -57,6 +59,19 @@ function* blocks(
   }
 }
 
+const COPY_LINES_SQL = `COPY statement_lines (file_id, line_no, channel_no, bill_date, kind, status, merchant_order_no,
+   channel_txn_no, amount_minor, fee_minor, currency, finished_at) FROM STDIN`;
+
+function* textBlocks(rows: readonly string[]): Generator<string> {
+  for (let index = 0; index < rows.length; index += COPY_BLOCK_ROWS)
+    yield rows.slice(index, index + COPY_BLOCK_ROWS).join('\n') + '\n';
+}
+
+/** One COPY statement of already-encoded rows. */
+async function copyChunk(client: PoolClient, rows: readonly string[]): Promise<void> {
+  await pipeline(Readable.from(textBlocks(rows)), client.query(copyFrom(COPY_LINES_SQL)));
+}
+
 /** The pg client under TypeORM's query runner of this transaction. */
 function pgClientOf(sql: SqlTx): PoolClient {
   const runner = sql.manager.queryRunner;
@@ -98,6 +113,56 @@ export class PgFiles implements FilesRepo {
         file.statedFeeMinor.toString(),
         file.source,
         file.operator,
+      ],
+    );
+  }
+
+  async copyLineBatches(
+    file: StatementFileRow,
+    batches: AsyncIterable<readonly StatementLine[]>,
+  ): Promise<number> {
+    const client = pgClientOf(this.sql);
+    let running: Promise<void> = Promise.resolve();
+    let rows: string[] = [];
+    let count = 0;
+    const flush = async (): Promise<void> => {
+      const chunk = rows;
+      rows = [];
+      await running;
+      if (chunk.length === 0) return;
+      running = copyChunk(client, chunk);
+      // Observed at the next flush (or below); the handler only keeps Node from calling it unhandled meanwhile.
+      running.catch(() => undefined);
+    };
+    try {
+      for await (const batch of batches) {
+        for (const line of batch) rows.push(copyRow(file, line));
+        count += batch.length;
+        if (rows.length >= COPY_CHUNK_LINES) await flush();
+      }
+      await flush();
+      await running;
+    } catch (err) {
+      // Let a running COPY end before the caller rolls back on this connection.
+      await running.catch(() => undefined);
+      throw err;
+    }
+    return count;
+  }
+
+  async complete(
+    fileId: string,
+    figures: { sizeBytes: number; lineCount: number; statedAmountMinor: bigint; statedFeeMinor: bigint },
+  ): Promise<void> {
+    await this.sql.query(
+      `UPDATE statement_files SET size_bytes = $2, line_count = $3, stated_amount_minor = $4, stated_fee_minor = $5
+        WHERE file_id = $1`,
+      [
+        fileId,
+        figures.sizeBytes,
+        figures.lineCount,
+        figures.statedAmountMinor.toString(),
+        figures.statedFeeMinor.toString(),
       ],
     );
   }

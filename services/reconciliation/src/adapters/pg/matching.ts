@@ -57,22 +57,36 @@ const HELD_MATCHED_SQL = `CREATE TEMP TABLE held_matched ON COMMIT DROP AS
 
 /** The file's lines not consumed by held items, ranked per merchant order number (rank > 1: duplicate). $1 file. */
 const DAY_LINES_SQL = `CREATE TEMP TABLE day_lines ON COMMIT DROP AS
-       SELECT l.*, row_number() OVER (PARTITION BY l.merchant_order_no ORDER BY l.line_no) AS dup_rank
+       SELECT l.*, row_number() OVER (PARTITION BY l.merchant_order_no COLLATE "C" ORDER BY l.line_no) AS dup_rank
          FROM statement_lines l
         WHERE l.file_id = $1
           AND NOT EXISTS (SELECT 1 FROM held_matched h WHERE h.line_no = l.line_no)`;
 
 const DAY_LINES_INDEX_SQL = `CREATE INDEX ON day_lines (merchant_order_no)`;
 
-/** paycore's side: the channel day's successes not billed by an earlier day, and whatever a line names. $1 channel, $2 date. */
+/**
+ * paycore's side: whatever a line names, plus the channel day's successes no
+ * line names and no earlier day's bill had. Written as two joins glued by
+ * UNION ALL (the halves are disjoint) rather than one OR: an OR over an IN
+ * subquery cannot be planned as a hash semi-join and degrades to a scan per
+ * row at a million lines. $1 channel, $2 date.
+ */
 const DAY_TXNS_SQL = `CREATE TEMP TABLE day_txns ON COMMIT DROP AS
        SELECT t.* FROM channel_txns t
         WHERE t.channel_no = $1
-          AND (t.txn_id IN (SELECT merchant_order_no FROM day_lines)
-               OR (t.channel_day = $2 AND t.state = 'SUCCESS'
-                   AND NOT EXISTS (SELECT 1 FROM results r
-                                    WHERE r.platform_txn_id = t.txn_id AND r.bill_date < $2)))
+          AND t.txn_id IN (SELECT merchant_order_no FROM day_lines)
+          AND NOT EXISTS (SELECT 1 FROM held_matched h WHERE h.txn_id = t.txn_id)
+       UNION ALL
+       SELECT t.* FROM channel_txns t
+        WHERE t.channel_no = $1 AND t.channel_day = $2 AND t.state = 'SUCCESS'
+          AND NOT EXISTS (SELECT 1 FROM day_lines l WHERE l.merchant_order_no = t.txn_id)
+          -- platform_txn_id <> '' lets the partial index results_txn_idx answer (a txn id is never empty).
+          AND NOT EXISTS (SELECT 1 FROM results r
+                           WHERE r.platform_txn_id = t.txn_id AND r.platform_txn_id <> '' AND r.bill_date < $2)
           AND NOT EXISTS (SELECT 1 FROM held_matched h WHERE h.txn_id = t.txn_id)`;
+
+/** Hash joins and sorts of a day (a million lines) in memory, for this transaction only. */
+const MATCHING_WORK_MEM_SQL = `SET LOCAL work_mem = '128MB'`;
 
 /** The decision table of domain/classify.ts over the FULL OUTER JOIN. $1 run, $2 date. */
 const RESULTS_SQL = `INSERT INTO results (run_id, seq, bill_date, class, direction, delta_minor, kind, merchant_order_no,
@@ -117,12 +131,14 @@ export class PgMatching implements MatchingRepo {
   constructor(private readonly sql: SqlTx) {}
 
   async matchDay(run: RunRow, policy: HoldPolicy): Promise<MatchOutcome> {
+    await this.sql.query(MATCHING_WORK_MEM_SQL);
     await this.sql.query(HELD_MATCHED_SQL, [run.fileId, run.channelNo, run.billDate]);
     await this.sql.query(DAY_LINES_SQL, [run.fileId]);
     await this.sql.query(DAY_LINES_INDEX_SQL);
-    await this.sql.query(DAY_TXNS_SQL, [run.channelNo, run.billDate]);
-    // Temporary tables have no statistics until analysed; without them the join plans as if they were empty.
+    // Temporary tables have no statistics until analysed; without them the joins plan as if they were empty.
+    await this.sql.query('ANALYZE held_matched');
     await this.sql.query('ANALYZE day_lines');
+    await this.sql.query(DAY_TXNS_SQL, [run.channelNo, run.billDate]);
     await this.sql.query('ANALYZE day_txns');
     await this.sql.query(RESULTS_SQL, [run.runId, run.billDate]);
     const heldMatched = await this.resolveHeld(run);

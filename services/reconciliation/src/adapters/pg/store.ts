@@ -26,6 +26,7 @@ import type {
 import type { ChannelTxn, ItemKind, TxnState } from '../../domain/model';
 import { RUN_TRANSITIONS, type RunState } from '../../domain/states';
 import { fileRow, PgFiles } from './files';
+import { PgLeases } from './leases';
 import { DIFFERENCE_ENTITY, PgMatching } from './matching';
 import { big, DIFFERENCE_COLUMNS, differenceRow, RUN_COLUMNS, runRow, text, type Row } from './rows';
 
@@ -375,9 +376,11 @@ class PgReconTx implements ReconTx {
 
 export class PgReconStore implements ReconStore {
   private readonly uow: UnitOfWork;
+  readonly leases: PgLeases;
 
   constructor(private readonly dataSource: DataSource) {
     this.uow = createUnitOfWork(dataSource);
+    this.leases = new PgLeases(dataSource);
   }
 
   transaction<T>(name: string, isolation: IsolationLevel, fn: (tx: ReconTx) => Promise<T>): Promise<T> {
