@@ -1503,7 +1503,7 @@ function uploadInChunks(
   const messages: UploadStatementRequest[] = [
     {
       metadata: {
-        requestId: String(fields.requestId ?? ''),
+        requestId: fields.requestId ?? '',
         channelNo: String(fields['channelNo']),
         billDate: String(fields['billDate']),
         format: String(fields['format']),
