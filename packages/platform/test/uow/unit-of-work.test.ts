@@ -191,7 +191,7 @@ describe('unit of work: idempotency claim, guarded transitions, outbox', functio
   });
 
   it('reports each committed state change as a span under the active one; a rolled-back change reports none', async () => {
-    const exporter = testSpanExporter({ pgSpans: 'off' });
+    const exporter = testSpanExporter();
     const priced: EntityStates<DoorState> = {
       ...DOORS,
       flowKey: 'door_ref',
