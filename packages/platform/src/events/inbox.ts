@@ -29,7 +29,7 @@
  * batch that fails on Postgres availability is nak'ed whole; one that fails
  * otherwise is handled again one message per transaction with `handler`,
  * so a poison message is isolated, retried and dead-lettered exactly as
- * above and never holds back the rest. One log line per batch.
+ * above and never holds back the rest. Still one log line per event.
  *
  * Written for NATS 2.9: a consumer has one filter subject there, so several
  * filter subjects become one server-side filter of the whole stream plus a
@@ -334,6 +334,37 @@ export class InboxConsumer {
     if (buffer.length > 0) await this.handleBatch(buffer);
   }
 
+  /**
+   * One line per consumed event of a committed batch, as a message handled
+   * alone gets: the producer's trace id, the business code, the entity ids,
+   * DUPLICATE for a copy already handled; the duration is the batch's.
+   */
+  private logBatch(
+    inbox: readonly InboxMessage[],
+    fresh: ReadonlySet<InboxMessage>,
+    durationMs: number,
+  ): void {
+    for (const message of inbox) {
+      const bizCode = bizCodeOf(message.headers);
+      const producer = trace.getSpanContext(extractTraceContext(message.headers));
+      this.logger.info(
+        {
+          ...(producer !== undefined && isSpanContextValid(producer) ? { trace_id: producer.traceId } : {}),
+          ...(bizCode !== undefined ? { biz_code: bizCode } : {}),
+          subject: message.subject,
+          consumer: this.options.durable,
+          msg_id: message.msgId,
+          delivery: message.deliveryCount,
+          ...flowFieldsOf(message.headers),
+          outcome: fresh.has(message) ? 'OK' : 'DUPLICATE',
+          batch: inbox.length,
+          duration_ms: durationMs,
+        },
+        'event handled',
+      );
+    }
+  }
+
   private inboxMessageOf(message: JsMsg): InboxMessage {
     const headers = fromNatsHeaders(message.headers);
     return {
@@ -380,7 +411,7 @@ export class InboxConsumer {
           const news = inbox.filter((m) => inserted.delete(m.msgId));
           attempt.handlerReached = true;
           if (news.length > 0) await handler(news, manager);
-          return news.length;
+          return new Set(news);
         },
         {
           isolation: this.options.isolation ?? 'READ COMMITTED',
@@ -388,18 +419,9 @@ export class InboxConsumer {
         },
       );
       for (const m of wanted) m.ack();
-      this.counters.handled += fresh;
-      this.counters.duplicates += wanted.length - fresh;
-      this.logger.info(
-        {
-          consumer: this.options.durable,
-          messages: wanted.length,
-          handled: fresh,
-          outcome: 'OK',
-          duration_ms: Math.round(Number(process.hrtime.bigint() - startedAt) / 1e3) / 1e3,
-        },
-        'event batch handled',
-      );
+      this.counters.handled += fresh.size;
+      this.counters.duplicates += wanted.length - fresh.size;
+      this.logBatch(inbox, fresh, Math.round(Number(process.hrtime.bigint() - startedAt) / 1e3) / 1e3);
     } catch (error) {
       const transient = !attempt.handlerReached || isTransientInfrastructureError(error);
       this.logger.warn(

@@ -299,8 +299,18 @@ describe('InboxConsumer', function () {
     expect((await relay.runOnce()).selected, 'nothing left to relay').to.equal(0);
   });
 
-  it('batch mode: several messages per transaction, in stream order, each once', async () => {
+  it('batch mode: several messages per transaction, in stream order, each once, each logged', async () => {
     const batches: string[][] = [];
+    const logged: Record<string, unknown>[] = [];
+    const ignore = (): void => undefined;
+    const logger = {
+      debug: ignore,
+      warn: ignore,
+      error: ignore,
+      info: (fields: object, message: string) => {
+        if (message === 'event handled') logged.push(fields as Record<string, unknown>);
+      },
+    };
     const { consumer, publish } = await setUp(
       'batched',
       () => Promise.reject(new Error('the batch handler takes these')),
@@ -309,6 +319,7 @@ describe('InboxConsumer', function () {
           batches.push(messages.map((m) => m.msgId));
           for (const m of messages) await effectInsert(m, manager);
         },
+        logger,
       },
       100, // A tiny duplicate window, so JetStream stores the republish below.
     );
@@ -327,6 +338,13 @@ describe('InboxConsumer', function () {
     expect(
       await countRows(dataSource, "SELECT count(*) AS n FROM effect WHERE msg_id LIKE 'batch-%'"),
     ).to.equal(30);
+    // One line per consumed event, as a message handled alone gets.
+    const outcomes = logged.map((line) => `${String(line['msg_id'])} ${String(line['outcome'])}`);
+    expect(outcomes.filter((o) => o.endsWith(' OK')).sort()).to.deep.equal(ids.map((id) => `${id} OK`));
+    expect(outcomes.filter((o) => o.endsWith(' DUPLICATE')).sort()).to.deep.equal([
+      'batch-00 DUPLICATE',
+      'batch-seen DUPLICATE',
+    ]);
   });
 
   it('batch mode: a failing batch is handled one by one; the poison one is dead-lettered', async () => {
