@@ -16,6 +16,7 @@
  * amount. A second Pay on the same order then succeeds normally.
  */
 import { expect } from 'chai';
+import { status } from '@grpc/grpc-js';
 import { OrderState, PartKind, PaymentState } from '@paycore/proto/paycore/cashier/v1/cashier_service';
 import { addFault, payAtSandbox, startPlatform, waitFor, type Platform } from './platform';
 import { createOrder, fundPayer, pay, part, registerMerchant, uid } from './helpers';
@@ -66,11 +67,14 @@ describe('cashier killed mid-payment (every service a real process)', function (
     const view = await waitFor(
       'payment final after restart',
       async () => {
-        const got = await p.paycore.cashier.getPaymentOrder({
-          orderId: created.orderId,
-          merchantId: '',
-          merchantOrderNo: '',
-        });
+        // The client's channel may still be backing off from the killed process: keep asking.
+        const got = await p.paycore.cashier
+          .getPaymentOrder({ orderId: created.orderId, merchantId: '', merchantOrderNo: '' })
+          .catch((err: unknown) => {
+            if ((err as { code?: unknown }).code === status.UNAVAILABLE) return undefined;
+            throw err;
+          });
+        if (got === undefined) return undefined;
         const s = got.payments[0]?.state;
         return s === PaymentState.PAYMENT_STATE_FAILED || s === PaymentState.PAYMENT_STATE_SUCCEEDED
           ? got

@@ -33,7 +33,11 @@ export type PaycoreClient = {
 
 const ENDPOINTS_MAX = 100;
 const ENDPOINTS_FILE_BYTES_MAX = 64 * 1024;
-const ADDRESS_PATTERN = /^[A-Za-z0-9.\-_[\]:]+:[0-9]{1,5}$/;
+/**
+ * `host:port`, or a gRPC target naming several replicas
+ * (`ipv4:10.0.0.1:50054,10.0.0.2:50054`), which the channel balances over.
+ */
+const ADDRESS_PATTERN = /^(?:ipv[46]:)?[A-Za-z0-9.\-_[\]:]+:[0-9]{1,5}(?:,[A-Za-z0-9.\-_[\]:]+:[0-9]{1,5})*$/;
 
 /** Reads an endpoints file (`{"cashier": "127.0.0.1:50054", ...}`), as `make up` writes `.run/endpoints.json`. */
 export function loadEndpointsFile(file: string): Endpoints {
@@ -49,7 +53,7 @@ export function loadEndpointsFile(file: string): Endpoints {
   const endpoints: Record<string, string> = {};
   for (const [name, address] of entries) {
     if (typeof address !== 'string' || !ADDRESS_PATTERN.test(address)) {
-      throw new Error(`${file}: endpoint ${name} must be "host:port"`);
+      throw new Error(`${file}: endpoint ${name} must be "host:port" or "ipv4:host:port,host:port"`);
     }
     endpoints[name] = address;
   }

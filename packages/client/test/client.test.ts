@@ -14,6 +14,9 @@
  *   for; a notification signed by the cashier's signer verifies, and a tampered
  *   body, a wrong key or a stale timestamp does not.
  */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { expect } from 'chai';
 import {
   Server,
@@ -31,6 +34,7 @@ import { ChannelServiceService } from '@paycore/proto/paycore/channel/v1/channel
 import {
   CommonErrorReason,
   createPaycoreClient,
+  loadEndpointsFile,
   mintedToken,
   parseTraceparent,
   PaycoreError,
@@ -220,6 +224,22 @@ describe('@paycore/client over real gRPC', function () {
 });
 
 describe('@paycore/client tokens, notifications and the generated catalogue', () => {
+  it('reads an endpoints file of host:port and replica targets, and refuses anything else', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'paycore-endpoints-'));
+    try {
+      const file = path.join(dir, 'endpoints.json');
+      const good = { cashier: '127.0.0.1:50054', account: 'ipv4:127.0.0.1:50051,127.0.0.1:50061' };
+      writeFileSync(file, JSON.stringify(good));
+      expect(loadEndpointsFile(file)).to.deep.equal(good);
+      for (const bad of ['127.0.0.1', 'ipv4:127.0.0.1:1,', 'http://127.0.0.1:1', 'a b:1']) {
+        writeFileSync(file, JSON.stringify({ cashier: bad }));
+        expect(() => loadEndpointsFile(file), bad).to.throw(/endpoint cashier must be/);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('mints a token that the services verifier accepts with exactly the scopes asked for', async () => {
     const { privateKey, publicKey } = await generateKeyPair('EdDSA', { crv: 'Ed25519', extractable: true });
     const provider = mintedToken({
