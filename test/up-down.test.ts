@@ -23,7 +23,11 @@
  *   through; after down and up again they still do with no manual step (the
  *   channel credentials key is kept under the run directory, the registry is
  *   re-seeded to the restarted sandbox); and after the demo script
- *   (`make demo` = up + scripts/demo.ts) the platform is still usable.
+ *   (`make demo` = up + scripts/demo.ts) the platform is still usable: a
+ *   channel round trip, then the example client of examples/ installed from
+ *   the packed @paycore/client tarball pays and refunds an order, and
+ *   `paycore trace <payment id>` shows that payment's steps in cashier,
+ *   channel-router, account and ledger, each with its state and context code.
  *
  * The system Postgres and NATS are never stopped: the fallback test points the
  * scripts at unused ports instead.
@@ -58,6 +62,7 @@ import { freePort } from '@paycore/testing';
 import { checkHealth } from '../scripts/wait-healthy';
 import { PLATFORM_CONTEXTS } from './made-up-platform';
 import { channelPaymentAndRefund, runningPlatform } from './running-platform';
+import { installExample, packClient, runExample } from './examples/example-client';
 import { EchoServiceClient } from '../packages/platform/test/gen/paycore/testing/v1/echo_service';
 
 const ROOT = path.resolve(__dirname, '..');
@@ -557,9 +562,67 @@ describe('make up / make down (scripts/up.sh, scripts/down.sh)', function () {
       expectSuccess(day);
       expect(day.stdout).to.match(/all \d+ expectations hold/);
       await channelPaymentAndRefund(runningPlatform(runDir));
+
+      // The client team's view of the same running platform: the example installed from the
+      // packed client pays and refunds, and `paycore trace` follows that payment through
+      // cashier, channel-router, account and ledger (the span files `make up` has every service write).
+      await packClient();
+      const example = await installExample(runRoot);
+      const paid = await runExample(example, { PAYCORE_RUN_DIR: runDir });
+      expect(paid.notified_amount_minor).to.equal('1999');
+      expect(paid.refunded).to.equal('5.00 CNY');
+      // Span files are flushed in batches: ask again until every service's step has arrived.
+      const wanted: [string, RegExp][] = [
+        ['cashier', /^PAID$/],
+        ['channel-router', /^SUCCESS$/],
+        ['account', /^(POSTED|CONFIRMED)$/],
+        ['ledger', /^VOUCHER_POSTED$/],
+      ];
+      const steps = await traceUntil(runDir, paid.payment_id, (seen) =>
+        wanted.every(([service, state]) =>
+          seen.some((s) => s.service === service && state.test(s.state) && /^[0-9]{20}$/.test(s.biz_code)),
+        ),
+      );
+      expect(steps.map((s) => s.trace_id)).to.include(paid.trace_ids['pay']);
     });
   });
 });
+
+interface TraceStep {
+  readonly service: string;
+  readonly step: string;
+  readonly state: string;
+  readonly biz_code: string;
+  readonly trace_id: string;
+}
+
+/**
+ * `paycore trace <id> -o json` against a run directory, repeated (bounded) until the steps
+ * satisfy `complete`; on giving up, the error lists the steps seen.
+ */
+async function traceUntil(
+  runDir: string,
+  id: string,
+  complete: (steps: readonly TraceStep[]) => boolean,
+): Promise<TraceStep[]> {
+  const deadline = Date.now() + 60_000;
+  const paycore = path.join(ROOT, 'packages', 'cli', 'bin', 'paycore.js');
+  let steps: TraceStep[] = [];
+  for (;;) {
+    const out = spawnSync('node', [paycore, 'trace', id, '-o', 'json'], {
+      env: { PATH: process.env['PATH'], HOME: runDir, PAYCORE_RUN_DIR: runDir },
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
+    if (out.status === 0) steps = JSON.parse(out.stdout) as TraceStep[];
+    if (complete(steps)) return steps;
+    if (Date.now() > deadline) {
+      const seen = steps.map((s) => `${s.service} ${s.step} ${s.state} ${s.biz_code}`).join('\n');
+      throw new Error(`paycore trace ${id}: not every step arrived in 60 s; seen:\n${seen}\n${out.stderr}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+  }
+}
 
 function fdTarget(pid: number, fd: number): string {
   try {

@@ -16,27 +16,17 @@
  */
 import { expect } from 'chai';
 import { execFile } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { scopesFor } from '@paycore/cli';
 import { startPlatform, type Platform } from '../e2e/platform';
+import { installExample, packClient, runExample, type ExampleResult } from './example-client';
 
 const run = promisify(execFile);
 const ROOT = path.resolve(__dirname, '..', '..');
-const TARBALL = path.join(ROOT, 'packages', 'client', 'paycore-client-0.1.0.tgz');
 const PAYCORE = path.join(ROOT, 'packages', 'cli', 'bin', 'paycore.js');
-const COMMAND_TIMEOUT_MS = 240_000;
-
-interface ExampleResult {
-  order_id: string;
-  payment_id: string;
-  refund_id: string;
-  notified_amount_minor: string;
-  refunded: string;
-  trace_ids: Record<string, string>;
-}
 
 describe('the example merchant client and the paycore CLI against the platform', function () {
   this.timeout(600_000);
@@ -47,14 +37,7 @@ describe('the example merchant client and the paycore CLI against the platform',
 
   before(async () => {
     work = mkdtempSync(path.join(tmpdir(), 'paycore-example-'));
-    await run(
-      path.join(ROOT, 'node_modules', '.bin', 'tsx'),
-      [path.join(ROOT, 'packages/client/scripts/build.ts')],
-      {
-        cwd: ROOT,
-        timeout: COMMAND_TIMEOUT_MS,
-      },
-    );
+    await packClient();
     platform = await startPlatform({}, { LOG_LEVEL: 'info' });
     // An explicit config file that is empty: every setting comes from the environment.
     const configFile = path.join(work, 'config.toml');
@@ -76,36 +59,13 @@ describe('the example merchant client and the paycore CLI against the platform',
   });
 
   it('installs the packed client outside the monorepo, type-checks, and pays and refunds an order', async () => {
-    const example = path.join(work, 'merchant-checkout');
-    cpSync(path.join(ROOT, 'examples', 'merchant-checkout'), example, {
-      recursive: true,
-      filter: (source) => !/node_modules|dist/.test(path.relative(ROOT, source)),
+    const example = await installExample(work);
+    result = await runExample(example, {
+      PAYCORE_ENDPOINTS_FILE: platform.endpointsFile,
+      PAYCORE_PRIVATE_KEY_FILE: platform.privateKeyFile,
+      PAYCORE_ISSUER: platform.tokenIssuer,
+      PAYCORE_SANDBOX_URL: platform.sandboxUrl,
     });
-    const manifestFile = path.join(example, 'package.json');
-    const manifest = JSON.parse(readFileSync(manifestFile, 'utf8')) as {
-      dependencies: Record<string, string>;
-    };
-    manifest.dependencies['@paycore/client'] = `file:${TARBALL}`;
-    writeFileSync(manifestFile, JSON.stringify(manifest, null, 2));
-    const npm = {
-      cwd: example,
-      timeout: COMMAND_TIMEOUT_MS,
-      env: { ...process.env, npm_config_update_notifier: 'false' },
-    };
-    await run('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund'], npm);
-    await run('npm', ['run', 'build'], npm);
-    const out = await run('node', ['dist/main.js'], {
-      cwd: example,
-      timeout: COMMAND_TIMEOUT_MS,
-      env: {
-        PATH: process.env['PATH'],
-        PAYCORE_ENDPOINTS_FILE: platform.endpointsFile,
-        PAYCORE_PRIVATE_KEY_FILE: platform.privateKeyFile,
-        PAYCORE_ISSUER: platform.tokenIssuer,
-        PAYCORE_SANDBOX_URL: platform.sandboxUrl,
-      },
-    });
-    result = JSON.parse(out.stdout.trim().split('\n').pop() ?? '{}') as ExampleResult;
     expect(result.order_id).to.match(/.+/);
     expect(result.notified_amount_minor).to.equal('1999');
     expect(result.refunded).to.equal('5.00 CNY');
