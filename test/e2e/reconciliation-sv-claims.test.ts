@@ -12,8 +12,14 @@
  * holds. A fourth claim is refused CLAIM_EXCEEDS_REMAINING with the remaining
  * amount; a replayed claim answers the same contract and lot and the owner
  * still has three lots; a purchase account refuses (a contract id already in
- * use) is PURCHASE_REFUSED and claims nothing.
+ * use) is PURCHASE_REFUSED and claims nothing. The CLI's `recon claims`
+ * (a subprocess) prints the line's claims with their contracts and lots.
  */
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
 import { expect } from 'chai';
 import iconv from 'iconv-lite';
 import { reasonOf as clientReasonOf, ReconciliationErrorReason } from '@paycore/client';
@@ -31,6 +37,8 @@ const ASSET = 'ADCOIN';
 /** Ad-credit coins (100301), prepaid (03), top-up (03), bank (3001), bank A (300001). */
 const PURCHASE_CODE = '10030103033001300001';
 const OPERATOR = 'ops-alice';
+const PAYCORE_BIN = path.resolve(__dirname, '../../packages/cli/bin/paycore.js');
+const runFile = promisify(execFile);
 
 describe('bank claims as offline stored-value purchases (every service a real process)', function () {
   this.timeout(300_000);
@@ -194,6 +202,42 @@ describe('bank claims as offline stored-value purchases (every service a real pr
       pageToken: '',
     });
     expect(listed.claims.map((c) => c.contractId)).to.deep.equal(answers.map((a) => a.claim?.contractId));
+
+    // The operator's view: `paycore recon claims <line>`.
+    const work = mkdtempSync(path.join(tmpdir(), 'paycore-sv-claims-'));
+    try {
+      writeFileSync(path.join(work, 'config.toml'), '');
+      const out = await runFile('node', [PAYCORE_BIN, 'recon', 'claims', line.lineId, '-o', 'json'], {
+        cwd: work,
+        timeout: 60_000,
+        env: {
+          PATH: process.env['PATH'],
+          HOME: work,
+          PAYCORE_CONFIG_FILE: path.join(work, 'config.toml'),
+          PAYCORE_RUN_DIR: path.join(work, 'run'),
+          PAYCORE_ENDPOINTS_FILE: p.endpointsFile,
+          PAYCORE_PRIVATE_KEY_FILE: p.privateKeyFile,
+          PAYCORE_ISSUER: p.tokenIssuer,
+          PAYCORE_DEADLINE_MS: '30000',
+        },
+      });
+      const rows = JSON.parse(out.stdout) as {
+        amount: string;
+        state: string;
+        contract_id: string;
+        lot_ids: string;
+      }[];
+      expect(rows.map((r) => [r.amount, r.state, r.contract_id, r.lot_ids])).to.deep.equal(
+        answers.map((a, index) => [
+          ['100.00 CNY', '120.00 CNY', '80.00 CNY'][index],
+          'POSTED',
+          a.claim?.contractId,
+          a.claim?.lotIds.join(' '),
+        ]),
+      );
+    } finally {
+      rmSync(work, { recursive: true, force: true });
+    }
   });
 
   it('a purchase account refuses is PURCHASE_REFUSED and claims nothing', async () => {
