@@ -16,7 +16,9 @@
  * - account unreachable after the claim was recorded (a crash between record
  *   and Purchase looks the same to the line): the claim stays PENDING with its
  *   amount reserved, and the replay finishes it with one purchase under the
- *   same account key.
+ *   same account key; and when account bought but its answer was lost (a
+ *   crash after Purchase, before the claim's record), the replay records the
+ *   contract and lot account already made, and nothing is bought twice.
  */
 import { expect } from 'chai';
 import iconv from 'iconv-lite';
@@ -226,5 +228,23 @@ describe('bank claims as stored-value purchases (real Postgres and NATS, fake ac
     expect(posted?.contractId)
       .to.equal(finished.claim?.contractId)
       .and.match(/^recon-claim-[0-9a-f]{40}$/);
+  });
+
+  it('account bought but the answer was lost: the replay records the same contract and lot, bought once', async () => {
+    const lineId = await importLine('25.00');
+    const request = { requestId: `lost-${lineId}`, lineId, amount: 25_00n };
+    h.peers.purchaseAnswersLost = 1;
+    const before = h.peers.purchases.size;
+    expect(errorReason(await refusalOf(claim(request)))).to.equal('DEPENDENCY_UNAVAILABLE');
+    expect(h.peers.purchases.size - before, 'account did buy').to.equal(1);
+    const [pending] = await claims(lineId);
+    expect(pending?.state).to.equal(BankClaimState.BANK_CLAIM_STATE_PENDING);
+    const finished = await claim(request);
+    expect(h.peers.purchases.size - before).to.equal(1);
+    const bought = [...h.peers.purchases.values()].at(-1);
+    expect([finished.claim?.contractId, finished.claim?.lotIds]).to.deep.equal([
+      bought?.contractId,
+      bought?.lotIds,
+    ]);
   });
 });

@@ -57,6 +57,8 @@ export class FakePeers {
   purchaseCalls = 0;
   /** The next purchase calls that fail as an unreachable account would (after doing nothing). */
   purchaseOutages = 0;
+  /** The next purchase calls whose answer is lost after account did the purchase (a crash before the record). */
+  purchaseAnswersLost = 0;
   /** Contract ids account already holds (a purchase naming one is refused CONTRACT_ID_IN_USE). */
   readonly contractsInUse = new Set<string>();
 
@@ -96,6 +98,12 @@ export class FakePeers {
       const bought = first ?? { ...command, lotIds: [`lot-${this.purchases.size + 1}`] };
       this.purchases.set(command.requestId, bought);
       this.contractsInUse.add(command.contractId);
+      if (this.purchaseAnswersLost > 0) {
+        this.purchaseAnswersLost -= 1;
+        return Promise.reject(
+          new ReconError('DEPENDENCY_UNAVAILABLE', 'account Purchase failed: deadline exceeded'),
+        );
+      }
       return Promise.resolve({
         kind: 'bought',
         contractId: bought.contractId,
