@@ -12,7 +12,12 @@
  * holds. A fourth claim is refused CLAIM_EXCEEDS_REMAINING with the remaining
  * amount; a replayed claim answers the same contract and lot and the owner
  * still has three lots; a purchase account refuses (a contract id already in
- * use) is PURCHASE_REFUSED and claims nothing. The CLI's `recon claims`
+ * use) is PURCHASE_REFUSED and claims nothing. A reconciliation killed by
+ * SIGKILL between the claim's record and account's answer (account paused
+ * with SIGSTOP while the Purchase is in flight, so the kill lands in that
+ * window) leaves the claim PENDING with its amount reserved; after the
+ * restart the replay posts it, and the owner has exactly one lot whether
+ * account had done the purchase or not. The CLI's `recon claims`
  * (a subprocess) prints the line's claims with their contracts and lots.
  */
 import { execFile } from 'node:child_process';
@@ -307,5 +312,80 @@ describe('bank claims as offline stored-value purchases (every service a real pr
       },
     });
     expect(rest.line?.remaining, 'the refused 10.00 went back to the line').to.equal(0n);
+  });
+
+  it('a reconciliation killed between the claim record and the Purchase answer converges on replay, one lot', async () => {
+    const csv = `流水号,付款人,金额,币种,起息日\r\n${uid('SV')},某某广告有限公司,60.00,CNY,${today}\r\n`;
+    const line = (
+      await p.paycore.reconciliation.importBankStatement({
+        requestId: uid('bank'),
+        bank: 'bankA',
+        content: iconv.encode(csv, 'gbk'),
+      })
+    ).lines[0];
+    if (!line) throw new Error('no bank line');
+    const ownerId = uid('member');
+    const request = {
+      requestId: uid('claim'),
+      lineId: line.lineId,
+      amount: 60_00n,
+      accountId: '',
+      operator: OPERATOR,
+      bizCode: PURCHASE_CODE,
+      purchase: {
+        ownerId,
+        asset: ASSET,
+        quantity: 600n,
+        promotionalQuantity: 0n,
+        consumptionType: '',
+        effectiveTime: undefined,
+        expireTime: new Date(Date.now() + 30 * DAY_MS),
+        contractId: '',
+      },
+    };
+    const claimState = async () =>
+      (
+        await p.query<{ state: string; claimed: string }>(
+          `SELECT c.state, l.claimed_minor::text AS claimed FROM recon.bank_claims c
+             JOIN recon.bank_lines l ON l.line_id = c.line_id WHERE c.request_id = $1`,
+          [request.requestId],
+        )
+      )[0];
+    const account = p.process('account');
+    account.kill('SIGSTOP');
+    let call: Promise<unknown> | undefined;
+    try {
+      // No retry: the call dies with the server it was sent to.
+      call = p.paycore.reconciliation.claimBankLine(request, { retry: false }).catch((err: unknown) => err);
+      await waitFor('the claim recorded PENDING', async () =>
+        (await claimState())?.state === 'PENDING' ? true : undefined,
+      );
+      p.process('reconciliation').kill('SIGKILL');
+      await p.process('reconciliation').exited;
+    } finally {
+      account.kill('SIGCONT');
+    }
+    await call;
+    expect(await claimState(), 'recorded, amount reserved, not posted').to.deep.equal({
+      state: 'PENDING',
+      claimed: '6000',
+    });
+    await p.restart('reconciliation');
+    const replay = await p.paycore.reconciliation.claimBankLine(request);
+    expect(replay.claim?.state).to.equal(BankClaimState.BANK_CLAIM_STATE_POSTED);
+    expect(replay.line?.remaining).to.equal(0n);
+    const again = await p.paycore.reconciliation.claimBankLine(request);
+    expect(again.claim).to.deep.equal(replay.claim);
+    const lots = (
+      await p.paycore.storedValue.listLots({
+        ownerId,
+        asset: ASSET,
+        includeSpent: true,
+        page: { pageSize: 100, pageToken: '' },
+      })
+    ).lots;
+    expect(lots.map((l) => [l.lotId, l.contractId, l.paid?.amountMinor])).to.deep.equal([
+      [replay.claim?.lotIds[0], replay.claim?.contractId, 60_00n],
+    ]);
   });
 });
