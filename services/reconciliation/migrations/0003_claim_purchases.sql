@@ -15,3 +15,7 @@ ALTER TABLE bank_claims
 UPDATE bank_claims SET state = 'POSTED' WHERE transfer_id IS NOT NULL;
 
 CREATE INDEX bank_claims_by_line ON bank_claims (line_id, claimed_at, request_id);
+
+-- The resume pass reads the purchase claims still PENDING, oldest first.
+CREATE INDEX bank_claims_pending ON bank_claims (claimed_at, request_id)
+  WHERE state = 'PENDING' AND purchase IS NOT NULL;

@@ -18,7 +18,9 @@
  *   amount reserved, and the replay finishes it with one purchase under the
  *   same account key; and when account bought but its answer was lost (a
  *   crash after Purchase, before the claim's record), the replay records the
- *   contract and lot account already made, and nothing is bought twice.
+ *   contract and lot account already made, and nothing is bought twice;
+ * - with no replay at all, the resume pass (a second service with a resume
+ *   age of 200 ms and a tick of 100 ms) posts a claim left PENDING.
  */
 import { expect } from 'chai';
 import iconv from 'iconv-lite';
@@ -246,5 +248,57 @@ describe('bank claims as stored-value purchases (real Postgres and NATS, fake ac
       bought?.contractId,
       bought?.lotIds,
     ]);
+  });
+
+  it('the resume pass posts a claim left PENDING without any replay', async () => {
+    const resuming = await startReconHarness({ RECON_RESUME_AFTER_MS: '200', RECON_SCHEDULE_TICK_MS: '100' });
+    try {
+      const csv = `流水号,付款人,金额,币种,起息日\r\nSV-RESUME-1,某某广告有限公司,15.00,CNY,2026-12-01\r\n`;
+      const lineId =
+        (
+          await unary(resuming.client.importBankStatement.bind(resuming.client), {
+            requestId: 'bank-resume-1',
+            bank: 'bankA',
+            content: iconv.encode(csv, 'gbk'),
+          })
+        ).lines[0]?.lineId ?? '';
+      resuming.peers.purchaseOutages = 1;
+      const refusal = await refusalOf(
+        unary(resuming.client.claimBankLine.bind(resuming.client), {
+          requestId: 'resume-1',
+          lineId,
+          amount: 15_00n,
+          accountId: '',
+          operator: 'ops-alice',
+          bizCode: PURCHASE_CODE,
+          purchase: purchase(),
+        }),
+      );
+      expect(errorReason(refusal)).to.equal('DEPENDENCY_UNAVAILABLE');
+      const deadline = Date.now() + 30_000;
+      let state = '';
+      while (Date.now() < deadline) {
+        state =
+          (
+            await resuming.sql<{ state: string }>(
+              "SELECT state FROM recon.bank_claims WHERE request_id = 'resume-1'",
+            )
+          )[0]?.state ?? '';
+        if (state === 'POSTED') break;
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      expect(state).to.equal('POSTED');
+      expect(resuming.peers.purchases.size).to.equal(1);
+      const [posted] = (
+        await unary(resuming.client.listBankClaims.bind(resuming.client), {
+          lineId,
+          pageSize: 0,
+          pageToken: '',
+        })
+      ).claims;
+      expect(posted?.lotIds).to.have.length(1);
+    } finally {
+      await resuming.close();
+    }
   });
 });

@@ -184,6 +184,37 @@ export class BankClaims {
     return this.post(recorded);
   }
 
+  /**
+   * The resume pass: finishes claims a killed process (or a caller who gave
+   * up) left PENDING since before `before`, as their replay would. Each is
+   * keyed as its first call was, so a claim two replicas resume at once is
+   * still posted once; a failure is logged by the caller's ticker and the
+   * claim is tried again on the next pass.
+   */
+  async resumePending(
+    before: Date,
+    limit: number,
+  ): Promise<{ posted: number; refused: number; failed: number }> {
+    const pending = await this.store.transaction('reconciliation.pending_claims', 'READ COMMITTED', (tx) =>
+      tx.bank.pendingClaims(before, limit),
+    );
+    const counts = { posted: 0, refused: 0, failed: 0 };
+    for (const claim of pending) {
+      const line = await this.store.transaction('reconciliation.claim_line', 'READ COMMITTED', (tx) =>
+        tx.bank.lockLine(claim.lineId),
+      );
+      assert.ok(line !== null, `claim ${claim.requestId} has its line`);
+      try {
+        await this.post({ line, claim });
+        counts.posted += 1;
+      } catch (err) {
+        if (err instanceof ReconError && err.reason === 'PURCHASE_REFUSED') counts.refused += 1;
+        else counts.failed += 1;
+      }
+    }
+    return counts;
+  }
+
   /** Finishes a recorded claim: a POSTED one is answered as it is, a REFUSED one refused again. */
   private async post(recorded: ClaimResult): Promise<ClaimResult> {
     const { claim } = recorded;

@@ -248,6 +248,12 @@ export interface BankRepo {
   /** Records the claim (PENDING) and reserves its amount on the line. */
   addClaim(lineId: string, claim: NewBankClaim): Promise<void>;
   claimById(requestId: string): Promise<BankClaimRow | null>;
+  /**
+   * PENDING purchase claims recorded before `before`, oldest first, at most `limit`. Plain
+   * claims are left to their replay: a Transfer account refuses would stay PENDING and, retried
+   * every pass, hold the batch.
+   */
+  pendingClaims(before: Date, limit: number): Promise<BankClaimRow[]>;
   /** PENDING → POSTED with what account answered; false when the claim was not PENDING. */
   markPosted(
     requestId: string,

@@ -361,6 +361,16 @@ class PgBank implements BankRepo {
     return rows[0] === undefined ? null : claimRow(rows[0]);
   }
 
+  async pendingClaims(before: Date, limit: number): Promise<BankClaimRow[]> {
+    const rows = await this.sql.query<Row>(
+      `SELECT ${CLAIM_COLUMNS} FROM bank_claims
+        WHERE state = 'PENDING' AND purchase IS NOT NULL AND claimed_at < $1
+        ORDER BY claimed_at, request_id LIMIT $2`,
+      [before, limit],
+    );
+    return rows.map(claimRow);
+  }
+
   async markPosted(
     requestId: string,
     posted: { transferId: string; contractId: string | null; lotIds: readonly string[] },
