@@ -188,8 +188,8 @@ export class BankClaims {
    * The resume pass: finishes claims a killed process (or a caller who gave
    * up) left PENDING since before `before`, as their replay would. Each is
    * keyed as its first call was, so a claim two replicas resume at once is
-   * still posted once; a failure is logged by the caller's ticker and the
-   * claim is tried again on the next pass.
+   * still posted once; a failure (account unreachable) is counted for the
+   * scheduler's log and the claim is tried again on the next pass.
    */
   async resumePending(
     before: Date,
