@@ -60,6 +60,6 @@ export const reconConfigSchema = {
     min: 100,
     max: 86_400_000,
     default: 60_000,
-    description: 'an unfinished run untouched this long is resumed',
+    description: 'an unfinished run, or a bank claim left PENDING, untouched this long is resumed',
   }),
 } as const;

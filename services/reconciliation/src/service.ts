@@ -86,7 +86,18 @@ export function reconciliationSpec(options: ReconSpecOptions = {}): ServiceSpec<
       grpc.addService(ReconciliationServiceService, reconHandlers(recon, bank, checks, store), reconScopes);
       for (const route of reportRoutes(recon, store, checks)) http.route('GET', route.path, route.handler);
       logger.info({ channels: channels.map((c) => c.channelNo) }, 'reconciliation configured');
-      return backgroundWorkers({ config, dataSource, nats, naming, logger, recon, store, closers, options });
+      return backgroundWorkers({
+        config,
+        dataSource,
+        nats,
+        naming,
+        logger,
+        recon,
+        bank,
+        store,
+        closers,
+        options,
+      });
     },
   };
 }
@@ -121,11 +132,12 @@ function backgroundWorkers(input: {
   naming: EventNaming;
   logger: Logger;
   recon: Reconciliation;
+  bank: BankClaims;
   store: PgReconStore;
   closers: readonly (() => void)[];
   options: ReconSpecOptions;
 }): Worker[] {
-  const { config, dataSource, nats, naming, logger, recon, store, closers, options } = input;
+  const { config, dataSource, nats, naming, logger, recon, bank, store, closers, options } = input;
   const consumer = channelTxnConsumer({
     dataSource,
     nats,
@@ -133,12 +145,18 @@ function backgroundWorkers(input: {
     logger,
     ...(options.consumerBackoffMs !== undefined ? { backoffMs: options.consumerBackoffMs } : {}),
   });
-  const scheduler = new Scheduler(recon, store, logger, {
-    enabled: config.RECON_SCHEDULE_ENABLED,
-    minuteOfDay: config.RECON_SCHEDULE_MINUTE_OF_DAY,
-    resumeAfterMs: config.RECON_RESUME_AFTER_MS,
-    nowMs: () => Date.now(),
-  });
+  const scheduler = new Scheduler(
+    recon,
+    store,
+    logger,
+    {
+      enabled: config.RECON_SCHEDULE_ENABLED,
+      minuteOfDay: config.RECON_SCHEDULE_MINUTE_OF_DAY,
+      resumeAfterMs: config.RECON_RESUME_AFTER_MS,
+      nowMs: () => Date.now(),
+    },
+    bank,
+  );
   const ticker = new Ticker(
     'reconciliation-schedule',
     config.RECON_SCHEDULE_TICK_MS,

@@ -30,7 +30,8 @@ import { TxnUpdated } from '@paycore/proto/paycore/channel/v1/events';
 import { TxnKind, TxnState } from '@paycore/proto/paycore/channel/v1/types';
 import { ReconciliationServiceClient } from '@paycore/proto/paycore/reconciliation/v1/reconciliation_service';
 import { Client } from 'pg';
-import type { AccountPort, ChannelPort, LedgerPort } from '../src/application/ports';
+import type { AccountPort, ChannelPort, LedgerPort, PurchaseCommand } from '../src/application/ports';
+import { ReconError } from '../src/domain/errors';
 import type { Leg, TxnState as TxnStateName } from '../src/domain/model';
 import { reconciliationSpec } from '../src/service';
 
@@ -50,6 +51,16 @@ export class FakePeers {
   readonly transfers = new Map<string, { bizCode: string; legs: readonly Leg[] }>();
   readonly queried: string[] = [];
   readonly states = new Map<string, TxnStateName>();
+  /** Purchases by account request id, as account keeps them: a repeated id answers the first. */
+  readonly purchases = new Map<string, PurchaseCommand & { lotIds: string[] }>();
+  /** Calls of purchase, repeated ones included. */
+  purchaseCalls = 0;
+  /** The next purchase calls that fail as an unreachable account would (after doing nothing). */
+  purchaseOutages = 0;
+  /** The next purchase calls whose answer is lost after account did the purchase (a crash before the record). */
+  purchaseAnswersLost = 0;
+  /** Contract ids account already holds (a purchase naming one is refused CONTRACT_ID_IN_USE). */
+  readonly contractsInUse = new Set<string>();
 
   readonly channel: ChannelPort = {
     downloadStatement: () => Promise.resolve(undefined),
@@ -73,6 +84,33 @@ export class FakePeers {
       return Promise.resolve(accountId === 'acct-224105' ? -total : total);
     },
     movement: () => Promise.resolve(0n),
+    purchase: (command) => {
+      this.purchaseCalls += 1;
+      if (this.purchaseOutages > 0) {
+        this.purchaseOutages -= 1;
+        return Promise.reject(
+          new ReconError('DEPENDENCY_UNAVAILABLE', 'account Purchase failed: unavailable'),
+        );
+      }
+      const first = this.purchases.get(command.requestId);
+      if (first === undefined && this.contractsInUse.has(command.contractId))
+        return Promise.resolve({ kind: 'refused', reason: 'CONTRACT_ID_IN_USE', message: 'contract exists' });
+      const bought = first ?? { ...command, lotIds: [`lot-${this.purchases.size + 1}`] };
+      this.purchases.set(command.requestId, bought);
+      this.contractsInUse.add(command.contractId);
+      if (this.purchaseAnswersLost > 0) {
+        this.purchaseAnswersLost -= 1;
+        return Promise.reject(
+          new ReconError('DEPENDENCY_UNAVAILABLE', 'account Purchase failed: deadline exceeded'),
+        );
+      }
+      return Promise.resolve({
+        kind: 'bought',
+        contractId: bought.contractId,
+        transferId: `tr-${command.requestId}`,
+        lotIds: bought.lotIds,
+      });
+    },
   };
 
   readonly ledger: LedgerPort = { checkReport: () => Promise.resolve(undefined) };

@@ -4,7 +4,9 @@
  * report` prints the day's report (classes, rules applied, checks), `recon
  * differences` lists the day's differences, `recon resolve` records an
  * operator's decision on one difference (audited with --operator and
- * --reason). Amounts are minor units on the wire and exact strings here.
+ * --reason), `recon claims` lists the claims of a bank statement line (认款)
+ * with the contract and lots of those that were stored-value purchases.
+ * Amounts are minor units on the wire and exact strings here.
  */
 import { Option, type Command } from 'commander';
 import { proto } from '@paycore/client';
@@ -37,6 +39,36 @@ export function register(program: Command, runtime: Runtimes): void {
   report(recon, runtime);
   differences(recon, runtime);
   resolve(recon, runtime);
+  claims(recon, runtime);
+}
+
+const CLAIMS_PAGE_MAX = 500;
+
+function claims(recon: Command, runtime: Runtimes): void {
+  recon
+    .command('claims <lineId>')
+    .description('the claims of a bank statement line, oldest first, with the contract and lots of purchases')
+    .option('--limit <n>', `at most n (1..${CLAIMS_PAGE_MAX})`, parseCount(CLAIMS_PAGE_MAX), 100)
+    .action(async (lineId: string, o: { limit: number }) => {
+      const rt = runtime();
+      const res = await rt.client([`${RECON}/ListBankClaims`]).reconciliation.listBankClaims({
+        lineId,
+        pageSize: o.limit,
+        pageToken: '',
+      });
+      const rows: Row[] = res.claims.map((c) => ({
+        request_id: c.requestId,
+        amount: minorText(c.amount, 'CNY'),
+        state: enumName(proto.reconciliation.BankClaimState, c.state, 'BANK_CLAIM_STATE_'),
+        account_id: c.accountId,
+        contract_id: c.contractId,
+        lot_ids: c.lotIds.join(' '),
+        transfer_id: c.transferId,
+        refused_reason: c.refusedReason,
+        operator: c.operator,
+      }));
+      rt.print({ kind: 'rows', rows });
+    });
 }
 
 function run(recon: Command, runtime: Runtimes): void {

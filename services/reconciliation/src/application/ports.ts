@@ -14,7 +14,8 @@ import type {
   StatementLine,
   TxnState,
 } from '../domain/model';
-import type { DifferenceState, RunState } from '../domain/states';
+import type { ClaimPurchase } from '../domain/claim-purchase';
+import type { BankClaimState, DifferenceState, RunState } from '../domain/states';
 
 export interface StatementFileRow {
   readonly fileId: string;
@@ -218,14 +219,48 @@ export interface AccountsRepo {
   saveAccountId(key: string, accountId: string): Promise<void>;
 }
 
+/** A claim as recorded; `purchase` (with its contract id resolved) is set for an offline stored-value purchase. */
+export interface BankClaimRow {
+  readonly requestId: string;
+  readonly lineId: string;
+  /** The credited account of a plain claim; empty for a purchase. */
+  readonly accountId: string;
+  readonly amountMinor: bigint;
+  readonly operator: string;
+  readonly bizCode: string;
+  readonly state: BankClaimState;
+  readonly transferId: string | null;
+  readonly purchase: ClaimPurchase | null;
+  readonly contractId: string | null;
+  readonly lotIds: readonly string[];
+  readonly refusedReason: string | null;
+  readonly claimedAt: Date;
+}
+
+export type NewBankClaim = Pick<
+  BankClaimRow,
+  'requestId' | 'accountId' | 'amountMinor' | 'operator' | 'bizCode' | 'purchase' | 'contractId'
+>;
+
 export interface BankRepo {
   insertLines(lines: readonly BankLineRow[]): Promise<BankLineRow[]>;
   lockLine(lineId: string): Promise<BankLineRow | null>;
-  addClaim(
-    lineId: string,
-    claim: { requestId: string; accountId: string; amountMinor: bigint; operator: string; bizCode: string },
-  ): Promise<void>;
-  setClaimTransfer(requestId: string, transferId: string): Promise<void>;
+  /** Records the claim (PENDING) and reserves its amount on the line. */
+  addClaim(lineId: string, claim: NewBankClaim): Promise<void>;
+  claimById(requestId: string): Promise<BankClaimRow | null>;
+  /**
+   * PENDING purchase claims recorded before `before`, oldest first, at most `limit`. Plain
+   * claims are left to their replay: a Transfer account refuses would stay PENDING and, retried
+   * every pass, hold the batch.
+   */
+  pendingClaims(before: Date, limit: number): Promise<BankClaimRow[]>;
+  /** PENDING → POSTED with what account answered; false when the claim was not PENDING. */
+  markPosted(
+    requestId: string,
+    posted: { transferId: string; contractId: string | null; lotIds: readonly string[] },
+  ): Promise<boolean>;
+  /** PENDING → REFUSED, and the claim's amount goes back to its line; false when the claim was not PENDING. */
+  markRefused(requestId: string, reason: string): Promise<boolean>;
 }
 
 export interface ReconTx extends TxPort {
@@ -259,6 +294,12 @@ export interface ReconStore {
     days: number,
   ): Promise<{ billDate: string; differenceClass: string; count: bigint }[]>;
   statementFile(fileId: string): Promise<StatementFileRow | null>;
+  /** Claims of a bank line, oldest first (claimed_at, request_id), after the claim `afterRequestId`; null if no such line. */
+  listBankClaims(
+    lineId: string,
+    afterRequestId: string | null,
+    limit: number,
+  ): Promise<BankClaimRow[] | null>;
   /** Suspense not written off, over all days: long (delta > 0) and short (delta < 0), minor units. */
   suspenseTotals(): Promise<{ longMinor: bigint; shortMinor: bigint }>;
 }
@@ -300,11 +341,36 @@ export interface AccountPort {
     openRequestId: string,
   ): Promise<string>;
   transfer(requestId: string, bizCode: string, legs: readonly Leg[], memo: string): Promise<string>;
+  /**
+   * StoredValueService.Purchase: a contract and its lots, Dr `fundingAccountId` / Cr unearned
+   * revenue for `paidMinor`. A refusal by account is a typed answer (its reason), not an error;
+   * an unreachable account is ReconError DEPENDENCY_UNAVAILABLE.
+   */
+  purchase(command: PurchaseCommand): Promise<PurchaseOutcome>;
   /** Balance on the account's normal side, minor units. */
   balance(accountId: string): Promise<bigint>;
   /** Debits minus credits posted in [start, end), leaving out transfers whose code starts with `excludeCodePrefix`. */
   movement(accountId: string, start: Date, end: Date, excludeCodePrefix: string): Promise<bigint>;
 }
+
+export interface PurchaseCommand {
+  readonly requestId: string;
+  readonly bizCode: string;
+  readonly contractId: string;
+  readonly purchase: ClaimPurchase;
+  readonly paidMinor: bigint;
+  readonly currency: string;
+  readonly fundingAccountId: string;
+}
+
+export type PurchaseOutcome =
+  | {
+      readonly kind: 'bought';
+      readonly contractId: string;
+      readonly transferId: string;
+      readonly lotIds: string[];
+    }
+  | { readonly kind: 'refused'; readonly reason: string; readonly message: string };
 
 /** ledger, as reconciliation uses it. */
 export interface LedgerPort {

@@ -1,12 +1,15 @@
 /**
  * Background work: the daily schedule (each downloadable channel's bill of
  * the previous China day, once the configured minute of the day has passed)
- * and the resume pass (runs a killed process left between steps). Both are
- * idempotent: the schedule's request id is derived from (channel, date), and
- * every step of a run is keyed by the run or the difference.
+ * and the resume pass (runs a killed process left between steps, and bank
+ * purchase claims left PENDING between their record and account's answer). All are
+ * idempotent: the schedule's request id is derived from (channel, date),
+ * every step of a run is keyed by the run or the difference, and a claim's
+ * posting by the claim's request id.
  */
 import type { Logger } from 'pino';
 import { ReconError } from '../domain/errors';
+import type { BankClaims } from './bank';
 import type { Reconciliation } from './reconciliation';
 import type { ReconStore } from './ports';
 
@@ -29,12 +32,23 @@ export class Scheduler {
     private readonly store: ReconStore,
     private readonly logger: Logger,
     private readonly options: ScheduleOptions,
+    private readonly bank?: BankClaims,
   ) {}
 
   /** One pass: resume what was interrupted, then start what is due. */
   async pass(): Promise<void> {
     await this.resumeInterrupted();
+    await this.resumeClaims();
     if (this.options.enabled) await this.runDue();
+  }
+
+  /** Bank purchase claims recorded but not posted for longer than resumeAfterMs. */
+  async resumeClaims(): Promise<void> {
+    if (this.bank === undefined) return;
+    const before = new Date(this.options.nowMs() - this.options.resumeAfterMs);
+    const counts = await this.bank.resumePending(before, RESUME_BATCH_MAX);
+    if (counts.posted + counts.refused + counts.failed > 0)
+      this.logger.info(counts, 'resumed pending bank claims');
   }
 
   async resumeInterrupted(): Promise<void> {

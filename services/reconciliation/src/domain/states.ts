@@ -9,6 +9,9 @@
  * Run: MATCHED (lines imported and classified) → HANDLED (rules applied,
  * suspense posted) → REPORTED (events written). A run killed between steps
  * resumes at its recorded state.
+ * Bank claim: PENDING (its amount reserved on the line) → POSTED (account
+ * posted it) or REFUSED (account refused its purchase; the amount goes back
+ * to the line). Both are final.
  */
 
 /** The platform's TransitionTable shape (domain/ may not import the kit): for each state, where it may go. */
@@ -30,4 +33,13 @@ export const RUN_TRANSITIONS: TransitionTable<RunState> = {
   MATCHED: ['HANDLED'],
   HANDLED: ['REPORTED'],
   REPORTED: [],
+};
+
+export const BANK_CLAIM_STATES = ['PENDING', 'POSTED', 'REFUSED'] as const;
+export type BankClaimState = (typeof BANK_CLAIM_STATES)[number];
+
+export const BANK_CLAIM_TRANSITIONS: TransitionTable<BankClaimState> = {
+  PENDING: ['POSTED', 'REFUSED'],
+  POSTED: [],
+  REFUSED: [],
 };

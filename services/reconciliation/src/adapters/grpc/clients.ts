@@ -8,10 +8,17 @@
 import { createClient, errorReason, peerCallError, unary, type Metrics } from '@paycore/platform';
 export { serviceAddress } from '@paycore/platform';
 import { AccountServiceClient, OwnerType, Side } from '@paycore/proto/paycore/account/v1/account_service';
+import { StoredValueServiceClient } from '@paycore/proto/paycore/account/v1/stored_value_service';
 import { ChannelServiceClient } from '@paycore/proto/paycore/channel/v1/channel_service';
 import { TxnState } from '@paycore/proto/paycore/channel/v1/types';
 import { CheckStatus, LedgerServiceClient } from '@paycore/proto/paycore/ledger/v1/ledger_service';
-import type { AccountPort, ChannelPort, LedgerPort } from '../../application/ports';
+import type {
+  AccountPort,
+  ChannelPort,
+  LedgerPort,
+  PurchaseCommand,
+  PurchaseOutcome,
+} from '../../application/ports';
 import { ReconError } from '../../domain/errors';
 import type { Leg, TxnState as TxnStateName } from '../../domain/model';
 
@@ -123,6 +130,7 @@ export class GrpcChannelPort implements ChannelPort {
 
 export class GrpcAccountPort implements AccountPort {
   private readonly client: AccountServiceClient;
+  private readonly storedValue: StoredValueServiceClient;
   private readonly found = new Map<string, string>();
 
   constructor(address: string, token: () => string | undefined, metrics?: Metrics) {
@@ -133,6 +141,50 @@ export class GrpcAccountPort implements AccountPort {
       idempotent: ['openAccount', 'transfer', 'getBalance', 'listAccounts', 'listEntries'],
       ...(metrics !== undefined ? { metrics } : {}),
     });
+    this.storedValue = createClient(StoredValueServiceClient, {
+      address,
+      token,
+      defaultDeadlineMs: CALL_DEADLINE_MS,
+      // Purchase is idempotent by its request id (derived from the claim's), so the kit may retry it.
+      idempotent: ['purchase'],
+      ...(metrics !== undefined ? { metrics } : {}),
+    });
+  }
+
+  async purchase(command: PurchaseCommand): Promise<PurchaseOutcome> {
+    const { purchase } = command;
+    let res;
+    try {
+      res = await call('account', 'Purchase', () =>
+        unary(this.storedValue.purchase.bind(this.storedValue), {
+          requestId: command.requestId,
+          bizContext: { code: command.bizCode },
+          contractId: command.contractId,
+          ownerId: purchase.ownerId,
+          asset: purchase.asset,
+          quantity: purchase.quantity,
+          paid: { amountMinor: command.paidMinor, currency: command.currency },
+          promotionalQuantity: purchase.promotionalQuantity,
+          consumptionType: purchase.consumptionType,
+          effectiveTime: purchase.effectiveAt,
+          expireTime: purchase.expiresAt,
+          fundingAccountId: command.fundingAccountId,
+        }),
+      );
+    } catch (err) {
+      if (err instanceof PeerRefusal)
+        return { kind: 'refused', reason: err.peerReason, message: err.message };
+      throw err;
+    }
+    const contract = res.contract;
+    if (contract === undefined || contract.purchaseTransferId === '')
+      throw new Error('Purchase returned no contract or no purchase posting');
+    return {
+      kind: 'bought',
+      contractId: contract.contractId,
+      transferId: contract.purchaseTransferId,
+      lotIds: res.lots.map((lot) => lot.lotId),
+    };
   }
 
   /** The platform's account on the subject that the cashier (or anyone) opened first, else a new one. */
@@ -231,6 +283,7 @@ export class GrpcAccountPort implements AccountPort {
 
   close(): void {
     this.client.close();
+    this.storedValue.close();
   }
 }
 

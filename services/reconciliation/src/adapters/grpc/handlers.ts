@@ -9,12 +9,16 @@ import { Resolution } from '@paycore/proto/paycore/reconciliation/v1/events';
 import {
   type DayReport,
   type Difference,
+  type BankClaim,
   type BankLine,
+  type StoredValuePurchase,
   type UploadStatementRequest,
+  BankClaimState,
 } from '@paycore/proto/paycore/reconciliation/v1/reconciliation_service';
 import { ReconciliationServiceService } from '@paycore/proto/paycore/reconciliation/v1/reconciliation_service';
 import type { BankClaims } from '../../application/bank';
-import type { BankLineRow, DifferenceRow, ReconStore } from '../../application/ports';
+import type { BankClaimRow, BankLineRow, DifferenceRow, ReconStore } from '../../application/ports';
+import type { ClaimPurchase } from '../../domain/claim-purchase';
 import type { Reconciliation, DayResult, StatementUpload } from '../../application/reconciliation';
 import type { Check, DayChecks } from '../../application/report';
 import { invalidField } from '../../domain/errors';
@@ -84,6 +88,51 @@ function toBankLine(line: BankLineRow): BankLine {
     currency: line.currency,
     valueDate: line.valueDate,
   };
+}
+
+const CLAIM_STATES: Readonly<Record<BankClaimRow['state'], BankClaimState>> = {
+  PENDING: BankClaimState.BANK_CLAIM_STATE_PENDING,
+  POSTED: BankClaimState.BANK_CLAIM_STATE_POSTED,
+  REFUSED: BankClaimState.BANK_CLAIM_STATE_REFUSED,
+};
+
+function toBankClaim(claim: BankClaimRow): BankClaim {
+  return {
+    requestId: claim.requestId,
+    lineId: claim.lineId,
+    amount: claim.amountMinor,
+    accountId: claim.accountId,
+    operator: claim.operator,
+    bizCode: claim.bizCode,
+    state: CLAIM_STATES[claim.state],
+    transferId: claim.transferId ?? '',
+    contractId: claim.contractId ?? '',
+    lotIds: [...claim.lotIds],
+    refusedReason: claim.refusedReason ?? '',
+    claimTime: claim.claimedAt,
+  };
+}
+
+function fromPurchase(purchase: StoredValuePurchase | undefined): ClaimPurchase | null {
+  if (purchase === undefined) return null;
+  return {
+    ownerId: purchase.ownerId,
+    asset: purchase.asset,
+    quantity: purchase.quantity,
+    promotionalQuantity: purchase.promotionalQuantity,
+    consumptionType: purchase.consumptionType,
+    effectiveAt: purchase.effectiveTime,
+    expiresAt: purchase.expireTime,
+    contractId: purchase.contractId,
+  };
+}
+
+/** The token of ListBankClaims: the last claim's request id. */
+function claimsPageToken(token: string): string | null {
+  if (token === '') return null;
+  const requestId = Buffer.from(token, 'base64url').toString('utf8');
+  if (!/^[\x20-\x7e]{1,128}$/.test(requestId)) throw invalidField('page_token', 'malformed');
+  return requestId;
 }
 
 const RESOLUTION_NAMES: Readonly<Record<number, string>> = {
@@ -162,7 +211,10 @@ async function uploadOf(requests: AsyncIterable<UploadStatementRequest>): Promis
     chunks: chunks(),
   };
 }
-type OpsHandlers = Pick<Handlers<Definition>, 'resolveDifferences' | 'importBankStatement' | 'claimBankLine'>;
+type OpsHandlers = Pick<
+  Handlers<Definition>,
+  'resolveDifferences' | 'importBankStatement' | 'claimBankLine' | 'listBankClaims'
+>;
 
 function dayHandlers(recon: Reconciliation, checks: DayChecks, store: ReconStore): DayHandlers {
   const report = async (result: DayResult): Promise<DayReport> =>
@@ -252,8 +304,26 @@ function opsHandlers(recon: Reconciliation, bank: BankClaims): OpsHandlers {
         accountId: req.accountId,
         operator: req.operator,
         bizCode: req.bizCode,
+        purchase: fromPurchase(req.purchase),
       });
-      return { line: toBankLine(claimed.line), transferId: claimed.transferId };
+      return {
+        line: toBankLine(claimed.line),
+        transferId: claimed.claim.transferId ?? '',
+        claim: toBankClaim(claimed.claim),
+      };
+    },
+    listBankClaims: async (req) => {
+      if (req.pageSize < 0) throw invalidField('page_size', 'must not be negative');
+      const limit = Math.min(req.pageSize === 0 ? PAGE_SIZE_DEFAULT : req.pageSize, PAGE_SIZE_MAX);
+      const claims = await bank.listClaims(req.lineId, claimsPageToken(req.pageToken), limit);
+      const last = claims[claims.length - 1];
+      return {
+        claims: claims.map(toBankClaim),
+        nextPageToken:
+          claims.length === limit && last !== undefined
+            ? Buffer.from(last.requestId).toString('base64url')
+            : '',
+      };
     },
   };
 }
@@ -276,4 +346,5 @@ export const reconScopes: Specs<Definition> = {
   resolveDifferences: { scope: 'recon:ops' },
   importBankStatement: { scope: 'recon:write' },
   claimBankLine: { scope: 'recon:ops' },
+  listBankClaims: { scope: 'recon:read' },
 };

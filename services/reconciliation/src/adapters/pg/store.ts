@@ -7,11 +7,13 @@ import type { DataSource } from 'typeorm';
 import { createUnitOfWork, type IsolationLevel, type SqlTx, type UnitOfWork } from '@paycore/platform';
 import type {
   AccountsRepo,
+  BankClaimRow,
   BankLineRow,
   BankRepo,
   DifferenceRow,
   DifferencesRepo,
   ListDifferencesQuery,
+  NewBankClaim,
   ReconStore,
   ReconTx,
   ResultRow,
@@ -24,7 +26,13 @@ import type {
   TxnsRepo,
 } from '../../application/ports';
 import type { ChannelTxn, ItemKind, TxnState } from '../../domain/model';
-import { RUN_TRANSITIONS, type RunState } from '../../domain/states';
+import type { ClaimPurchase } from '../../domain/claim-purchase';
+import {
+  BANK_CLAIM_TRANSITIONS,
+  RUN_TRANSITIONS,
+  type BankClaimState,
+  type RunState,
+} from '../../domain/states';
 import { fileRow, PgFiles } from './files';
 import { PgLeases } from './leases';
 import { DIFFERENCE_ENTITY, PgMatching } from './matching';
@@ -325,14 +333,20 @@ class PgBank implements BankRepo {
     return rows[0] === undefined ? null : bankRow(rows[0]);
   }
 
-  async addClaim(
-    lineId: string,
-    claim: { requestId: string; accountId: string; amountMinor: bigint; operator: string; bizCode: string },
-  ): Promise<void> {
+  async addClaim(lineId: string, claim: NewBankClaim): Promise<void> {
     await this.sql.query(
-      `INSERT INTO bank_claims (request_id, line_id, account_id, amount_minor, operator, biz_code)
-       VALUES ($1, $2, $3, $4, $5, $6)`,
-      [claim.requestId, lineId, claim.accountId, claim.amountMinor.toString(), claim.operator, claim.bizCode],
+      `INSERT INTO bank_claims (request_id, line_id, account_id, amount_minor, operator, biz_code, purchase, contract_id)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+      [
+        claim.requestId,
+        lineId,
+        claim.accountId,
+        claim.amountMinor.toString(),
+        claim.operator,
+        claim.bizCode,
+        claim.purchase === null ? null : JSON.stringify(purchaseJson(claim.purchase)),
+        claim.contractId,
+      ],
     );
     await this.sql.query('UPDATE bank_lines SET claimed_minor = claimed_minor + $2 WHERE line_id = $1', [
       lineId,
@@ -340,12 +354,107 @@ class PgBank implements BankRepo {
     ]);
   }
 
-  async setClaimTransfer(requestId: string, transferId: string): Promise<void> {
-    await this.sql.query('UPDATE bank_claims SET transfer_id = $2 WHERE request_id = $1', [
+  async claimById(requestId: string): Promise<BankClaimRow | null> {
+    const rows = await this.sql.query<Row>(`SELECT ${CLAIM_COLUMNS} FROM bank_claims WHERE request_id = $1`, [
       requestId,
-      transferId,
     ]);
+    return rows[0] === undefined ? null : claimRow(rows[0]);
   }
+
+  async pendingClaims(before: Date, limit: number): Promise<BankClaimRow[]> {
+    const rows = await this.sql.query<Row>(
+      `SELECT ${CLAIM_COLUMNS} FROM bank_claims
+        WHERE state = 'PENDING' AND purchase IS NOT NULL AND claimed_at < $1
+        ORDER BY claimed_at, request_id LIMIT $2`,
+      [before, limit],
+    );
+    return rows.map(claimRow);
+  }
+
+  async markPosted(
+    requestId: string,
+    posted: { transferId: string; contractId: string | null; lotIds: readonly string[] },
+  ): Promise<boolean> {
+    const result = await this.sql.transition(CLAIM_ENTITY, requestId, 'POSTED', {
+      transfer_id: posted.transferId,
+      lot_ids: [...posted.lotIds],
+      ...(posted.contractId === null ? {} : { contract_id: posted.contractId }),
+    });
+    return result.changed;
+  }
+
+  async markRefused(requestId: string, reason: string): Promise<boolean> {
+    const result = await this.sql.transition(CLAIM_ENTITY, requestId, 'REFUSED', { refused_reason: reason });
+    if (!result.changed) return false;
+    // The refused claim gives its amount back to the line, in the same transaction as its state.
+    await this.sql.query(
+      `UPDATE bank_lines l SET claimed_minor = l.claimed_minor - c.amount_minor
+         FROM bank_claims c WHERE c.request_id = $1 AND l.line_id = c.line_id`,
+      [requestId],
+    );
+    return true;
+  }
+}
+
+const CLAIM_ENTITY = {
+  name: 'bank claim',
+  table: 'bank_claims',
+  idColumn: 'request_id',
+  stateColumn: 'state',
+  transitions: BANK_CLAIM_TRANSITIONS,
+} as const;
+
+const CLAIM_COLUMNS = `request_id, line_id::text AS line_id, account_id, amount_minor, operator, biz_code, state,
+  transfer_id, purchase, contract_id, lot_ids, refused_reason, claimed_at`;
+
+/** The purchase as jsonb: quantities as decimal strings, times as ISO text (or null). */
+function purchaseJson(purchase: ClaimPurchase): Record<string, string | null> {
+  return {
+    ownerId: purchase.ownerId,
+    asset: purchase.asset,
+    quantity: purchase.quantity.toString(),
+    promotionalQuantity: purchase.promotionalQuantity.toString(),
+    consumptionType: purchase.consumptionType,
+    effectiveAt: purchase.effectiveAt?.toISOString() ?? null,
+    expiresAt: purchase.expiresAt?.toISOString() ?? null,
+    contractId: purchase.contractId,
+  };
+}
+
+function purchaseFromJson(value: unknown): ClaimPurchase | null {
+  if (value === null || value === undefined) return null;
+  const json = value as Record<string, string | null>;
+  const date = (field: string | null | undefined) =>
+    field === null || field === undefined ? undefined : new Date(field);
+  return {
+    ownerId: json['ownerId'] ?? '',
+    asset: json['asset'] ?? '',
+    quantity: BigInt(json['quantity'] ?? '0'),
+    promotionalQuantity: BigInt(json['promotionalQuantity'] ?? '0'),
+    consumptionType: json['consumptionType'] ?? '',
+    effectiveAt: date(json['effectiveAt']),
+    expiresAt: date(json['expiresAt']),
+    contractId: json['contractId'] ?? '',
+  };
+}
+
+function claimRow(row: Row): BankClaimRow {
+  const nullable = (value: unknown) => (value === null || value === undefined ? null : text(value));
+  return {
+    requestId: text(row['request_id']),
+    lineId: text(row['line_id']),
+    accountId: text(row['account_id']),
+    amountMinor: big(row['amount_minor']),
+    operator: text(row['operator']),
+    bizCode: text(row['biz_code']),
+    state: text(row['state']) as BankClaimState,
+    transferId: nullable(row['transfer_id']),
+    purchase: purchaseFromJson(row['purchase']),
+    contractId: nullable(row['contract_id']),
+    lotIds: (row['lot_ids'] as string[] | null) ?? [],
+    refusedReason: nullable(row['refused_reason']),
+    claimedAt: row['claimed_at'] as Date,
+  };
 }
 
 class PgReconTx implements ReconTx {
@@ -453,6 +562,25 @@ export class PgReconStore implements ReconStore {
          FROM differences WHERE suspense_minor > 0`,
     );
     return { longMinor: big(rows[0]?.['long']), shortMinor: big(rows[0]?.['short']) };
+  }
+
+  async listBankClaims(
+    lineId: string,
+    afterRequestId: string | null,
+    limit: number,
+  ): Promise<BankClaimRow[] | null> {
+    if (!/^[0-9a-f-]{36}$/i.test(lineId)) return null;
+    const lines = await this.dataSource.query<Row[]>('SELECT 1 FROM bank_lines WHERE line_id = $1', [lineId]);
+    if (lines.length === 0) return null;
+    const rows = await this.dataSource.query<Row[]>(
+      `SELECT ${CLAIM_COLUMNS} FROM bank_claims
+        WHERE line_id = $1
+          AND ($2::text IS NULL OR (claimed_at, request_id) >
+               (SELECT a.claimed_at, a.request_id FROM bank_claims a WHERE a.request_id = $2))
+        ORDER BY claimed_at, request_id LIMIT $3`,
+      [lineId, afterRequestId, limit],
+    );
+    return rows.map(claimRow);
   }
 
   async statementFile(fileId: string): Promise<StatementFileRow | null> {
