@@ -151,7 +151,6 @@ export function bindService<D extends object>(
 ): ServiceClient<D> {
   const policy = checkPolicy(settings.retry ?? DEFAULT_RETRY);
   const defaultDeadlineMs = checkDeadline(settings.defaultDeadlineMs ?? DEFAULT_DEADLINE_MS);
-  const sleep = settings.sleep ?? defaultSleep;
   const alsoIdempotent = new Set(settings.alsoIdempotent ?? []);
   const methods: Record<string, unknown> = {};
   for (const [name, value] of Object.entries(definition)) {
@@ -167,32 +166,59 @@ export function bindService<D extends object>(
         request['requestId'] = randomUUID();
       }
       const deadlineMs = checkDeadline(options.deadlineMs ?? defaultDeadlineMs);
-      const base = new Metadata();
-      for (const [key, entry] of Object.entries(options.metadata ?? {})) base.set(key, entry);
-      if (options.traceparent === undefined) settings.propagate?.(base);
-      const traceparent =
-        options.traceparent ?? firstString(base, TRACEPARENT_METADATA_KEY) ?? newTraceparent();
-      base.set(TRACEPARENT_METADATA_KEY, traceparent);
-      options.onTraceparent?.(traceparent);
-      const bizCode = options.bizCode ?? settings.bizCode?.();
-      if (bizCode !== undefined && bizCode !== '') base.set(BIZ_CONTEXT_METADATA_KEY, assertBizCode(bizCode));
       const attemptsMax = idempotent && options.retry !== false ? policy.attemptsMax : 1;
-      for (let attempt = 1; ; attempt += 1) {
-        const metadata = base.clone();
-        try {
-          if (settings.token) metadata.set('authorization', `Bearer ${await settings.token.token()}`);
-          return await unaryOnce(channel(), method, request, metadata, deadlineMs);
-        } catch (err) {
-          const code = (err as Partial<ServiceError>).code;
-          const retryable = typeof code === 'number' && RETRYABLE_CODES.has(code);
-          if (!retryable || attempt >= attemptsMax) throw toPaycoreError(err, method.path, attempt);
-          await sleep(backoffMs(policy, attempt + 1));
-        }
-      }
+      return withAttempts(settings, options, method.path, attemptsMax, (metadata) =>
+        unaryOnce(channel(), method, request, metadata, deadlineMs),
+      );
     };
   }
   return methods as ServiceClient<D>;
 }
+
+/** The metadata every attempt of one logical call shares: caller's entries, traceparent, context code. */
+function callMetadata(settings: CallSettings, options: CallOptions): Metadata {
+  const base = new Metadata();
+  for (const [key, entry] of Object.entries(options.metadata ?? {})) base.set(key, entry);
+  if (options.traceparent === undefined) settings.propagate?.(base);
+  const traceparent = options.traceparent ?? firstString(base, TRACEPARENT_METADATA_KEY) ?? newTraceparent();
+  base.set(TRACEPARENT_METADATA_KEY, traceparent);
+  options.onTraceparent?.(traceparent);
+  const bizCode = options.bizCode ?? settings.bizCode?.();
+  if (bizCode !== undefined && bizCode !== '') base.set(BIZ_CONTEXT_METADATA_KEY, assertBizCode(bizCode));
+  return base;
+}
+
+/**
+ * Runs one logical call: up to `attemptsMax` attempts (retrying UNAVAILABLE and DEADLINE_EXCEEDED
+ * with backoff), each with the shared metadata and a bearer token fetched for it; a failure
+ * becomes a PaycoreError. Used by the unary methods and the client-streaming upload.
+ */
+export async function withAttempts<Res>(
+  settings: CallSettings,
+  options: CallOptions,
+  path: string,
+  attemptsMax: number,
+  attempt: (metadata: Metadata) => Promise<Res>,
+): Promise<Res> {
+  const policy = checkPolicy(settings.retry ?? DEFAULT_RETRY);
+  const sleep = settings.sleep ?? defaultSleep;
+  const base = callMetadata(settings, options);
+  for (let n = 1; ; n += 1) {
+    const metadata = base.clone();
+    try {
+      if (settings.token) metadata.set('authorization', `Bearer ${await settings.token.token()}`);
+      return await attempt(metadata);
+    } catch (err) {
+      const code = (err as Partial<ServiceError>).code;
+      const retryable = typeof code === 'number' && RETRYABLE_CODES.has(code);
+      if (!retryable || n >= Math.min(attemptsMax, policy.attemptsMax)) throw toPaycoreError(err, path, n);
+      await sleep(backoffMs(policy, n + 1));
+    }
+  }
+}
+
+/** `deadlineMs` checked against the client's bounds (0 < ms <= 10 min). */
+export { checkDeadline };
 
 function firstString(metadata: Metadata, key: string): string | undefined {
   const value = metadata.get(key)[0];

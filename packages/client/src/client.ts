@@ -10,6 +10,7 @@ import { Client, credentials as grpcCredentials, type ChannelCredentials } from 
 import { HealthCheckResponse_ServingStatus, HealthService } from '@paycore/proto/grpc/health/v1/health';
 import { bindService, type CallSettings, type ServiceClient } from './call';
 import { SERVICES, type ServiceName } from './services';
+import { bindUploadStatement, type UploadStatement } from './upload';
 
 export type Endpoints = Readonly<Record<string, string>>;
 export type HealthState = keyof typeof HealthCheckResponse_ServingStatus;
@@ -22,8 +23,13 @@ export interface PaycoreClientOptions extends CallSettings {
 }
 
 export type PaycoreClient = {
-  readonly [K in ServiceName]: ServiceClient<(typeof SERVICES)[K]['definition']>;
+  readonly [K in Exclude<ServiceName, 'reconciliation'>]: ServiceClient<(typeof SERVICES)[K]['definition']>;
 } & {
+  /** Reconciliation's unary RPCs, plus the client-streaming UploadStatement behind one promise (./upload). */
+  readonly reconciliation: ServiceClient<(typeof SERVICES)['reconciliation']['definition']> & {
+    readonly uploadStatement: UploadStatement;
+  };
+
   /** grpc.health.v1 Check of one endpoint: `SERVING`, `NOT_SERVING`, ... */
   health(endpoint: string, options?: { deadlineMs?: number }): Promise<HealthState>;
   /** The endpoint names and addresses this client was given. */
@@ -84,9 +90,14 @@ export function createPaycoreClient(options: PaycoreClientOptions): PaycoreClien
       alsoIdempotent: [...(options.alsoIdempotent ?? []), ...alsoIdempotent],
     });
   }
+  const { reconciliation } = SERVICES;
+  services['reconciliation'] = {
+    ...(services['reconciliation'] as object),
+    uploadStatement: bindUploadStatement(channelFor(reconciliation.endpoint), options),
+  };
   const healthClients = new Map<string, ServiceClient<typeof HealthService>>();
   return {
-    ...(services as { [K in ServiceName]: ServiceClient<(typeof SERVICES)[K]['definition']> }),
+    ...(services as Omit<PaycoreClient, 'health' | 'endpoints' | 'close'>),
     endpoints: options.endpoints,
     async health(endpoint, healthOptions = {}) {
       let health = healthClients.get(endpoint);

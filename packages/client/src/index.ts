@@ -54,3 +54,9 @@ export {
 } from './token';
 export { newTraceparent, parseTraceparent, TRACEPARENT_METADATA_KEY, type TraceParent } from './trace';
 export * as proto from './proto';
+export {
+  UPLOAD_CHUNK_BYTES,
+  UPLOAD_DEADLINE_MS,
+  type UploadStatement,
+  type UploadStatementInput,
+} from './upload';

@@ -119,6 +119,8 @@ export class FakePeers {
 export interface ReconHarness {
   readonly service: RunningService;
   readonly client: ReconciliationServiceClient;
+  /** A bearer token with recon:read, recon:write and recon:ops, for other clients of the service. */
+  readonly token: string;
   readonly peers: FakePeers;
   readonly database: TestDatabase;
   publishTxn(txn: PublishedTxn): Promise<void>;
@@ -180,6 +182,7 @@ export async function startReconHarness(env: Record<string, string> = {}): Promi
   return {
     service,
     client,
+    token,
     peers,
     database,
     async publishTxn(txn) {
