@@ -29,8 +29,10 @@
  *
  * Env: RECON_BENCH_LINES (default 6 000 000), RECON_BENCH_LINES_PER_FILE
  * (default lines / 6, at most 1 000 000), RECON_BENCH_BASELINE_LINES
- * (default 50 000), RECON_BENCH_SEED. Prints the load average beside the
- * figures (the machine is shared).
+ * (default 50 000), RECON_BENCH_SEED, RECON_BENCH_SERVICE_NODE_OPTIONS
+ * (replaces the service's Node flags; by default they are its own from
+ * deploy/services.json, as `make up` starts it). Prints the load average
+ * beside the figures (the machine is shared).
  */
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -78,12 +80,26 @@ const PER_FILE = Math.min(1_000_000, env('RECON_BENCH_LINES_PER_FILE', String(Ma
 const BASELINE_LINES = env('RECON_BENCH_BASELINE_LINES', '50000');
 const SEED = env('RECON_BENCH_SEED', '20240301');
 const SAMPLE = Math.min(1_000, PER_FILE);
-/** Node flags of the service process (e.g. a heap bound as its deployment sets one); empty: Node's defaults. */
-const SERVICE_NODE_OPTIONS = process.env['RECON_BENCH_SERVICE_NODE_OPTIONS'] ?? '';
 const CHUNK_BYTES = 1024 * 1024;
 const DIFFERENCE_SHARE = 0.01;
 const FIRST_DATE = '2025-01-01';
 const ROOT = join(__dirname, '..', '..', '..');
+
+/** The service's own environment as deploy/services.json gives it to `make up` (its heap bound among it). */
+function manifestEnv(): Record<string, string> {
+  const manifest = JSON.parse(readFileSync(join(ROOT, 'deploy', 'services.json'), 'utf8')) as {
+    services: { name: string; env?: Record<string, string> }[];
+  };
+  return manifest.services.find((s) => s.name === 'reconciliation')?.env ?? {};
+}
+const MANIFEST_ENV = manifestEnv();
+/** Node flags of the service process: its manifest's, unless RECON_BENCH_SERVICE_NODE_OPTIONS overrides them. */
+const SERVICE_NODE_OPTIONS =
+  process.env['RECON_BENCH_SERVICE_NODE_OPTIONS'] ?? MANIFEST_ENV['NODE_OPTIONS'] ?? '';
+const NODE_OPTIONS_SOURCE =
+  process.env['RECON_BENCH_SERVICE_NODE_OPTIONS'] !== undefined
+    ? 'RECON_BENCH_SERVICE_NODE_OPTIONS'
+    : 'deploy/services.json';
 
 const fee = (amount: bigint): bigint => (amount * 6n + 500n) / 1000n;
 const dateOf = (fileIndex: number): string =>
@@ -420,6 +436,7 @@ async function main(): Promise<void> {
       DATABASE_POOL_SIZE_MAX: '4',
       RECON_STREAM_UPLOAD_BYTES_MAX: String(1024 * 1024 * 1024),
       LOG_LEVEL: 'info',
+      ...MANIFEST_ENV,
       ...(SERVICE_NODE_OPTIONS !== '' ? { NODE_OPTIONS: SERVICE_NODE_OPTIONS } : {}),
       SHUTDOWN_GRACE_MS: '2000',
     },
@@ -459,7 +476,7 @@ async function main(): Promise<void> {
   );
   process.stdout.write(
     `recon bench: ${LINES} lines in ${files} bills of at most ${PER_FILE} (Alipay and WeChat formats), seed ${SEED}, ` +
-      `service pid ${service.pid} (node options: ${SERVICE_NODE_OPTIONS === '' ? 'defaults' : SERVICE_NODE_OPTIONS}), load average ${loadBefore.map((l) => l.toFixed(2)).join(' ')}\n`,
+      `service pid ${service.pid} (node options from ${NODE_OPTIONS_SOURCE}: ${SERVICE_NODE_OPTIONS === '' ? 'defaults' : SERVICE_NODE_OPTIONS}), load average ${loadBefore.map((l) => l.toFixed(2)).join(' ')}\n`,
   );
   bar.start(LINES, 0, { phase: 'starting', seconds: '0.0' });
   let timedMs = 0;

@@ -186,6 +186,45 @@ describe('matching engine (real Postgres and NATS, fake peers)', function () {
     expect(second.report?.rulesApplied['held_matched_later:RESOLVED']).to.equal(1n);
   });
 
+  it("a held channel-missing item takes its line out of the next day; that order's other line is then the day's first, not a duplicate", async () => {
+    const day = '2025-04-11';
+    const nextDay = '2025-04-12';
+    h.peers.states.set('HELD-2', 'SUCCESS');
+    await h.publishTxn({
+      txnId: 'HELD-2',
+      state: 'SUCCESS',
+      amountMinor: 5_000n,
+      feeMinor: fee(5_000n),
+      channelNo: WECHAT,
+      finishTime: new Date(`${day}T04:00:00Z`),
+    });
+    for (
+      let i = 0;
+      (await h.sql(`SELECT 1 FROM recon.channel_txns WHERE txn_id = 'HELD-2'`)).length === 0;
+      i += 1
+    ) {
+      if (i > 2_400) throw new Error('HELD-2 never reached reconciliation');
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    const first = await upload(day, [row(day, 'FILLER-2', 100n)], 'held-rank-d');
+    expect(first.report?.heldCount).to.equal(1n);
+    // D+1: HELD-2's line first (it matches the held item), then a second line of HELD-2 with another amount.
+    const second = await upload(
+      nextDay,
+      [row(nextDay, 'HELD-2', 5_000n), row(nextDay, 'HELD-2', 7_000n, { transactionId: 'CH-HELD-2-B' })],
+      'held-rank-d1',
+    );
+    expect(second.report?.rulesApplied['held_matched_later:RESOLVED']).to.equal(1n);
+    const found = await h.sql<{ class: string; channel_amount_minor: string; state: string }>(
+      `SELECT class, channel_amount_minor::text AS channel_amount_minor, state FROM recon.differences
+        WHERE bill_date = $1 ORDER BY class`,
+      [nextDay],
+    );
+    expect(found.map((d) => `${d.class} ${d.channel_amount_minor} ${d.state}`)).to.deep.equal([
+      'AMOUNT_MISMATCH 7000 OPEN',
+    ]);
+  });
+
   it('a reused request id, a bad date and an unknown channel are refused with their reasons; nothing is written', async () => {
     await upload('2025-05-01', [row('2025-05-01', 'ONCE', 100n)], 'reuse-1');
     const before = await h.sql<{ n: string }>('SELECT count(*) AS n FROM recon.statement_files');

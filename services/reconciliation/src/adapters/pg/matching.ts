@@ -38,31 +38,50 @@ const CLASS = `CASE
 const DIRECTION_OF = (value: string): string =>
   `CASE WHEN ${value} > 0 THEN 'OVER' WHEN ${value} < 0 THEN 'UNDER' ELSE 'NONE' END`;
 
-/** Held items of earlier bills this file matches: a line for a held CHANNEL_MISSING, a transaction for a held PLATFORM_MISSING. $1 file, $2 channel, $3 date. */
-const HELD_MATCHED_SQL = `CREATE TEMP TABLE held_matched ON COMMIT DROP AS
-       SELECT d.difference_id, l.line_no, NULL::text AS txn_id
+/** The file's lines, ranked per merchant order number (rank > 1: duplicate); held items take theirs out below. $1 file. */
+const DAY_LINES_SQL = `CREATE TEMP TABLE day_lines ON COMMIT DROP AS
+       SELECT l.*, row_number() OVER (PARTITION BY l.merchant_order_no COLLATE "C" ORDER BY l.line_no) AS dup_rank
+         FROM statement_lines l
+        WHERE l.file_id = $1`;
+
+/** Held CHANNEL_MISSING items of earlier bills with the successful transaction a line would have to agree with. $1 channel, $2 date. */
+const HELD_LINES_SQL = `CREATE TEMP TABLE held_lines ON COMMIT DROP AS
+       SELECT d.difference_id, d.merchant_order_no, t.kind, t.amount_minor, t.currency
          FROM differences d
-         JOIN statement_lines l ON l.file_id = $1 AND l.merchant_order_no = d.merchant_order_no
          JOIN channel_txns t ON t.txn_id = d.platform_txn_id
-        WHERE d.channel_no = $2 AND d.bill_date < $3 AND d.state = 'HELD' AND d.class = 'CHANNEL_MISSING'
-          AND l.kind = t.kind AND l.status = 'SUCCESS' AND t.state = 'SUCCESS'
-          AND l.amount_minor = t.amount_minor AND l.currency = t.currency
+        WHERE d.channel_no = $1 AND d.bill_date < $2 AND d.state = 'HELD' AND d.class = 'CHANNEL_MISSING'
+          AND t.state = 'SUCCESS'`;
+
+/**
+ * Held items of earlier bills this file matches: a line for a held
+ * CHANNEL_MISSING, a transaction for a held PLATFORM_MISSING. The lines are
+ * looked up in day_lines (analysed, so a hash join over the day) rather than
+ * through an index on statement_lines, which the import no longer maintains.
+ * $1 channel, $2 date.
+ */
+const HELD_MATCHED_SQL = `CREATE TEMP TABLE held_matched ON COMMIT DROP AS
+       SELECT h.difference_id, l.line_no, NULL::text AS txn_id
+         FROM held_lines h
+         JOIN day_lines l ON l.merchant_order_no = h.merchant_order_no
+        WHERE l.kind = h.kind AND l.status = 'SUCCESS' AND l.amount_minor = h.amount_minor AND l.currency = h.currency
        UNION ALL
        SELECT d.difference_id, NULL::integer, t.txn_id
          FROM differences d
          JOIN channel_txns t ON t.txn_id = d.merchant_order_no AND t.channel_no = d.channel_no
-        WHERE d.channel_no = $2 AND d.bill_date < $3 AND d.state = 'HELD' AND d.class = 'PLATFORM_MISSING'
+        WHERE d.channel_no = $1 AND d.bill_date < $2 AND d.state = 'HELD' AND d.class = 'PLATFORM_MISSING'
           AND t.state = 'SUCCESS' AND t.kind = d.kind AND t.amount_minor = d.channel_amount_minor
           AND t.currency = d.currency`;
 
-/** The file's lines not consumed by held items, ranked per merchant order number (rank > 1: duplicate). $1 file. */
-const DAY_LINES_SQL = `CREATE TEMP TABLE day_lines ON COMMIT DROP AS
-       SELECT l.*, row_number() OVER (PARTITION BY l.merchant_order_no COLLATE "C" ORDER BY l.line_no) AS dup_rank
-         FROM statement_lines l
-        WHERE l.file_id = $1
-          AND NOT EXISTS (SELECT 1 FROM held_matched h WHERE h.line_no = l.line_no)`;
+/** The lines held items consumed leave the day; their merchant order numbers come back for re-ranking. */
+const DAY_LINES_CONSUMED_SQL = `DELETE FROM day_lines l USING held_matched h WHERE h.line_no = l.line_no
+       RETURNING l.merchant_order_no`;
 
-const DAY_LINES_INDEX_SQL = `CREATE INDEX ON day_lines (merchant_order_no)`;
+/** Duplicate ranks of the given merchant order numbers again, over the lines the day kept. $1 text[]. */
+const DAY_LINES_RERANK_SQL = `UPDATE day_lines l SET dup_rank = r.dup_rank
+         FROM (SELECT line_no,
+                      row_number() OVER (PARTITION BY merchant_order_no COLLATE "C" ORDER BY line_no) AS dup_rank
+                 FROM day_lines WHERE merchant_order_no = ANY($1::text[])) r
+        WHERE l.line_no = r.line_no AND l.dup_rank <> r.dup_rank`;
 
 /**
  * paycore's side: whatever a line names, plus the channel day's successes no
@@ -85,8 +104,13 @@ const DAY_TXNS_SQL = `CREATE TEMP TABLE day_txns ON COMMIT DROP AS
                            WHERE r.platform_txn_id = t.txn_id AND r.platform_txn_id <> '' AND r.bill_date < $2)
           AND NOT EXISTS (SELECT 1 FROM held_matched h WHERE h.txn_id = t.txn_id)`;
 
-/** Hash joins and sorts of a day (a million lines) in memory, for this transaction only. */
-const MATCHING_WORK_MEM_SQL = `SET LOCAL work_mem = '128MB'`;
+/**
+ * Hash joins and sorts of a day (a million lines) in memory, for this
+ * transaction only: at 128MB the results' sort by line spilled 166 MB to
+ * disk at a million lines. JIT compilation is off for the same statements:
+ * it spent a third of a second per day compiling plans that run once.
+ */
+const MATCHING_SETTINGS_SQL = [`SET LOCAL work_mem = '512MB'`, `SET LOCAL jit = off`];
 
 /** The decision table of domain/classify.ts over the FULL OUTER JOIN. $1 run, $2 date. */
 const RESULTS_SQL = `INSERT INTO results (run_id, seq, bill_date, class, direction, delta_minor, kind, merchant_order_no,
@@ -131,13 +155,8 @@ export class PgMatching implements MatchingRepo {
   constructor(private readonly sql: SqlTx) {}
 
   async matchDay(run: RunRow, policy: HoldPolicy): Promise<MatchOutcome> {
-    await this.sql.query(MATCHING_WORK_MEM_SQL);
-    await this.sql.query(HELD_MATCHED_SQL, [run.fileId, run.channelNo, run.billDate]);
-    await this.sql.query(DAY_LINES_SQL, [run.fileId]);
-    await this.sql.query(DAY_LINES_INDEX_SQL);
-    // Temporary tables have no statistics until analysed; without them the joins plan as if they were empty.
-    await this.sql.query('ANALYZE held_matched');
-    await this.sql.query('ANALYZE day_lines');
+    for (const setting of MATCHING_SETTINGS_SQL) await this.sql.query(setting);
+    await this.dayLines(run);
     await this.sql.query(DAY_TXNS_SQL, [run.channelNo, run.billDate]);
     await this.sql.query('ANALYZE day_txns');
     await this.sql.query(RESULTS_SQL, [run.runId, run.billDate]);
@@ -151,6 +170,20 @@ export class PgMatching implements MatchingRepo {
       cutoff,
     ]);
     return { heldMatched, heldExpired, opened: opened.map(differenceRow) };
+  }
+
+  /** day_lines and held_matched: the file's ranked lines less those held items of earlier bills consume. */
+  private async dayLines(run: RunRow): Promise<void> {
+    await this.sql.query(DAY_LINES_SQL, [run.fileId]);
+    // Temporary tables have no statistics until analysed; without them the joins plan as if they were empty.
+    await this.sql.query('ANALYZE day_lines');
+    await this.sql.query(HELD_LINES_SQL, [run.channelNo, run.billDate]);
+    await this.sql.query('ANALYZE held_lines');
+    await this.sql.query(HELD_MATCHED_SQL, [run.channelNo, run.billDate]);
+    await this.sql.query('ANALYZE held_matched');
+    const consumed = await this.sql.query<{ merchant_order_no: string }>(DAY_LINES_CONSUMED_SQL);
+    if (consumed.length > 0)
+      await this.sql.query(DAY_LINES_RERANK_SQL, [[...new Set(consumed.map((r) => r.merchant_order_no))]]);
   }
 
   private async resolveHeld(run: RunRow): Promise<MatchOutcome['heldMatched']> {
