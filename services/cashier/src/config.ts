@@ -43,6 +43,13 @@ export const cashierConfigSchema = {
     description:
       'accept merchant notify_url hosts on loopback, link-local and private ranges (local development)',
   }),
+  CASHIER_CHANNEL_EVENTS_CONCURRENCY: int({
+    min: 1,
+    max: 32,
+    default: 8,
+    description:
+      'channel.txn_updated events handled at once (same channel transaction: in order), on a pool of twice as many connections of their own (ADR 0058)',
+  }),
   CASHIER_NOTIFY_TICK_MS: int({ min: 10, max: 60_000, default: 500 }),
   CASHIER_NOTIFY_BATCH_MAX: int({ min: 1, max: 500, default: 50 }),
   CASHIER_NOTIFY_TIMEOUT_MS: int({ min: 100, max: 60_000, default: 5_000 }),

@@ -6,6 +6,7 @@
  */
 import { join } from 'node:path';
 import {
+  createDataSource,
   ensureStream,
   EventNaming,
   InboxConsumer,
@@ -73,20 +74,15 @@ export const cashierSpec: ServiceSpec<typeof cashierConfigSchema> = {
     const store = new PgCashierStore(dataSource, naming);
     const accounts = new AccountDirectory(store, account, CURRENCY);
     const nowMs = (): number => Date.now();
-    const drivers = new Drivers({
-      store,
-      accounts,
-      account,
-      storedValue,
-      channel,
-      logger,
-      options: {
-        tryMarginMs: config.CASHIER_TRY_MARGIN_MS,
-        exceptionWindowMs: config.CASHIER_EXCEPTION_WINDOW_MS,
-        withdrawalHoldMs: config.CASHIER_WITHDRAWAL_HOLD_MS,
-        nowMs,
-      },
-    });
+    const driverOptions = {
+      tryMarginMs: config.CASHIER_TRY_MARGIN_MS,
+      exceptionWindowMs: config.CASHIER_EXCEPTION_WINDOW_MS,
+      withdrawalHoldMs: config.CASHIER_WITHDRAWAL_HOLD_MS,
+      nowMs,
+    };
+    const driversOn = (on: PgCashierStore): Drivers =>
+      new Drivers({ store: on, accounts, account, storedValue, channel, logger, options: driverOptions });
+    const drivers = driversOn(store);
     const cashier = new Cashier(store, accounts, account, channel, drivers, catalogue, logger, {
       orderTtlMs: config.CASHIER_ORDER_TTL_MS,
       nowMs,
@@ -94,9 +90,25 @@ export const cashierSpec: ServiceSpec<typeof cashierConfigSchema> = {
     });
     grpc.addService(CashierServiceService, cashierHandlers(cashier), cashierScopes);
 
-    const events = new ChannelEvents(store, drivers, logger);
+    // Channel events get connections of their own (ADR 0058): on the shared pool each event
+    // queued behind the RPCs' transactions, twice (the inbox's and the handler's), and the
+    // consumer fell behind the payments it was to finish. Two per handler in flight.
+    const eventsConcurrency = config.CASHIER_CHANNEL_EVENTS_CONCURRENCY;
+    const eventsDataSource = createDataSource({
+      url: config.DATABASE_URL ?? '',
+      schema: CASHIER_SCHEMA,
+      applicationName: 'cashier-channel-events',
+      poolSizeMax: 2 * eventsConcurrency,
+    });
+    await eventsDataSource.initialize();
+    const eventsStore = new PgCashierStore(eventsDataSource, naming);
+    // The flows an event decides are driven on that pool too: on the shared one each step's reads
+    // and writes queued behind new payments. Any driver may run any step (drivers.ts), so a second
+    // set of drivers racing the recovery worker's is answered as a replay.
+    const eventDrivers = driversOn(eventsStore);
+    const events = new ChannelEvents(eventsStore, eventDrivers, logger);
     const consumer = new InboxConsumer({
-      dataSource,
+      dataSource: eventsDataSource,
       schema: CASHIER_SCHEMA,
       js: nats.js,
       jsm: nats.jsm,
@@ -106,6 +118,14 @@ export const cashierSpec: ServiceSpec<typeof cashierConfigSchema> = {
       handler: async (message) => {
         const event = TxnUpdated.decode(message.data);
         if (event.transaction !== undefined) await events.handle(event.transaction);
+      },
+      handlerConcurrencyMax: eventsConcurrency,
+      // The updates of one channel transaction are applied in stream order.
+      orderingKey: (message) => TxnUpdated.decode(message.data).transaction?.txnId,
+      // Non-final updates (the announcement, PROCESSING) decide nothing: no transaction for them.
+      ignore: (message) => {
+        const txn = TxnUpdated.decode(message.data).transaction;
+        return txn === undefined || !ChannelEvents.decides(txn);
       },
       maxDeliver: 10,
       backoffMs: [1_000, 5_000, 30_000],
@@ -131,7 +151,14 @@ export const cashierSpec: ServiceSpec<typeof cashierConfigSchema> = {
     const notifyTicker = new Ticker('notifier', config.CASHIER_NOTIFY_TICK_MS, () => notifier.pass(), logger);
     logger.info({ recovery_idle_ms: config.CASHIER_RECOVERY_IDLE_MS }, 'cashier configured');
     return [
-      { name: 'channel-events', start: () => consumer.start(), stop: () => consumer.stop() },
+      {
+        name: 'channel-events',
+        start: () => consumer.start(),
+        stop: async () => {
+          await consumer.stop();
+          if (eventsDataSource.isInitialized) await eventsDataSource.destroy();
+        },
+      },
       { name: 'recovery', start: () => recoveryTicker.start(), stop: () => recoveryTicker.stop() },
       { name: 'notifier', start: () => notifyTicker.start(), stop: () => notifyTicker.stop() },
     ];

@@ -24,6 +24,13 @@ export const channelConfigSchema = {
   CHANNEL_SYNC_TICK_MS: int({ min: 10, max: 60_000, default: 1_000 }),
   CHANNEL_SYNC_BATCH_MAX: int({ min: 1, max: 1_000, default: 100 }),
   CHANNEL_SYNC_CONCURRENCY: int({ min: 1, max: 64, default: 8 }),
+  CHANNEL_CALLBACK_POOL_SIZE_MAX: int({
+    min: 1,
+    max: 50,
+    default: 4,
+    description:
+      "Postgres connections of the channels' callbacks, apart from the RPCs' pool, so that a payer's decision is not queued behind new payments (ADR 0058)",
+  }),
   CHANNEL_SYNC_LEASE_MS: int({ min: 1_000, max: 600_000, default: 30_000 }),
   CHANNEL_BREAKER_WINDOW_MS: int({ min: 1_000, max: 3_600_000, default: 60_000 }),
   CHANNEL_BREAKER_MIN_CALLS: int({ min: 1, max: 10_000, default: 10 }),

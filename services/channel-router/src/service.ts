@@ -6,7 +6,13 @@
  */
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { ensureStream, EventNaming, type ServiceSpec, type Worker } from '@paycore/platform';
+import {
+  createDataSource,
+  ensureStream,
+  EventNaming,
+  type ServiceSpec,
+  type Worker,
+} from '@paycore/platform';
 import { ChannelServiceService } from '@paycore/proto/paycore/channel/v1/channel_service';
 import { channelHandlers, channelScopes } from './adapters/grpc/handlers';
 import { CHANNEL_ADAPTERS } from './adapters/channels/factories';
@@ -63,8 +69,7 @@ export const channelRouterSpec: ServiceSpec<typeof channelConfigSchema> = {
       nowMs: Date.now,
     });
     const routerMetrics = createRouterMetrics(metrics.registry, breakers);
-    const router = new ChannelRouter({
-      store,
+    const routerOptions = {
       adapters: meteredFactories(CHANNEL_ADAPTERS, routerMetrics),
       catalogue,
       sealer: new CredentialSealer(keyBase64),
@@ -85,9 +90,23 @@ export const channelRouterSpec: ServiceSpec<typeof channelConfigSchema> = {
         backoffFactor: 2,
         delayMaxMs: config.CHANNEL_SYNC_DELAY_MAX_MS,
       },
-    });
+    };
+    const router = new ChannelRouter({ ...routerOptions, store });
     grpc.addService(ChannelServiceService, channelHandlers(router, catalogue), channelScopes);
-    const callbacks = new CallbackHandler(router, logger, metrics.registry, routerMetrics);
+    // Callbacks get connections of their own (ADR 0058): on the RPCs' pool each of their reads
+    // queued behind new payments, and the payer's decision waited with them.
+    const callbackDataSource = createDataSource({
+      url: config.DATABASE_URL ?? '',
+      schema: 'channel',
+      applicationName: 'channel-router-callbacks',
+      poolSizeMax: config.CHANNEL_CALLBACK_POOL_SIZE_MAX,
+    });
+    await callbackDataSource.initialize();
+    const callbackRouter = new ChannelRouter({
+      ...routerOptions,
+      store: new PgChannelStore(callbackDataSource, naming.subject('channel', 'txn_updated')),
+    });
+    const callbacks = new CallbackHandler(callbackRouter, logger, metrics.registry, routerMetrics);
     // Routes are exact paths: one per channel number the catalogue knows, for both wallet protocols.
     const channelNos = new Set(catalogue.codes().map((code) => code.slice(14)));
     for (const channelNo of channelNos) {
@@ -114,6 +133,17 @@ export const channelRouterSpec: ServiceSpec<typeof channelConfigSchema> = {
       },
       logger,
     );
-    return [{ name: 'status-sync', start: () => sync.start(), stop: () => sync.stop() }];
+    return [
+      {
+        // Listed first, so stopped last of the workers; a callback still arriving after that
+        // fails (500) and the channel sends it again, as it does for any unanswered notification.
+        name: 'callback-pool',
+        start: () => Promise.resolve(),
+        stop: async () => {
+          if (callbackDataSource.isInitialized) await callbackDataSource.destroy();
+        },
+      },
+      { name: 'status-sync', start: () => sync.start(), stop: () => sync.stop() },
+    ];
   },
 };

@@ -31,6 +31,14 @@
  * so a poison message is isolated, retried and dead-lettered exactly as
  * above and never holds back the rest. Still one log line per event.
  *
+ * Concurrent mode (`handlerConcurrencyMax` > 1, for consumers whose handler
+ * waits on other I/O): up to that many messages of a pull are handled at
+ * once, each still in its own inbox transaction, acked after its commit.
+ * Messages with the same `orderingKey` (an aggregate id) are handled one
+ * after another in stream order; others may finish out of order, which
+ * consumers already tolerate (redeliveries and failed publishes reorder too).
+ * The next pull starts when every message of the current one is settled.
+ *
  * Written for NATS 2.9: a consumer has one filter subject there, so several
  * filter subjects become one server-side filter of the whole stream plus a
  * client-side match (non-matching messages are acked unhandled).
@@ -86,6 +94,22 @@ export interface InboxConsumerOptions {
   readonly filterSubjects: readonly string[];
   /** One message per transaction; in batch mode the fallback for a batch that failed. */
   readonly handler: InboxHandler;
+  /**
+   * Messages of one pull handled at once, each in its own transaction (see
+   * the header). Default 1: one at a time, in stream order. Each one in
+   * flight holds a pooled connection (two if the handler opens its own
+   * transaction), so keep it well below the pool size.
+   */
+  readonly handlerConcurrencyMax?: number;
+  /** With handlerConcurrencyMax > 1: messages with the same key are handled in stream order. */
+  readonly orderingKey?: (message: InboxMessage) => string | undefined;
+  /**
+   * Messages the handler would do nothing with (a state it waits past):
+   * acked without a transaction and without an inbox row, counted as
+   * filteredOut. Only for messages whose handling is a no-op whatever the
+   * database holds, so skipping one can never lose an effect.
+   */
+  readonly ignore?: (message: InboxMessage) => boolean;
   /** Batch mode (see the header): the messages of a pull in one transaction. */
   readonly batchHandler?: InboxBatchHandler;
   /** Handler attempts before dead-lettering. Default 10. */
@@ -122,7 +146,7 @@ export interface InboxConsumerStats {
   /** Attempts that failed on Postgres availability (connection, shutdown, resources); never dead-lettered. */
   readonly transientFailures: number;
   readonly deadLettered: number;
-  /** Messages outside filterSubjects (only with several filter subjects). */
+  /** Messages outside filterSubjects (only with several filter subjects) or ignored (`ignore`). */
   readonly filteredOut: number;
   /** Failed pulls (NATS unreachable and the like). */
   readonly fetchErrors: number;
@@ -143,6 +167,7 @@ const DAY_MS = 24 * 3_600_000;
 const PURGE_BATCH_SIZE_MAX = 5_000;
 const PURGE_STATEMENTS_PER_RUN_MAX = 100;
 const OUTCOME_ERROR_LENGTH_MAX = 200;
+const HANDLER_CONCURRENCY_LIMIT = 64;
 
 /** Consumers between start() and stop(), for the process's metrics (sql-metrics.ts); bounded by what a process starts. */
 const live = new Set<InboxConsumer>();
@@ -158,6 +183,7 @@ export class InboxConsumer {
   private readonly ackWaitMs: number;
   private readonly batchSizeMax: number;
   private readonly maxAckPending: number;
+  private readonly handlerConcurrencyMax: number;
   private readonly fetchExpiresMs: number;
   private readonly serverFilter: string | undefined;
   private readonly inboxRetentionMs: number;
@@ -186,6 +212,14 @@ export class InboxConsumer {
     this.ackWaitMs = assertIntegerInRange('ackWaitMs', options.ackWaitMs ?? 30_000, 1_000, 3_600_000);
     this.batchSizeMax = assertIntegerInRange('batchSizeMax', options.batchSizeMax ?? 100, 1, 10_000);
     this.maxAckPending = assertIntegerInRange('maxAckPending', options.maxAckPending ?? 1_000, 1, 100_000);
+    this.handlerConcurrencyMax = assertIntegerInRange(
+      'handlerConcurrencyMax',
+      options.handlerConcurrencyMax ?? 1,
+      1,
+      HANDLER_CONCURRENCY_LIMIT,
+    );
+    if (this.handlerConcurrencyMax > 1 && options.batchHandler !== undefined)
+      throw new RangeError('handlerConcurrencyMax > 1 and batchHandler exclude each other');
     this.fetchExpiresMs = assertIntegerInRange(
       'fetchExpiresMs',
       options.fetchExpiresMs ?? 5_000,
@@ -296,6 +330,7 @@ export class InboxConsumer {
         });
         this.current = messages;
         if (this.options.batchHandler !== undefined) await this.handleInBatches(messages);
+        else if (this.handlerConcurrencyMax > 1) await this.handleConcurrently(messages);
         else for await (const message of messages) await this.handle(message);
         consecutiveFailures = 0;
       } catch (error) {
@@ -332,6 +367,62 @@ export class InboxConsumer {
       throw error;
     }
     if (buffer.length > 0) await this.handleBatch(buffer);
+  }
+
+  /**
+   * Concurrent mode: starts each message as it arrives, with at most
+   * handlerConcurrencyMax in flight; a message waits for the one before it
+   * with the same ordering key. Returns when every message of the pull is
+   * settled (acked, nak'ed or dead-lettered), also when the pull failed.
+   */
+  private async handleConcurrently(messages: ConsumerMessages): Promise<void> {
+    const inFlight = new Set<Promise<void>>();
+    /** Per ordering key, the last message started: the next one with that key waits for it. */
+    const tails = new Map<string, Promise<void>>();
+    try {
+      for await (const message of messages) {
+        while (inFlight.size >= this.handlerConcurrencyMax) await Promise.race(inFlight);
+        const key = this.orderingKeyOf(message);
+        const previous = key === undefined ? undefined : tails.get(key);
+        const run = (previous ?? Promise.resolve())
+          .then(() => this.handle(message))
+          .catch((error: unknown) => {
+            // handle() settles the message itself; this only guards the loop.
+            this.logger.warn(
+              { err: errorMessage(error), durable: this.options.durable },
+              'event handling threw',
+            );
+          });
+        const tracked: Promise<void> = run.finally(() => {
+          inFlight.delete(tracked);
+          if (key !== undefined && tails.get(key) === tracked) tails.delete(key);
+        });
+        inFlight.add(tracked);
+        if (key !== undefined) tails.set(key, tracked);
+      }
+    } finally {
+      await Promise.all(inFlight);
+    }
+  }
+
+  /** The ignore predicate; a message it cannot judge (it throws) is handled as usual. */
+  private ignored(message: InboxMessage): boolean {
+    try {
+      return this.options.ignore?.(message) === true;
+    } catch {
+      return false;
+    }
+  }
+
+  private orderingKeyOf(message: JsMsg): string | undefined {
+    const keyOf = this.options.orderingKey;
+    if (keyOf === undefined) return undefined;
+    try {
+      return keyOf(this.inboxMessageOf(message));
+    } catch {
+      // An undecodable message has no key; the handler fails it and it is retried or dead-lettered.
+      return undefined;
+    }
   }
 
   /**
@@ -383,8 +474,9 @@ export class InboxConsumer {
     if (handler === undefined) throw new Error('handleBatch without a batch handler');
     const wanted = batch.filter(
       (m) =>
-        this.serverFilter !== undefined ||
-        this.options.filterSubjects.some((f) => subjectMatches(f, m.subject)),
+        (this.serverFilter !== undefined ||
+          this.options.filterSubjects.some((f) => subjectMatches(f, m.subject))) &&
+        !this.ignored(this.inboxMessageOf(m)),
     );
     for (const m of batch) {
       if (!wanted.includes(m)) {
@@ -446,6 +538,11 @@ export class InboxConsumer {
       this.serverFilter === undefined &&
       !this.options.filterSubjects.some((f) => subjectMatches(f, message.subject))
     ) {
+      this.counters.filteredOut++;
+      message.ack();
+      return;
+    }
+    if (this.ignored(inboxMessage)) {
       this.counters.filteredOut++;
       message.ack();
       return;

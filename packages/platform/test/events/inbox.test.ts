@@ -11,6 +11,13 @@
  *   runs the handler once: the inbox skips the second copy;
  * - with several filter subjects (one server filter on NATS 2.9) messages of
  *   other subjects are acked without running the handler;
+ * - concurrent mode (handlerConcurrencyMax 3, 30 messages over 3 ordering
+ *   keys, handler delays that vary by message): more than one and never more
+ *   than 3 handlers run at once, each key's messages are handled in stream
+ *   order, a message that fails once is redelivered and every effect lands
+ *   exactly once;
+ * - `ignore`: the messages it names are acked with no transaction, no inbox
+ *   row and no handler call, and the others are handled as usual;
  * - a failure that says Postgres is unavailable (SQLSTATE class 08) is
  *   retried past maxDeliver and never dead-letters a good message;
  * - the relay's in-process runOnce() publishes what writeOutbox wrote, and
@@ -258,6 +265,77 @@ describe('InboxConsumer', function () {
     );
     expect(seen).to.deep.equal([naming.subject('multi', 'first'), naming.subject('multi', 'second')]);
     expect(consumer.stats().filteredOut).to.equal(1);
+  });
+
+  it('handles a pull concurrently, bounded, in stream order per ordering key, each effect once', async () => {
+    const keys = ['a', 'b', 'c'];
+    const total = 30;
+    const order = new Map<string, number[]>(keys.map((k) => [k, []]));
+    let inFlight = 0;
+    let inFlightMax = 0;
+    const { consumer, publish } = await setUp(
+      'concurrent',
+      async (message, manager) => {
+        inFlight++;
+        inFlightMax = Math.max(inFlightMax, inFlight);
+        try {
+          const [key = '', index = ''] = decoder.decode(message.data).split(':');
+          // Later messages of a key finish sooner if they are let to overtake the earlier ones.
+          await sleep(((total - Number(index)) % 7) * 3);
+          if (index === '7' && message.deliveryCount === 1) throw new Error('fails once');
+          await effectInsert(message, manager);
+          order.get(key)?.push(Number(index));
+        } finally {
+          inFlight--;
+        }
+      },
+      {
+        handlerConcurrencyMax: 3,
+        orderingKey: (message) => decoder.decode(message.data).split(':')[0],
+        fetchExpiresMs: 1_000,
+      },
+    );
+    for (let i = 0; i < total; i++) await publish('thing_happened', `concurrent-${i}`, `${keys[i % 3]}:${i}`);
+    await until('every message handled', () => consumer.stats().handled === total, 20_000);
+    expect(inFlightMax).to.be.within(2, 3);
+    for (const key of keys) {
+      const expected = Array.from({ length: total }, (_, i) => i).filter((i) => keys[i % 3] === key);
+      // The message that failed once comes back after its backoff, behind the rest of its key.
+      expect(order.get(key)).to.have.members(expected);
+      const withoutRetried = (order.get(key) ?? []).filter((i) => i !== 7);
+      expect(withoutRetried).to.deep.equal(expected.filter((i) => i !== 7));
+    }
+    expect(
+      await countRows(dataSource, "SELECT count(*) AS n FROM effect WHERE msg_id LIKE 'concurrent-%'"),
+    ).to.equal(total);
+    expect(consumer.stats().failures).to.equal(1);
+  });
+
+  it('acks what `ignore` names with no transaction, no inbox row and no handler call', async () => {
+    const seen: string[] = [];
+    const { consumer, publish } = await setUp(
+      'ignoring',
+      async (message, manager) => {
+        seen.push(decoder.decode(message.data));
+        await effectInsert(message, manager);
+      },
+      { ignore: (message) => decoder.decode(message.data).startsWith('waiting') },
+    );
+    await publish('thing_happened', 'ignoring-1', 'waiting 1');
+    await publish('thing_happened', 'ignoring-2', 'final 2');
+    await publish('thing_happened', 'ignoring-3', 'waiting 3');
+    await until(
+      'three messages seen',
+      () => consumer.stats().handled + consumer.stats().filteredOut === 3,
+      10_000,
+    );
+    expect(seen).to.deep.equal(['final 2']);
+    expect(consumer.stats().filteredOut).to.equal(2);
+    expect(
+      await countRows(dataSource, "SELECT count(*) AS n FROM inbox WHERE msg_id LIKE 'ignoring-%'"),
+    ).to.equal(1);
+    const info = await nats.jsm.consumers.info(naming.stream('ignoring'), naming.durable('ignoring', 'test'));
+    expect(info.num_ack_pending).to.equal(0);
   });
 
   it('uses the msg id header for dedupe and falls back to the stream sequence', async () => {

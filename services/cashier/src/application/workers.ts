@@ -36,6 +36,15 @@ export class ChannelEvents {
    * applies it again, which the guarded transitions make harmless). A success for a payment already
    * CANCELLING or FAILED is never silent: it opens an OPEN exception.
    */
+  /**
+   * Whether `handle` would do anything with this update: only final states decide a flow. The
+   * consumer acks the others without a transaction (a redelivery of one would change nothing either).
+   */
+  static decides(txn: ChannelTransaction): boolean {
+    const state = STATE_NAMES[txn.state];
+    return state !== undefined && decideFromChannel(state) !== 'WAIT';
+  }
+
   async handle(txn: ChannelTransaction): Promise<void> {
     const state = STATE_NAMES[txn.state];
     if (state === undefined) return;
