@@ -86,7 +86,14 @@ describe('replicas under chaos: two of every service, one of each killed midway'
     console.log(`      PAYCORE_SEED=${SEED} load ${LOAD_MS} ms, ${CLIENTS} clients, restart ${RESTART}`);
     // Twelve processes share one Postgres (with the other tests of the machine): small pools.
     p = await startPlatform(
-      { cashier: { CASHIER_NOTIFY_BATCH_MAX: String(NOTIFY_BATCH_MAX) } },
+      {
+        // The finishing lanes' own pools (ADR 0058) are small here too.
+        cashier: {
+          CASHIER_NOTIFY_BATCH_MAX: String(NOTIFY_BATCH_MAX),
+          CASHIER_CHANNEL_EVENTS_CONCURRENCY: '1',
+        },
+        'channel-router': { CHANNEL_CALLBACK_POOL_SIZE_MAX: '1' },
+      },
       { DATABASE_POOL_SIZE_MAX: String(POOL_SIZE_MAX) },
       { replicas: REPLICAS },
     );
