@@ -12,7 +12,8 @@
  * one line for no order, written off by `recon resolve`), settlement of the
  * merchant (batch, statement), `paycore trace` by order, payment and trace
  * id (each step with service, state, amount and context code), and end of
- * day (seal, close, trial balance at levels 1..3). Then the output formats
+ * day (seal, close, trial balance at levels 1..3); `recon upload` streams a
+ * bill file built here and reconciles it, a second upload being the same run. Then the output formats
  * (text, json, jsonl) and the settings precedence flag > environment >
  * config-file profile, on the live platform.
  */
@@ -22,6 +23,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { expect } from 'chai';
+import { alipayBillLine, buildAlipayBill } from '@paycore/channel-protocols';
 import { formatMoney, parseMoney } from '@paycore/client';
 import { CycleKind } from '@paycore/proto/paycore/settlement/v1/settlement_service';
 import { addFault, payAtSandbox, startPlatform, waitFor, type Platform } from './e2e/platform';
@@ -306,6 +308,54 @@ describe('the paycore CLI against a running platform', function () {
     const again = await cli(['recon', 'report', '100001', '2001-01-01', '-o', 'json']);
     expect(again.code).to.equal(1);
     expect(again.stderr).to.match(/DAY_NOT_RECONCILED/);
+  });
+
+  it('recon upload: a bill file the operator holds is streamed in and reconciled; again, the same run', async () => {
+    const date = '2025-06-02';
+    const file = path.join(work, 'alipay-2025-06-02.zip');
+    const orphan = `CLI-UPLOAD-${uid('u')}`;
+    writeFileSync(
+      file,
+      buildAlipayBill({
+        account: '20880000000000000156',
+        billDate: date,
+        exportedAt: `${date} 23:00:00`,
+        lines: [
+          alipayBillLine({
+            tradeNo: `AT-${orphan}`,
+            outTradeNo: orphan,
+            businessType: '交易',
+            subject: '商品',
+            createdAt: `${date} 12:00:00`,
+            finishedAt: `${date} 12:00:00`,
+            orderAmountFen: 1234n,
+            serviceFeeFen: -7n,
+          }),
+        ],
+      }),
+    );
+    const args = [
+      'recon',
+      'upload',
+      '100001',
+      date,
+      file,
+      '--format',
+      'ALIPAY_TRADE_ZIP',
+      '--operator',
+      'cli-ops',
+    ];
+    const uploaded = await json(args);
+    expect(uploaded['bill_date']).to.equal(date);
+    expect(Number(uploaded['line_count'])).to.equal(1);
+    const differences = await json<Json[]>(['recon', 'differences', '100001', date]);
+    expect(differences.map((d) => [d['merchant_order_no'], d['class']])).to.deep.equal([
+      [orphan, 'PLATFORM_MISSING'],
+    ]);
+    const again = await json(args);
+    expect(again['run_id']).to.equal(uploaded['run_id']);
+    const refused = await cli(['recon', 'upload', '100001', date, file, '--operator', 'cli-ops']);
+    expect(refused.code).to.equal(2);
   });
 
   it('settlement run, batches, batch, request, statement: the merchant is paid 14.99 less fees', async () => {

@@ -5,9 +5,15 @@
  * differences` lists the day's differences, `recon resolve` records an
  * operator's decision on one difference (audited with --operator and
  * --reason), `recon claims` lists the claims of a bank statement line (认款)
- * with the contract and lots of those that were stored-value purchases.
+ * with the contract and lots of those that were stored-value purchases, and
+ * `recon upload` streams a bill file an operator holds (UploadStatement:
+ * checksum and size computed first, then the bytes in chunks) and prints
+ * the day's report.
  * Amounts are minor units on the wire and exact strings here.
  */
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
 import { Option, type Command } from 'commander';
 import { proto } from '@paycore/client';
 import { enumName, type Row } from '../output';
@@ -40,6 +46,52 @@ export function register(program: Command, runtime: Runtimes): void {
   differences(recon, runtime);
   resolve(recon, runtime);
   claims(recon, runtime);
+  upload(recon, runtime);
+}
+
+const UPLOAD_FORMATS = ['ALIPAY_TRADE_ZIP', 'WECHAT_TRADE_ALL', 'GENERIC_CSV'];
+
+/** SHA-256 (hex) and size of a file, read as a stream. */
+async function fileDigest(file: string): Promise<{ sha256: string; size: bigint }> {
+  const hash = createHash('sha256');
+  for await (const piece of createReadStream(file)) hash.update(piece as Buffer);
+  return { sha256: hash.digest('hex'), size: BigInt((await stat(file)).size) };
+}
+
+function upload(recon: Command, runtime: Runtimes): void {
+  recon
+    .command('upload <channelNo> <date> <file>')
+    .description(
+      "import a bill file you hold for a channel's day and reconcile it (streamed, any size up to the service's bound)",
+    )
+    .addOption(new Option('--format <f>', 'the file format').choices(UPLOAD_FORMATS).makeOptionMandatory())
+    .requiredOption('--operator <name>', 'who uploads it (recorded with the file)')
+    .option('--request-id <id>', 'idempotency key (default: one per channel, date and file checksum)')
+    .action(
+      async (
+        no: string,
+        date: string,
+        file: string,
+        o: { format: string; operator: string; requestId?: string },
+      ) => {
+        const rt = runtime();
+        const billDate = parseDate(date);
+        const digest = await fileDigest(file);
+        const res = await rt.client([`${RECON}/UploadStatement`]).reconciliation.uploadStatement({
+          metadata: {
+            requestId: o.requestId ?? `cli-upload-${channelNo(no)}-${billDate}-${digest.sha256.slice(0, 32)}`,
+            channelNo: no,
+            billDate,
+            format: o.format,
+            operator: o.operator,
+            checksumSha256: digest.sha256,
+            sizeBytes: digest.size,
+          },
+          source: createReadStream(file),
+        });
+        if (res.report) rt.print({ kind: 'record', record: reportRow(res.report) });
+      },
+    );
 }
 
 const CLAIMS_PAGE_MAX = 500;
