@@ -13,8 +13,8 @@
  * merchant (batch, statement), `paycore trace` by order, payment and trace
  * id (each step with service, state, amount and context code), and end of
  * day (seal, close, trial balance at levels 1..3); `recon upload` streams a
- * bill file built here and reconciles it, a second upload being the same run. Then the output formats
- * (text, json, jsonl) and the settings precedence flag > environment >
+ * bill file built here and reconciles it, a second upload being the same
+ * run. Then the output formats (text, json, jsonl) and the settings precedence flag > environment >
  * config-file profile, on the live platform.
  */
 import { execFile } from 'node:child_process';
