@@ -136,8 +136,11 @@ describe('channel-router through the sandbox', function () {
       await payAtSandbox(channel, payment.txnId);
       await untilState(payment.txnId, 'SUCCESS');
       // The callback's record is written just after the state change it caused commits: wait for it.
-      await waitFor('the applied callback record', async () =>
-        (await notificationsOf(payment.txnId)).some((n) => n.outcome === 'APPLIED') ? true : undefined,
+      await waitFor(
+        'the applied callback record',
+        async () =>
+          (await notificationsOf(payment.txnId)).some((n) => n.outcome === 'APPLIED') ? true : undefined,
+        30_000,
       );
       const queried = await unary(h.client.queryChannelPayment.bind(h.client), { txnId: payment.txnId });
       expect(queried.transaction?.state).to.equal(TxnState.TXN_STATE_SUCCESS);
