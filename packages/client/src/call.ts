@@ -19,6 +19,7 @@ import { randomUUID } from 'node:crypto';
 import { Metadata, status as GrpcStatus, type Client, type ServiceError } from '@grpc/grpc-js';
 import { assertBizCode, BIZ_CONTEXT_METADATA_KEY } from './context-code';
 import { toPaycoreError } from './errors';
+import { REQUEST_TYPES } from './generated/requests';
 import type { TokenProvider } from './token';
 import { newTraceparent, TRACEPARENT_METADATA_KEY } from './trace';
 
@@ -38,8 +39,23 @@ type UnaryKeys<D> = {
   [K in keyof D]: D[K] extends { requestStream: false; responseStream: false } ? K : never;
 }[keyof D];
 
-/** A request with every field optional: missing scalars take their proto defaults. */
-export type RequestInput<Req> = { [K in keyof Req]?: Req[K] };
+type Builtin = Date | Uint8Array | string | number | boolean | bigint | undefined | null;
+
+/**
+ * A message with every field optional, nested messages and the elements of
+ * repeated fields included (ts-proto's `DeepPartial`): a field added to a
+ * proto never breaks a caller's build.
+ */
+export type DeepPartial<T> = T extends Builtin
+  ? T
+  : T extends ReadonlyArray<infer U>
+    ? ReadonlyArray<DeepPartial<U>>
+    : T extends object
+      ? { [K in keyof T]?: DeepPartial<T[K]> }
+      : T;
+
+/** A request as callers give it: any field may be left out and takes its proto default on the wire. */
+export type RequestInput<Req> = DeepPartial<Req>;
 
 export interface RetryPolicy {
   /** Attempts in all, the first included (1 = never retry; at most 10). */
@@ -141,6 +157,20 @@ function unaryOnce<Req, Res>(
   });
 }
 
+/**
+ * Completes a partial request: the message's generated `fromPartial` for a
+ * paycore RPC (every level, repeated elements included), else a shallow
+ * merge over the decoded defaults (grpc.health and other foreign services).
+ */
+function completer(
+  path: string,
+  defaults: Record<string, unknown>,
+): (input: Record<string, unknown>) => Record<string, unknown> {
+  const type = REQUEST_TYPES[path];
+  if (type === undefined) return (input) => ({ ...defaults, ...input });
+  return (input) => type.fromPartial(input as never) as Record<string, unknown>;
+}
+
 const defaultSleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Builds the promise client of one service definition over one grpc-js channel. */
@@ -158,10 +188,11 @@ export function bindService<D extends object>(
     if (method.requestStream || method.responseStream) continue;
     // The proto defaults of every field: decoding zero bytes yields them.
     const defaults = method.requestDeserialize(Buffer.alloc(0));
+    const complete = completer(method.path, defaults);
     const hasRequestId = 'requestId' in defaults;
     const idempotent = hasRequestId || READ_METHOD.test(name) || alsoIdempotent.has(name);
     methods[name] = async (input: Record<string, unknown>, options: CallOptions = {}): Promise<unknown> => {
-      const request: Record<string, unknown> = { ...defaults, ...input };
+      const request = complete(input);
       if (hasRequestId && (request['requestId'] === undefined || request['requestId'] === '')) {
         request['requestId'] = randomUUID();
       }

@@ -17,6 +17,7 @@ export {
   DEFAULT_RETRY,
   type CallOptions,
   type CallSettings,
+  type DeepPartial,
   type RequestInput,
   type RetryPolicy,
   type ServiceClient,

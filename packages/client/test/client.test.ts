@@ -29,7 +29,11 @@ import {
 import { exportPKCS8, exportSPKI, generateKeyPair } from 'jose';
 import { ApiError, createTokenVerifier, toServiceError } from '@paycore/platform';
 import { signNotification } from '@paycore/cashier';
-import { CashierServiceService } from '@paycore/proto/paycore/cashier/v1/cashier_service';
+import {
+  CashierServiceService,
+  PartKind,
+  type PayRequest,
+} from '@paycore/proto/paycore/cashier/v1/cashier_service';
 import { ChannelServiceService } from '@paycore/proto/paycore/channel/v1/channel_service';
 import {
   CommonErrorReason,
@@ -52,6 +56,8 @@ interface Seen {
   readonly authorization: string;
   readonly bizContext: string;
   readonly deadlineMs: number;
+  /** The request as the server decoded it. */
+  readonly request: unknown;
 }
 
 const BIZ_CODE = '10010101000000000000';
@@ -75,6 +81,7 @@ describe('@paycore/client over real gRPC', function () {
       authorization: first('authorization'),
       bizContext: first('x-biz-context'),
       deadlineMs: deadline instanceof Date ? deadline.getTime() - Date.now() : deadline - Date.now(),
+      request: call.request,
     });
   }
 
@@ -162,6 +169,32 @@ describe('@paycore/client over real gRPC', function () {
       expect(attempt.deadlineMs).to.be.greaterThan(0).and.at.most(400);
     }
     expect(sleeps).to.have.length(2);
+  });
+
+  it('accepts a partial request, nested parts included, and sends the omitted fields as their defaults', async () => {
+    // Compiles only because requests are DeepPartial: the part names two of its many fields.
+    await paycore.cashier.pay({
+      orderId: 'o-1',
+      parts: [{ kind: PartKind.PART_KIND_CHANNEL, amount: { amountMinor: 100n } }],
+    });
+    const request = seen[0]?.request as PayRequest;
+    expect(request.payerId).to.equal('');
+    expect(request.parts).to.have.length(1);
+    const [part] = request.parts;
+    expect(part?.kind).to.equal(PartKind.PART_KIND_CHANNEL);
+    expect(part?.amount).to.deep.equal({ amountMinor: 100n, currency: '' });
+    expect(part?.payChannel).to.equal('');
+    expect(part?.refunded).to.equal(undefined);
+  });
+
+  it('still type-checks the fields a partial request gives', () => {
+    const call = (): Promise<unknown> =>
+      // @ts-expect-error amountMinor is a bigint, not a string
+      paycore.cashier.pay({ parts: [{ amount: { amountMinor: '100' } }] });
+    // @ts-expect-error no such field
+    const unknownField = (): Promise<unknown> => paycore.cashier.pay({ orderIdd: 'o-1' });
+    expect(call).to.be.a('function');
+    expect(unknownField).to.be.a('function');
   });
 
   it('keeps a request id the caller chose, and two logical calls get two different generated ids', async () => {
