@@ -386,8 +386,9 @@ export class InboxConsumer {
         this.serverFilter !== undefined ||
         this.options.filterSubjects.some((f) => subjectMatches(f, m.subject)),
     );
+    const wantedSet = new Set(wanted);
     for (const m of batch) {
-      if (!wanted.includes(m)) {
+      if (!wantedSet.has(m)) {
         this.counters.filteredOut++;
         m.ack();
       }
