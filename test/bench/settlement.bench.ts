@@ -32,7 +32,9 @@
  * SETTLEMENT_BENCH_SETTLE (1: also the batches and settling figures; off
  * by default, since at full scale they take hours on a small machine).
  */
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
+import path from 'node:path';
 import cliProgress from 'cli-progress';
 import { headers as natsHeaders, type NatsConnection } from '@nats-io/transport-node';
 import type { JetStreamManager } from '@nats-io/jetstream';
@@ -142,6 +144,31 @@ async function publishAll(
   b.stop();
   const wallS = (Date.now() - started) / 1000;
   return { perS: Math.round(count / wallS), wallS };
+}
+
+/**
+ * A preload (through NODE_OPTIONS, where --cpu-prof is not allowed) that
+ * profiles the whole process and writes `<pid>.cpuprofile` into `dir` at exit
+ * (the inspector answers a session of its own thread synchronously).
+ */
+function profilerEnv(dir: string): Record<string, string> {
+  mkdirSync(dir, { recursive: true });
+  const file = path.join(dir, 'cpu-profile.cjs');
+  writeFileSync(
+    file,
+    `const { Session } = require('node:inspector');
+const fs = require('node:fs');
+const s = new Session();
+s.connect();
+s.post('Profiler.enable');
+s.post('Profiler.setSamplingInterval', { interval: 1000 });
+s.post('Profiler.start');
+process.on('exit', () => s.post('Profiler.stop', (e, r) => {
+  if (!e) fs.writeFileSync(${JSON.stringify(dir)} + '/' + process.pid + '.cpuprofile', JSON.stringify(r.profile));
+}));
+`,
+  );
+  return { NODE_OPTIONS: `--require ${file}` };
 }
 
 async function count(p: Platform, sql: string, params: unknown[] = []): Promise<number> {
@@ -397,7 +424,14 @@ async function main(): Promise<void> {
       .map((l) => l.toFixed(2))
       .join(' ')}\n`,
   );
-  const p = await startPlatform({}, { SETTLEMENT_BATCH_ACK_WAIT_MS: '30000' }, { settlementReplicas: 2 });
+  // SETTLEMENT_BENCH_PROFILE_DIR: the settlement replicas write V8 CPU profiles there on exit.
+  const profileDir = process.env['SETTLEMENT_BENCH_PROFILE_DIR'];
+  const profileEnv = profileDir !== undefined ? { settlement: profilerEnv(profileDir) } : {};
+  const p = await startPlatform(
+    profileEnv,
+    { SETTLEMENT_BATCH_ACK_WAIT_MS: '30000' },
+    { settlementReplicas: 2 },
+  );
   const nats = await connectNats({
     servers: process.env['NATS_URL'] ?? 'nats://127.0.0.1:4222',
     name: 'settlement-bench',

@@ -65,6 +65,23 @@ function channelDaysOf(
   return new ChannelDays(router, channelDayEvents(naming));
 }
 
+/** Concurrent pull loops of the clearing consumer in one replica (the same durable). */
+const CLEARING_PULLS = 2;
+
+function clearingPulls(consumers: readonly { start(): void; stop(): Promise<void> }[]): {
+  start(): void;
+  stop(): Promise<void>;
+} {
+  return {
+    start: () => {
+      for (const c of consumers) c.start();
+    },
+    stop: async () => {
+      await Promise.all(consumers.map((c) => c.stop()));
+    },
+  };
+}
+
 function workersOf(
   consumer: { start(): void; stop(): Promise<void> },
   reconConsumer: { start(): void; stop(): Promise<void> },
@@ -146,7 +163,12 @@ export function settlementSpec(): ServiceSpec<typeof settlementConfigSchema> {
         settlementHandlers(new Settings(store, clearing), batches, store),
         SETTLEMENT_SCOPES,
       );
-      const consumer = cashierEventsConsumer({ dataSource, nats, naming, clearing, store, logger });
+      // Two pulls in flight per replica (ADR 0057): one clears while the other waits on NATS or Postgres.
+      const consumer = clearingPulls(
+        Array.from({ length: CLEARING_PULLS }, () =>
+          cashierEventsConsumer({ dataSource, nats, naming, clearing, store, logger }),
+        ),
+      );
       const channelDays = channelDaysOf(config, naming);
       const reconConsumer = reconEventsConsumer({ dataSource, nats, naming, channelDays, store, logger });
       const queue = new BatchQueueWorker({

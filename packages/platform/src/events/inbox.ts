@@ -478,8 +478,9 @@ export class InboxConsumer {
           this.options.filterSubjects.some((f) => subjectMatches(f, m.subject))) &&
         !this.ignored(this.inboxMessageOf(m)),
     );
+    const wantedSet = new Set(wanted);
     for (const m of batch) {
-      if (!wanted.includes(m)) {
+      if (!wantedSet.has(m)) {
         this.counters.filteredOut++;
         m.ack();
       }

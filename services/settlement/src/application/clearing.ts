@@ -123,6 +123,13 @@ export class Clearing {
     const keys = [...totals.keys()].sort();
     const volumes = await tx.addMonthVolumes(keys.map((k) => totals.get(k)).filter((t) => t !== undefined));
     const confirmed = await this.confirmedOnArrivalOf(tx, facts);
+    // A batch's payments share few (cycle, day) pairs: each settlement date is computed once.
+    const settleOns = new Map<string, string | null>();
+    const settleOnOf = (profile: Profile, day: string): string | null => {
+      const key = `${profile.kind}|${profile.offsetDays}|${profile.anchorDay}|${day}`;
+      if (!settleOns.has(key)) settleOns.set(key, settlementDateOf(profile, day, this.calendar));
+      return settleOns.get(key) ?? null;
+    };
     const items = facts.map((fact) => {
       const profile = profiles.get(fact.merchantId) ?? DEFAULT_PROFILE(fact.merchantId);
       const product = fact.bizCode.slice(0, 6);
@@ -136,7 +143,8 @@ export class Clearing {
       const monthBefore = volumes.get(key) ?? 0n;
       volumes.set(key, monthBefore + fact.amountMinor);
       const fee = rule === undefined ? 0n : paymentFee(rule, fact.amountMinor, monthBefore).feeMinor;
-      return this.payItemOf(fact, profile, rule, fee, confirmed.has(fact.paymentId));
+      const settleOn = settleOnOf(profile, fact.accountingDate);
+      return this.payItemOf(fact, profile, rule, fee, confirmed.has(fact.paymentId), settleOn);
     });
     const inserted = await tx.insertItems(items);
     for (const fact of facts) {
@@ -179,6 +187,7 @@ export class Clearing {
     rule: { readonly ruleId: string } | undefined,
     fee: bigint,
     confirmed: boolean,
+    settleOn: string | null = settlementDateOf(profile, fact.accountingDate, this.calendar),
   ): NewItem {
     return {
       itemId: `pay:${fact.paymentId}`,
@@ -198,7 +207,7 @@ export class Clearing {
       currency: fact.currency,
       ruleId: rule?.ruleId ?? null,
       confirmed,
-      settleOn: settlementDateOf(profile, fact.accountingDate, this.calendar),
+      settleOn,
     };
   }
 
