@@ -50,6 +50,19 @@ describe('bank claims as offline stored-value purchases (every service a real pr
   let p: Platform;
   const today = chinaToday();
 
+  /** Imports a bank statement (GBK CSV by the bank's mapping) of one offline transfer of `yuan`; returns its line. */
+  async function bankLine(yuan: string) {
+    const csv = `流水号,付款人,金额,币种,起息日\r\n${uid('SV')},某某广告有限公司,${yuan},CNY,${today}\r\n`;
+    const imported = await p.paycore.reconciliation.importBankStatement({
+      requestId: uid('bank'),
+      bank: 'bankA',
+      content: iconv.encode(csv, 'gbk'),
+    });
+    const line = imported.lines[0];
+    if (!line) throw new Error('no bank line');
+    return line;
+  }
+
   before(async function () {
     // Six processes start on a shared machine: allow for a slow start.
     this.timeout(900_000);
@@ -86,14 +99,7 @@ describe('bank claims as offline stored-value purchases (every service a real pr
   it('one 300.00 line funds three purchases, each its own contract and lot; over-claim and replay', async () => {
     const ownerId = uid('member');
     const expireTime = new Date(Date.now() + 180 * DAY_MS);
-    const csv = `流水号,付款人,金额,币种,起息日\r\n${uid('SV')},某某广告有限公司,300.00,CNY,${today}\r\n`;
-    const imported = await p.paycore.reconciliation.importBankStatement({
-      requestId: uid('bank'),
-      bank: 'bankA',
-      content: iconv.encode(csv, 'gbk'),
-    });
-    const line = imported.lines[0];
-    if (!line) throw new Error('no bank line');
+    const line = await bankLine('300.00');
     const depositBefore = await accountNet('100201');
     const unearnedBefore = await accountNet('240101');
 
@@ -246,15 +252,7 @@ describe('bank claims as offline stored-value purchases (every service a real pr
   });
 
   it('a purchase account refuses is PURCHASE_REFUSED and claims nothing', async () => {
-    const csv = `流水号,付款人,金额,币种,起息日\r\n${uid('SV')},某某广告有限公司,50.00,CNY,${today}\r\n`;
-    const line = (
-      await p.paycore.reconciliation.importBankStatement({
-        requestId: uid('bank'),
-        bank: 'bankA',
-        content: iconv.encode(csv, 'gbk'),
-      })
-    ).lines[0];
-    if (!line) throw new Error('no bank line');
+    const line = await bankLine('50.00');
     const contractId = uid('K');
     const claim = (amount: bigint) =>
       p.paycore.reconciliation.claimBankLine({
@@ -315,15 +313,7 @@ describe('bank claims as offline stored-value purchases (every service a real pr
   });
 
   it('a reconciliation killed between the claim record and the Purchase answer converges on replay, one lot', async () => {
-    const csv = `流水号,付款人,金额,币种,起息日\r\n${uid('SV')},某某广告有限公司,60.00,CNY,${today}\r\n`;
-    const line = (
-      await p.paycore.reconciliation.importBankStatement({
-        requestId: uid('bank'),
-        bank: 'bankA',
-        content: iconv.encode(csv, 'gbk'),
-      })
-    ).lines[0];
-    if (!line) throw new Error('no bank line');
+    const line = await bankLine('60.00');
     const ownerId = uid('member');
     const request = {
       requestId: uid('claim'),

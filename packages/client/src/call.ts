@@ -179,7 +179,7 @@ export function bindService<D extends object>(
   channel: () => Client,
   settings: CallSettings,
 ): ServiceClient<D> {
-  const policy = checkPolicy(settings.retry ?? DEFAULT_RETRY);
+  checkPolicy(settings.retry ?? DEFAULT_RETRY); // a bad policy fails when the client is made, not at its first call
   const defaultDeadlineMs = checkDeadline(settings.defaultDeadlineMs ?? DEFAULT_DEADLINE_MS);
   const alsoIdempotent = new Set(settings.alsoIdempotent ?? []);
   const methods: Record<string, unknown> = {};
@@ -197,8 +197,7 @@ export function bindService<D extends object>(
         request['requestId'] = randomUUID();
       }
       const deadlineMs = checkDeadline(options.deadlineMs ?? defaultDeadlineMs);
-      const attemptsMax = idempotent && options.retry !== false ? policy.attemptsMax : 1;
-      return withAttempts(settings, options, method.path, attemptsMax, (metadata) =>
+      return withAttempts(settings, options, method.path, idempotent, (metadata) =>
         unaryOnce(channel(), method, request, metadata, deadlineMs),
       );
     };
@@ -220,7 +219,8 @@ function callMetadata(settings: CallSettings, options: CallOptions): Metadata {
 }
 
 /**
- * Runs one logical call: up to `attemptsMax` attempts (retrying UNAVAILABLE and DEADLINE_EXCEEDED
+ * Runs one logical call: one attempt, or for an idempotent call (unless `options.retry` is false)
+ * up to the policy's `attemptsMax` (retrying UNAVAILABLE and DEADLINE_EXCEEDED
  * with backoff), each with the shared metadata and a bearer token fetched for it; a failure
  * becomes a PaycoreError. Used by the unary methods and the client-streaming upload.
  */
@@ -228,12 +228,13 @@ export async function withAttempts<Res>(
   settings: CallSettings,
   options: CallOptions,
   path: string,
-  attemptsMax: number,
+  idempotent: boolean,
   attempt: (metadata: Metadata) => Promise<Res>,
 ): Promise<Res> {
   const policy = checkPolicy(settings.retry ?? DEFAULT_RETRY);
   const sleep = settings.sleep ?? defaultSleep;
   const base = callMetadata(settings, options);
+  const attemptsMax = idempotent && options.retry !== false ? policy.attemptsMax : 1;
   for (let n = 1; ; n += 1) {
     const metadata = base.clone();
     try {
@@ -242,7 +243,7 @@ export async function withAttempts<Res>(
     } catch (err) {
       const code = (err as Partial<ServiceError>).code;
       const retryable = typeof code === 'number' && RETRYABLE_CODES.has(code);
-      if (!retryable || n >= Math.min(attemptsMax, policy.attemptsMax)) throw toPaycoreError(err, path, n);
+      if (!retryable || n >= attemptsMax) throw toPaycoreError(err, path, n);
       await sleep(backoffMs(policy, n + 1));
     }
   }

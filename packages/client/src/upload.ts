@@ -135,8 +135,7 @@ export function bindUploadStatement(channel: () => Client, settings: CallSetting
       );
     }
     const deadlineMs = checkDeadline(options.deadlineMs ?? UPLOAD_DEADLINE_MS);
-    const attemptsMax = replayable && options.retry !== false ? Number.MAX_SAFE_INTEGER : 1;
-    return withAttempts(settings, options, method.path, attemptsMax, (metadata) =>
+    return withAttempts(settings, options, method.path, replayable, (metadata) =>
       uploadOnce(channel(), first, input, chunkBytes, metadata, deadlineMs),
     );
   };
