@@ -29,6 +29,7 @@
  * Progress bars (cli-progress, on stderr) draw only on a terminal.
  * Prints figures; asserts no timing. Env: SETTLEMENT_BENCH_PAYMENTS,
  * SETTLEMENT_BENCH_MERCHANTS, SETTLEMENT_BENCH_SETTLE_SECONDS_MAX,
+ * SETTLEMENT_BENCH_NODE_OPTIONS (node flags of the replicas),
  * SETTLEMENT_BENCH_SETTLE (1: also the batches and settling figures; off
  * by default, since at full scale they take hours on a small machine).
  */
@@ -426,7 +427,12 @@ async function main(): Promise<void> {
   );
   // SETTLEMENT_BENCH_PROFILE_DIR: the settlement replicas write V8 CPU profiles there on exit.
   const profileDir = process.env['SETTLEMENT_BENCH_PROFILE_DIR'];
-  const profileEnv = profileDir !== undefined ? { settlement: profilerEnv(profileDir) } : {};
+  // SETTLEMENT_BENCH_NODE_OPTIONS: node flags of the replicas (e.g. a V8 heap setting to compare).
+  const nodeOptions = [
+    profileDir !== undefined ? profilerEnv(profileDir)['NODE_OPTIONS'] : undefined,
+    process.env['SETTLEMENT_BENCH_NODE_OPTIONS'],
+  ].filter((o) => o !== undefined && o !== '');
+  const profileEnv = nodeOptions.length > 0 ? { settlement: { NODE_OPTIONS: nodeOptions.join(' ') } } : {};
   const p = await startPlatform(
     profileEnv,
     { SETTLEMENT_BATCH_ACK_WAIT_MS: '30000' },

@@ -155,6 +155,29 @@ describe('day-rule properties in zones without daylight saving', () => {
     );
   });
 
+  it('in Asia/Shanghai the day arithmetic agrees with the time-zone database, from 1992 on', () => {
+    const intl = new Intl.DateTimeFormat('en-CA', {
+      timeZone: 'Asia/Shanghai',
+      year: 'numeric',
+      month: '2-digit',
+      day: '2-digit',
+    });
+    // 1992-01-01 (China's last daylight saving ended in 1991) … 2099-12-31
+    const sinceArb = fc.integer({ min: 694_224_000_000, max: 4_102_444_799_999 });
+    fc.assert(
+      fc.property(sinceArb, cutoverArb, (instantMs, cutoverMinutes) => {
+        const shiftMs = ((1440 - cutoverMinutes) % 1440) * 60_000;
+        const expected = intl.format(new Date(instantMs + shiftMs));
+        return dayOf(instantMs, { timeZone: 'Asia/Shanghai', cutoverMinutes }) === expected;
+      }),
+      options,
+    );
+    // Before 1992 Shanghai kept summer time some years: the database answers, not the arithmetic.
+    const summer1990 = Date.UTC(1990, 6, 1, 15, 30);
+    expect(chinaDayOf(summer1990)).to.equal(intl.format(new Date(summer1990)));
+    expect(chinaDayOf(summer1990)).to.equal('1990-07-02');
+  });
+
   it("China's natural day equals the +8h formula cashier and channel-router use today", () => {
     fc.assert(
       fc.property(instantArb, (instantMs) => {

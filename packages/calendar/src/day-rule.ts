@@ -74,9 +74,38 @@ export function validateDayRule(rule: DayRule): DayRule {
   return rule;
 }
 
-/** The day an instant belongs to under `rule`. */
+const MS_PER_DAY = MINUTES_PER_DAY * MS_PER_MINUTE;
+/** Asia/Shanghai has been UTC+8 all year since 1991-09-15 (no daylight saving after). */
+const SHANGHAI_ZONE = 'Asia/Shanghai';
+const SHANGHAI_OFFSET_MS = 8 * 60 * MS_PER_MINUTE;
+const SHANGHAI_FIXED_FROM_MS = Date.UTC(1992, 0, 1);
+// Dates by UTC+8 day number: a clearing batch of thousands of payments spans a day or two.
+const shanghaiDates = new Map<number, IsoDate>();
+const SHANGHAI_DATES_MAX = 4_096;
+
+function shanghaiDate(shiftedMs: number): IsoDate {
+  const dayNumber = Math.floor((shiftedMs + SHANGHAI_OFFSET_MS) / MS_PER_DAY);
+  let date = shanghaiDates.get(dayNumber);
+  if (date === undefined) {
+    date = new Date(dayNumber * MS_PER_DAY).toISOString().slice(0, 10);
+    if (shanghaiDates.size >= SHANGHAI_DATES_MAX) shanghaiDates.clear();
+    shanghaiDates.set(dayNumber, date);
+  }
+  return date;
+}
+
+/**
+ * The day an instant belongs to under `rule`. In Asia/Shanghai after 1991
+ * (a fixed UTC+8) it is day arithmetic on the epoch with a cache per day,
+ * not an Intl format per call (clearing asks it for every payment); the
+ * day-rule tests compare both ways over random instants.
+ */
 export function dayOf(instant: Instant, rule: DayRule): IsoDate {
   const instantMs = typeof instant === 'number' ? instant : instant.getTime();
   const shiftMinutes = (MINUTES_PER_DAY - rule.cutoverMinutes) % MINUTES_PER_DAY;
-  return formatterFor(rule.timeZone).format(new Date(instantMs + shiftMinutes * MS_PER_MINUTE));
+  const shiftedMs = instantMs + shiftMinutes * MS_PER_MINUTE;
+  if (rule.timeZone === SHANGHAI_ZONE && shiftedMs >= SHANGHAI_FIXED_FROM_MS && shiftedMs < 8.64e15) {
+    return shanghaiDate(shiftedMs);
+  }
+  return formatterFor(rule.timeZone).format(new Date(shiftedMs));
 }

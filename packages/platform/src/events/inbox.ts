@@ -66,7 +66,7 @@ import { assertIntegerInRange, backoffDelayMs, Sleeper } from './bounded';
 import { flowAttributes } from '../grpc/flow-fields';
 import { runWithFlowFields } from './flow-context';
 import { bizCodeOf, extractTraceContext, flowFieldsOf, fromNatsHeaders, type EventHeaders } from './headers';
-import { subjectMatches } from './naming';
+import { subjectFilter } from './naming';
 
 export interface InboxMessage {
   readonly subject: string;
@@ -186,6 +186,8 @@ export class InboxConsumer {
   private readonly handlerConcurrencyMax: number;
   private readonly fetchExpiresMs: number;
   private readonly serverFilter: string | undefined;
+  /** Whether a delivered subject is one of filterSubjects (the server filters when there is one). */
+  private readonly wanted: (subject: string) => boolean;
   private readonly inboxRetentionMs: number;
   private readonly purgeIntervalMs: number;
   private readonly logger: PlatformLogSink;
@@ -229,6 +231,7 @@ export class InboxConsumer {
     if (options.filterSubjects.length === 0)
       throw new RangeError('filterSubjects needs at least one subject');
     this.serverFilter = options.filterSubjects.length === 1 ? options.filterSubjects[0] : undefined;
+    this.wanted = this.serverFilter !== undefined ? () => true : subjectFilter(options.filterSubjects);
     this.inboxRetentionMs = assertIntegerInRange(
       'inboxRetentionMs',
       options.inboxRetentionMs ?? 14 * DAY_MS,
@@ -407,8 +410,10 @@ export class InboxConsumer {
 
   /** The ignore predicate; a message it cannot judge (it throws) is handled as usual. */
   private ignored(message: InboxMessage): boolean {
+    const ignore = this.options.ignore;
+    if (ignore === undefined) return false;
     try {
-      return this.options.ignore?.(message) === true;
+      return ignore(message);
     } catch {
       return false;
     }
@@ -472,22 +477,21 @@ export class InboxConsumer {
   private async handleBatch(batch: readonly JsMsg[]): Promise<void> {
     const handler = this.options.batchHandler;
     if (handler === undefined) throw new Error('handleBatch without a batch handler');
-    const wanted = batch.filter(
-      (m) =>
-        (this.serverFilter !== undefined ||
-          this.options.filterSubjects.some((f) => subjectMatches(f, m.subject))) &&
-        !this.ignored(this.inboxMessageOf(m)),
-    );
-    const wantedSet = new Set(wanted);
+    // Each message's headers are read once: the inbox rows and the handler share them.
+    const wanted: JsMsg[] = [];
+    const inbox: InboxMessage[] = [];
     for (const m of batch) {
-      if (!wantedSet.has(m)) {
+      const message = this.wanted(m.subject) ? this.inboxMessageOf(m) : undefined;
+      if (message === undefined || this.ignored(message)) {
         this.counters.filteredOut++;
         m.ack();
+        continue;
       }
+      wanted.push(m);
+      inbox.push(message);
     }
     if (wanted.length === 0) return;
     const startedAt = process.hrtime.bigint();
-    const inbox = wanted.map((m) => this.inboxMessageOf(m));
     const attempt = { handlerReached: false };
     try {
       const fresh = await inTransaction(
@@ -535,10 +539,7 @@ export class InboxConsumer {
 
   private async handle(message: JsMsg): Promise<void> {
     const inboxMessage = this.inboxMessageOf(message);
-    if (
-      this.serverFilter === undefined &&
-      !this.options.filterSubjects.some((f) => subjectMatches(f, message.subject))
-    ) {
+    if (!this.wanted(message.subject)) {
       this.counters.filteredOut++;
       message.ack();
       return;

@@ -3,6 +3,7 @@ export {
   streamName,
   subjectFor,
   contextSubjects,
+  subjectFilter,
   subjectMatches,
   InvalidEventNameError,
 } from './naming';

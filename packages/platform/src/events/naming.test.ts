@@ -11,8 +11,11 @@ import {
   InvalidEventNameError,
   streamName,
   subjectFor,
+  subjectFilter,
   subjectMatches,
 } from './naming';
+
+const SEED = Number(process.env.PAYCORE_TEST_SEED ?? Math.floor(Math.random() * 2 ** 31));
 
 describe('event naming', () => {
   it('builds the production names from DESIGN.md §7', () => {
@@ -53,6 +56,26 @@ describe('event naming', () => {
     expect(subjectMatches('a.b', 'a.b.c')).to.equal(false);
     expect(subjectMatches('a.b.c', 'a.b')).to.equal(false);
     expect(subjectMatches('>', 'x')).to.equal(true);
+  });
+
+  it('filters by a list of literal and wildcard subjects as matching each would', () => {
+    console.log(`      subject filter property seed: ${SEED} (PAYCORE_TEST_SEED)`);
+    const wants = subjectFilter(['p.cashier.payment_succeeded', 'p.cashier.refund_succeeded', 'p.ledger.*']);
+    expect(wants('p.cashier.payment_succeeded')).to.equal(true);
+    expect(wants('p.cashier.refund_succeeded')).to.equal(true);
+    expect(wants('p.cashier.merchant_registered')).to.equal(false);
+    expect(wants('p.ledger.voucher_posted')).to.equal(true);
+    expect(wants('p.ledger.voucher.posted')).to.equal(false);
+    const token = fc.constantFrom('a', 'b', 'c');
+    const pattern = fc.array(fc.oneof(token, fc.constant('*')), { minLength: 1, maxLength: 3 });
+    const subject = fc.array(token, { minLength: 1, maxLength: 4 }).map((t) => t.join('.'));
+    fc.assert(
+      fc.property(fc.array(pattern, { minLength: 1, maxLength: 4 }), fc.boolean(), subject, (ps, tail, s) => {
+        const patterns = ps.map((p, i) => (tail && i === 0 ? [...p, '>'] : p).join('.'));
+        expect(subjectFilter(patterns)(s)).to.equal(patterns.some((p) => subjectMatches(p, s)));
+      }),
+      { seed: SEED, numRuns: 500 },
+    );
   });
 
   it('matches every subject under its context wildcard and no other context', () => {

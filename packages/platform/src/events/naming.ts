@@ -85,3 +85,14 @@ export function subjectMatches(pattern: string, subject: string): boolean {
   }
   return patternTokens.length === subjectTokens.length;
 }
+
+/**
+ * A matcher for any of `patterns`: literal subjects by one set lookup, only
+ * wildcard patterns token by token (a consumer filters every delivery).
+ */
+export function subjectFilter(patterns: readonly string[]): (subject: string) => boolean {
+  const wildcard = (p: string): boolean => p.split('.').some((t) => t === '*' || t === '>');
+  const literals = new Set(patterns.filter((p) => !wildcard(p)));
+  const wildcards = patterns.filter(wildcard);
+  return (subject) => literals.has(subject) || wildcards.some((p) => subjectMatches(p, subject));
+}
