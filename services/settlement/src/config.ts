@@ -36,6 +36,13 @@ export const settlementConfigSchema = {
     default: 30_000,
     description: 'a batch held by a replica that stopped answering goes to another after this long',
   }),
+  SETTLEMENT_BATCH_DRIVES_IN_FLIGHT: int({
+    min: 1,
+    max: 64,
+    default: 16,
+    description:
+      'batches one replica drives at once (each waits on account and channel-router most of its time)',
+  }),
   SETTLEMENT_PAYOUT_POLL_MS: int({
     min: 100,
     max: 600_000,

@@ -180,7 +180,8 @@ export function settlementSpec(): ServiceSpec<typeof settlementConfigSchema> {
         ackWaitMs: config.SETTLEMENT_BATCH_ACK_WAIT_MS,
         waitingDelayMs: config.SETTLEMENT_PAYOUT_POLL_MS,
         failureDelayMs: config.SETTLEMENT_RETRY_DELAY_MS,
-        batchSizeMax: BATCHES_PER_PULL,
+        batchSizeMax: Math.max(BATCHES_PER_PULL, config.SETTLEMENT_BATCH_DRIVES_IN_FLIGHT),
+        drivesInFlightMax: config.SETTLEMENT_BATCH_DRIVES_IN_FLIGHT,
       });
       return workersOf(consumer, reconConsumer, queue, account, payouts);
     },

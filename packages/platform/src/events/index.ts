@@ -17,6 +17,8 @@ export {
 } from './nats';
 export {
   writeOutbox,
+  writeOutboxMany,
+  OUTBOX_EVENTS_PER_WRITE_MAX,
   outboxWakeupChannel,
   OUTBOX_PAYLOAD_BYTES_MAX,
   InvalidOutboxEventError,

@@ -16,7 +16,18 @@ import type { BusinessCalendar } from '../domain/cycles';
 import { SettlementError } from '../domain/errors';
 import type { AccountDirectory } from './accounts';
 import { DEFAULT_PROFILE } from './clearing';
-import type { AccountPort, BatchRecord, OutboxEvent, PayoutPort, SettlementStore } from './ports';
+import type { BatchTotals } from '../domain/batch';
+import type {
+  AccountPort,
+  BatchRecord,
+  OutboxEvent,
+  PayoutPort,
+  Profile,
+  SettlementStore,
+  SettlementTx,
+} from './ports';
+
+type Tx = SettlementTx;
 
 export const SETTLE_CODE = '10050101050001000000';
 export const PAYOUT_CODE_PREFIX = '1005010106';
@@ -66,17 +77,13 @@ export class Batches {
     let total = 0n;
     let after = '';
     for (let page = 0; page < PAGES_MAX; page++) {
-      const merchants = await this.store.transaction('settlement.merchants_due', 'READ COMMITTED', (tx) =>
-        tx.merchantsDue(settlementDate, MERCHANTS_PER_PAGE, after),
+      const result = await this.store.transaction('settlement.create_batches', 'READ COMMITTED', (tx) =>
+        this.createPage(tx, settlementDate, after),
       );
-      for (const merchantId of merchants) {
-        const result = await this.createBatch(merchantId, settlementDate, false);
-        total += 1n;
-        if (result.created) created += 1n;
-      }
-      const last = merchants[merchants.length - 1];
-      if (last === undefined || merchants.length < MERCHANTS_PER_PAGE) break;
-      after = last;
+      total += BigInt(result.listed);
+      created += BigInt(result.created);
+      if (result.last === undefined || result.listed < MERCHANTS_PER_PAGE) break;
+      after = result.last;
     }
     return this.store.transaction('settlement.run_day', 'READ COMMITTED', async (tx) => {
       const claim = await tx.claim<{ created: bigint; total: bigint }>(request);
@@ -119,33 +126,50 @@ export class Batches {
     return batch;
   }
 
-  private createBatch(merchantId: string, settlementDate: string, manual: boolean) {
-    return this.store.transaction('settlement.create_batch', 'READ COMMITTED', (tx) =>
-      this.createBatchIn(tx, merchantId, settlementDate, manual),
+  /**
+   * One page of due merchants in one transaction: their profiles in one
+   * read, their batches in a handful of set-wise statements (each decision
+   * the same `decision` RequestSettlement takes) and their BatchDue events in
+   * one outbox write. A crash anywhere in the page rolls all of it back; the
+   * rerun lists the same merchants again, and a merchant whose batch exists
+   * (the unique key) is skipped, so nothing is created twice.
+   */
+  private async createPage(tx: Tx, settlementDate: string, after: string) {
+    const merchants = await tx.merchantsDue(settlementDate, MERCHANTS_PER_PAGE, after);
+    const profiles = await tx.profilesOf(merchants);
+    const profileOf = (merchantId: string): Profile =>
+      profiles.get(merchantId) ?? DEFAULT_PROFILE(merchantId);
+    // merchantsDue leaves manual merchants out; one that turned manual since is left for its request.
+    const due = merchants.filter((m) => profileOf(m).kind !== 'MANUAL');
+    const batches = await tx.createBatches(
+      due.map((merchantId) => ({ merchantId, onlyConfirmed: profileOf(merchantId).holdUnconfirmed })),
+      settlementDate,
+      (merchantId, carriedIn, totals) =>
+        this.decision(profileOf(merchantId), settlementDate, carriedIn, totals),
     );
+    await tx.publishMany(batches.map((b) => this.events.batchDue(b.batchId)));
+    return { listed: merchants.length, created: batches.length, last: merchants[merchants.length - 1] };
   }
 
-  private async createBatchIn(
-    tx: Parameters<Parameters<SettlementStore['transaction']>[2]>[0],
-    merchantId: string,
-    settlementDate: string,
-    manual: boolean,
-  ) {
+  /** What a batch pays and carries: the domain's decidePayout, and when a D0 hold is released. */
+  private decision(profile: Profile, settlementDate: string, carriedIn: bigint, totals: BatchTotals) {
+    const holdRate = profile.kind === 'D0' ? profile.d0HoldRate : '0';
+    const decision = decidePayout(carriedIn, totals, profile.minimumPayoutMinor, holdRate);
+    const held = holdRate !== '0' && decision.payoutMinor > 0n && decision.carriedOutMinor > 0n;
+    return { ...decision, releaseOn: held ? this.calendar.addBusinessDays(settlementDate, 1) : null };
+  }
+
+  private async createBatchIn(tx: Tx, merchantId: string, settlementDate: string, manual: boolean) {
     const profile = (await tx.profile(merchantId)) ?? DEFAULT_PROFILE(merchantId);
     if (profile.kind === 'MANUAL' && !manual) {
       // Manual merchants are settled only on request; merchantsDue never lists them.
       assert.fail(`manual merchant ${merchantId} listed as due`);
     }
-    const holdRate = profile.kind === 'D0' ? profile.d0HoldRate : '0';
     const result = await tx.createBatch(
       merchantId,
       settlementDate,
       profile.holdUnconfirmed,
-      (carriedIn, totals) => {
-        const decision = decidePayout(carriedIn, totals, profile.minimumPayoutMinor, holdRate);
-        const held = holdRate !== '0' && decision.payoutMinor > 0n && decision.carriedOutMinor > 0n;
-        return { ...decision, releaseOn: held ? this.calendar.addBusinessDays(settlementDate, 1) : null };
-      },
+      (carriedIn, totals) => this.decision(profile, settlementDate, carriedIn, totals),
     );
     if (result.created) await tx.publish(this.events.batchDue(result.batch.batchId));
     return result;
@@ -205,9 +229,16 @@ export class Batches {
         `settlement batch ${batch.batchId}`,
       );
     }
+    // Posted and on to its payout (or carried) in one transaction: two guarded
+    // transitions, so a batch found POSTED (a crash of an older build) still moves on.
     await this.store.transaction('settlement.batch_posted', 'READ COMMITTED', async (tx) => {
-      if (await tx.moveBatch(batch.batchId, 'POSTED'))
-        await tx.publish(this.events.batchSettled({ ...batch, state: 'POSTED' }));
+      if (!(await tx.moveBatch(batch.batchId, 'POSTED'))) return;
+      await tx.publish(this.events.batchSettled({ ...batch, state: 'POSTED' }));
+      await tx.moveBatch(
+        batch.batchId,
+        batch.payoutMinor > 0n ? 'PAYING' : 'CARRIED',
+        batch.payoutMinor > 0n ? { payoutAttempts: 1 } : {},
+      );
     });
   }
 
@@ -246,14 +277,18 @@ export class Batches {
           bankCode: profile.bankCode,
         },
       );
-      await this.store.transaction('settlement.payout_sent', 'READ COMMITTED', async (tx) => {
-        await tx.recordPayoutTxn(batch.batchId, txn.txnId);
-      });
+      // An answer already final is recorded with its outcome in one transaction (below).
+      if (txn.state !== 'SUCCESS') {
+        await this.store.transaction('settlement.payout_sent', 'READ COMMITTED', async (tx) => {
+          await tx.recordPayoutTxn(batch.batchId, txn.txnId);
+        });
+      }
     } else {
       txn = await this.payouts.queryPayout(batch.payoutTxnId);
     }
     if (txn.state === 'SUCCESS') {
       await this.store.transaction('settlement.payout_succeeded', 'READ COMMITTED', async (tx) => {
+        await tx.recordPayoutTxn(batch.batchId, txn.txnId);
         if (await tx.moveBatch(batch.batchId, 'PAID', { payoutTxnId: txn.txnId })) {
           await tx.publish(this.events.payoutSucceeded({ ...batch, state: 'PAID', payoutTxnId: txn.txnId }));
         }

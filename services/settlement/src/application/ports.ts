@@ -10,7 +10,7 @@ import type { Cycle } from '../domain/cycles';
 import type { DepositDay, DepositRoute, DepositStateName } from '../domain/deposit';
 import type { FeeRuleTerms, FeeRuleVersion } from '../domain/fees';
 import type { Receiver, Share } from '../domain/sharing';
-import type { IsolationLevel, TxPort } from '@paycore/platform';
+import type { IsolationLevel, OutboxEvent, TxPort } from '@paycore/platform';
 
 export type { BusinessCalendar } from '../domain/cycles';
 
@@ -179,6 +179,25 @@ export interface SettlementTx extends TxPort {
       totals: BatchTotals,
     ) => { payoutMinor: bigint; carriedOutMinor: bigint; releaseOn: string | null },
   ): Promise<{ batch: BatchRecord; created: boolean }>;
+  /**
+   * Creates, for each merchant of a page that has no batch for the date yet,
+   * its batch in a handful of set-wise statements (carried-in amounts from
+   * each merchant's latest batch, its due items assigned and summed, the
+   * receivers' shares), with the decision of `decide` for each; returns the
+   * batches created (merchants whose batch exists already are skipped).
+   * Serialised per merchant with createBatch.
+   */
+  createBatches(
+    merchants: readonly { readonly merchantId: string; readonly onlyConfirmed: boolean }[],
+    settlementDate: string,
+    decide: (
+      merchantId: string,
+      carriedInMinor: bigint,
+      totals: BatchTotals,
+    ) => { payoutMinor: bigint; carriedOutMinor: bigint; releaseOn: string | null },
+  ): Promise<BatchRecord[]>;
+  /** Writes the events to the outbox with one statement, in order. */
+  publishMany(events: readonly OutboxEvent[]): Promise<void>;
   batchShares(batchId: string): Promise<Map<string, bigint>>;
   /** Records the payout of the current attempt (only while PAYING and none is recorded). */
   recordPayoutTxn(batchId: string, txnId: string): Promise<void>;

@@ -56,8 +56,10 @@ export interface BatchQueueOptions {
   readonly waitingDelayMs: number;
   /** Delay after a failed drive (account or channel-router unreachable). */
   readonly failureDelayMs: number;
-  /** Batches fetched per pull (each driven in turn). */
+  /** Batches fetched per pull. */
   readonly batchSizeMax: number;
+  /** Batches driven at once (each message is still one batch, acked once its drive ends). */
+  readonly drivesInFlightMax: number;
 }
 
 export function batchEvents(naming: EventNaming, bizCode: string): BatchEvents {
@@ -173,10 +175,18 @@ export class BatchQueueWorker {
           naming.durable('settlement', 'batches'),
         );
         const messages = await consumer.fetch({ max_messages: this.options.batchSizeMax, expires: 1_000 });
+        // Up to drivesInFlightMax drives at once: a drive spends its time
+        // waiting on account and channel-router, so one at a time leaves the
+        // replica idle. Each message is acked or nak'ed by its own drive;
+        // the next pull waits until this one's drives ended.
+        const inFlight = new Set<Promise<void>>();
         for await (const message of messages) {
-          await this.handle(message);
+          const drive: Promise<void> = this.handle(message).finally(() => inFlight.delete(drive));
+          inFlight.add(drive);
+          if (inFlight.size >= this.options.drivesInFlightMax) await Promise.race(inFlight);
           if (this.stopping) break;
         }
+        await Promise.all(inFlight);
       } catch (error) {
         consumer = undefined;
         this.options.logger.warn({ err: String(error) }, 'batch queue pull failed; backing off');

@@ -3,6 +3,7 @@
  * the application or the domain. Batch creation is set-based: one statement
  * assigns a merchant's due items to the batch and one sums them.
  */
+import assert from 'node:assert/strict';
 import type { DataSource } from 'typeorm';
 import type { BatchStateName, BatchTotals } from '../../domain/batch';
 import { BATCH_TRANSITIONS } from '../../domain/batch';
@@ -26,7 +27,9 @@ import type {
 import type { EntityManager } from 'typeorm';
 import {
   createUnitOfWork,
+  OUTBOX_EVENTS_PER_WRITE_MAX,
   SQL_NOW,
+  writeOutboxMany,
   type Claim,
   type EntityStates,
   type IdempotentRequest,
@@ -62,6 +65,14 @@ const CHANNEL_DAY_STATES: EntityStates<DepositStateName> = {
  */
 const NOT_DISPUTED = `NOT EXISTS (SELECT 1 FROM differences d WHERE d.open AND d.channel_no = i.channel_no
   AND i.channel_txn_id <> '' AND i.channel_txn_id IN (d.platform_txn_id, d.merchant_order_no))`;
+
+const EMPTY_TOTALS: BatchTotals = {
+  itemCount: 0n,
+  grossMinor: 0n,
+  refundsMinor: 0n,
+  feesMinor: 0n,
+  sharesMinor: 0n,
+};
 
 const dayId = (channelNo: string, billDate: string): string => `${channelNo}:${billDate}`;
 
@@ -601,17 +612,24 @@ class PgSettlementTx implements SettlementTx {
   }
 
   async merchantsDue(settlementDate: string, limit: number, afterMerchantId: string): Promise<string[]> {
+    // Each branch is ordered and limited by itself, so that a page reads its
+    // merchants' items (the due index in merchant order) and not every
+    // unbatched item of the day again.
     const rows = await this.sql.query(
       `SELECT merchant_id FROM (
-         -- Items a batch would take: unconfirmed ones only where the merchant does not hold them back.
-         SELECT DISTINCT i.merchant_id FROM items i LEFT JOIN profiles hold ON hold.merchant_id = i.merchant_id
-         WHERE i.batch_id IS NULL AND i.settle_on <= $1 AND (i.confirmed OR NOT COALESCE(hold.hold_unconfirmed, false))
+         (-- Items a batch would take: unconfirmed ones only where the merchant does not hold them back.
+          SELECT DISTINCT i.merchant_id FROM items i LEFT JOIN profiles hold ON hold.merchant_id = i.merchant_id
+          WHERE i.batch_id IS NULL AND i.settle_on <= $1 AND i.merchant_id > $2
+            AND (i.confirmed OR NOT COALESCE(hold.hold_unconfirmed, false))
+            AND NOT EXISTS (SELECT 1 FROM profiles p WHERE p.merchant_id = i.merchant_id AND p.cycle = 'MANUAL')
+          ORDER BY i.merchant_id LIMIT $3)
          UNION
-         SELECT merchant_id FROM batches WHERE release_on <= $1 AND carried_out_minor > 0
-           AND NOT EXISTS (SELECT 1 FROM batches later WHERE later.merchant_id = batches.merchant_id
-                             AND later.settlement_date > batches.settlement_date)
+         (SELECT DISTINCT merchant_id FROM batches WHERE release_on <= $1 AND carried_out_minor > 0 AND merchant_id > $2
+            AND NOT EXISTS (SELECT 1 FROM batches later WHERE later.merchant_id = batches.merchant_id
+                              AND later.settlement_date > batches.settlement_date)
+            AND NOT EXISTS (SELECT 1 FROM profiles p WHERE p.merchant_id = batches.merchant_id AND p.cycle = 'MANUAL')
+          ORDER BY merchant_id LIMIT $3)
        ) due
-       WHERE merchant_id > $2 AND NOT EXISTS (SELECT 1 FROM profiles p WHERE p.merchant_id = due.merchant_id AND p.cycle = 'MANUAL')
        ORDER BY merchant_id LIMIT $3`,
       [settlementDate, afterMerchantId, limit],
     );
@@ -646,8 +664,11 @@ class PgSettlementTx implements SettlementTx {
       [merchantId, settlementDate, carriedIn.toString()],
     );
     const batchId = str(inserted[0]?.['batch_id']);
+    // A manual merchant's items have no settlement date (settled on request):
+    // a request takes those booked by the date.
     await this.sql.query(
-      `UPDATE items SET batch_id = $1 WHERE merchant_id = $2 AND batch_id IS NULL AND settle_on <= $3
+      `UPDATE items SET batch_id = $1 WHERE merchant_id = $2 AND batch_id IS NULL
+         AND (settle_on <= $3 OR (settle_on IS NULL AND accounting_date <= $3))
          AND (NOT $4::boolean OR confirmed)`,
       [batchId, merchantId, settlementDate, onlyConfirmed],
     );
@@ -696,6 +717,156 @@ class PgSettlementTx implements SettlementTx {
       feesMinor: big(s['fees']),
       sharesMinor: big(s['shares']),
     };
+  }
+
+  async createBatches(
+    merchants: readonly { readonly merchantId: string; readonly onlyConfirmed: boolean }[],
+    settlementDate: string,
+    decide: (
+      merchantId: string,
+      carriedInMinor: bigint,
+      totals: BatchTotals,
+    ) => { payoutMinor: bigint; carriedOutMinor: bigint; releaseOn: string | null },
+  ): Promise<BatchRecord[]> {
+    if (merchants.length === 0) return [];
+    const opened = await this.openBatches(
+      merchants.map((m) => m.merchantId),
+      settlementDate,
+    );
+    if (opened.length === 0) return [];
+    const onlyConfirmed = new Map(merchants.map((m) => [m.merchantId, m.onlyConfirmed]));
+    const totalsOf = await this.assignDueItems(
+      opened.map((o) => ({ ...o, onlyConfirmed: onlyConfirmed.get(o.merchantId) === true })),
+      settlementDate,
+    );
+    const decided = opened.map((o) => {
+      const totals = totalsOf.get(o.batchId) ?? EMPTY_TOTALS;
+      return { batchId: o.batchId, totals, ...decide(o.merchantId, o.carriedInMinor, totals) };
+    });
+    const batchIds = opened.map((o) => o.batchId);
+    await this.sql.query(
+      `INSERT INTO batch_shares (batch_id, receiver_id, amount_minor)
+       SELECT i.batch_id, s.receiver_id, sum(CASE i.kind WHEN 'PAY' THEN s.amount_minor ELSE -s.amount_minor END)
+       FROM item_shares s JOIN items i USING (item_id)
+       WHERE i.batch_id = ANY($1::uuid[]) AND s.receiver_id <> i.merchant_id GROUP BY i.batch_id, s.receiver_id`,
+      [batchIds],
+    );
+    const rows = await this.writeDecisions(decided);
+    const order = new Map(batchIds.map((id, n) => [id, n]));
+    return rows.map(batchOf).sort((x, y) => (order.get(x.batchId) ?? 0) - (order.get(y.batchId) ?? 0));
+  }
+
+  /**
+   * The page's new batches (CREATED, nothing assigned, carried in from each
+   * merchant's latest batch as createBatch reads it); merchants whose batch
+   * for the date exists are skipped by the unique key.
+   */
+  private async openBatches(ids: readonly string[], settlementDate: string) {
+    assert.equal(new Set(ids).size, ids.length, 'a page names each merchant once');
+    // The per-merchant lock of createBatch, taken in merchant order so that two
+    // replicas running the same day (or a RequestSettlement) never deadlock.
+    await this.sql.query(
+      `SELECT count(pg_advisory_xact_lock(hashtext('settlement-batch:' || m))) AS n
+       FROM (SELECT m FROM unnest($1::text[]) AS u(m) ORDER BY m) ordered`,
+      [ids],
+    );
+    const rows = await this.sql.query(
+      `INSERT INTO batches (merchant_id, settlement_date, state, item_count, gross_minor, refunds_minor, fees_minor,
+         shares_minor, carried_in_minor, payout_minor, carried_out_minor, currency)
+       SELECT m.merchant_id, $2::date, 'CREATED', 0, 0, 0, 0, 0, COALESCE(prev.carried_out_minor, 0), 0,
+         COALESCE(prev.carried_out_minor, 0), 'CNY'
+       FROM unnest($1::text[]) AS m(merchant_id)
+       LEFT JOIN LATERAL (SELECT b.carried_out_minor FROM batches b WHERE b.merchant_id = m.merchant_id
+                            ORDER BY b.settlement_date DESC LIMIT 1) prev ON true
+       ORDER BY m.merchant_id
+       ON CONFLICT (merchant_id, settlement_date) DO NOTHING
+       RETURNING batch_id::text AS batch_id, merchant_id, carried_in_minor`,
+      [ids, settlementDate],
+    );
+    return rows.map((r) => ({
+      batchId: str(r['batch_id']),
+      merchantId: str(r['merchant_id']),
+      carriedInMinor: big(r['carried_in_minor']),
+    }));
+  }
+
+  /** Assigns every new batch its merchant's due items and sums them, in one statement. */
+  private async assignDueItems(
+    page: readonly { batchId: string; merchantId: string; onlyConfirmed: boolean }[],
+    settlementDate: string,
+  ): Promise<Map<string, BatchTotals>> {
+    const sums = await this.sql.query(
+      `WITH page AS (
+         SELECT * FROM unnest($1::uuid[], $2::text[], $3::boolean[]) AS p(batch_id, merchant_id, only_confirmed)),
+       assigned AS (
+         UPDATE items i SET batch_id = page.batch_id FROM page
+         WHERE i.merchant_id = page.merchant_id AND i.batch_id IS NULL AND i.settle_on <= $4
+           AND (NOT page.only_confirmed OR i.confirmed)
+         RETURNING i.batch_id, i.kind, i.amount_minor, i.fee_minor, i.shares_minor)
+       SELECT batch_id::text AS batch_id, count(*) AS n,
+         COALESCE(sum(amount_minor) FILTER (WHERE kind = 'PAY'), 0) AS gross,
+         COALESCE(sum(amount_minor) FILTER (WHERE kind = 'REFUND'), 0) AS refunds,
+         COALESCE(sum(CASE kind WHEN 'PAY' THEN fee_minor ELSE -fee_minor END), 0) AS fees,
+         COALESCE(sum(CASE kind WHEN 'PAY' THEN shares_minor ELSE -shares_minor END), 0) AS shares
+       FROM assigned GROUP BY batch_id`,
+      [
+        page.map((p) => p.batchId),
+        page.map((p) => p.merchantId),
+        page.map((p) => p.onlyConfirmed),
+        settlementDate,
+      ],
+    );
+    return new Map(
+      sums.map((r) => [
+        str(r['batch_id']),
+        {
+          itemCount: big(r['n']),
+          grossMinor: big(r['gross']),
+          refundsMinor: big(r['refunds']),
+          feesMinor: big(r['fees']),
+          sharesMinor: big(r['shares']),
+        },
+      ]),
+    );
+  }
+
+  /** Each new batch's totals and decision, in one statement (the table's CHECK holds the sum). */
+  private async writeDecisions(
+    decided: readonly {
+      batchId: string;
+      totals: BatchTotals;
+      payoutMinor: bigint;
+      carriedOutMinor: bigint;
+      releaseOn: string | null;
+    }[],
+  ): Promise<Row[]> {
+    const column = <T>(f: (d: (typeof decided)[number]) => T): T[] => decided.map(f);
+    const rows = await this.sql.query(
+      `UPDATE batches b SET item_count = v.item_count, gross_minor = v.gross, refunds_minor = v.refunds,
+         fees_minor = v.fees, shares_minor = v.shares, payout_minor = v.payout, carried_out_minor = v.carried_out,
+         release_on = v.release_on
+       FROM unnest($1::uuid[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[],
+         $8::bigint[], $9::date[]) AS v(batch_id, item_count, gross, refunds, fees, shares, payout, carried_out, release_on)
+       WHERE b.batch_id = v.batch_id RETURNING b.*`,
+      [
+        column((d) => d.batchId),
+        column((d) => d.totals.itemCount.toString()),
+        column((d) => d.totals.grossMinor.toString()),
+        column((d) => d.totals.refundsMinor.toString()),
+        column((d) => d.totals.feesMinor.toString()),
+        column((d) => d.totals.sharesMinor.toString()),
+        column((d) => d.payoutMinor.toString()),
+        column((d) => d.carriedOutMinor.toString()),
+        column((d) => d.releaseOn),
+      ],
+    );
+    assert.equal(rows.length, decided.length, 'every new batch takes its totals and decision');
+    return rows;
+  }
+  async publishMany(events: readonly OutboxEvent[]): Promise<void> {
+    for (let from = 0; from < events.length; from += OUTBOX_EVENTS_PER_WRITE_MAX) {
+      await writeOutboxMany(this.sql.manager, events.slice(from, from + OUTBOX_EVENTS_PER_WRITE_MAX));
+    }
   }
 
   async batchShares(batchId: string): Promise<Map<string, bigint>> {
