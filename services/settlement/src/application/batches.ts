@@ -1,6 +1,7 @@
 /**
  * Settlement days and batches. RunSettlementDay creates one batch per due
- * merchant (idempotent per merchant and date: a unique key) and queues it
+ * merchant, a page of merchants per transaction (ADR 0059; idempotent per
+ * merchant and date: a unique key) and queues it
  * through the outbox onto the work-queue stream; any replica drives a queued
  * batch step by step, each step a guarded transition after an idempotent
  * call (account Transfer and channel-router CreatePayout take request ids

@@ -1,7 +1,8 @@
 /**
  * SettlementStore over Postgres. Reads and writes only; every decision is in
- * the application or the domain. Batch creation is set-based: one statement
- * assigns a merchant's due items to the batch and one sums them.
+ * the application or the domain. Batch creation is set-based: for a page of
+ * merchants (createBatches, ADR 0059) one statement opens their batches, one
+ * assigns and sums their due items, one writes the decisions.
  */
 import assert from 'node:assert/strict';
 import type { DataSource } from 'typeorm';
