@@ -43,6 +43,30 @@ describe('logger', () => {
     expect(JSON.stringify(line)).not.to.contain('4111111111111111');
   });
 
+  it('redacts secrets two levels deep, in arrays and in child bindings, without changing the caller object', () => {
+    const { lines, destination } = capture();
+    const log = createLogger({ service: 't', destination });
+    const fields = {
+      outer: { inner: { signature: 's', keep: 'visible' } },
+      parts: [{ password: 'p', amount: '100' }],
+      authorization: null,
+    };
+    log
+      .child({ apiKey: 'bound-secret', peer: 'bank' })
+      .child({ token: 'grandchild-secret' })
+      .info(fields, 'sent');
+    const line = lines[0] ?? {};
+    expect(line['outer']).to.deep.equal({ inner: { signature: '[REDACTED]', keep: 'visible' } });
+    expect(line['parts']).to.deep.equal([{ password: '[REDACTED]', amount: '100' }]);
+    expect(line['authorization']).to.equal('[REDACTED]');
+    expect(line['apiKey']).to.equal('[REDACTED]');
+    expect(line['peer']).to.equal('bank');
+    expect(line['token']).to.equal('[REDACTED]');
+    expect(fields.outer.inner.signature).to.equal('s');
+    expect(JSON.stringify(line)).not.to.contain('bound-secret');
+    expect(JSON.stringify(line)).not.to.contain('grandchild-secret');
+  });
+
   it('keeps the message and stack of logged errors', () => {
     const { lines, destination } = capture();
     const log = createLogger({ service: 't', destination });

@@ -10,9 +10,17 @@
  * Each scenario also prints the SQL statements and Postgres commits per
  * transfer, from the service's own driver counters (/metrics), background
  * work during the scenario included.
- * Prints a table and one JSON line per scenario.
- * Env: BENCH_CLIENTS (default 128), BENCH_SECONDS (default 6).
+ * Each scenario also prints the CPU time the account process and the bench
+ * process (the clients) spent per transfer, read from /proc and
+ * process.cpuUsage(), and the machine's busy share: the two share the 2 cores
+ * with Postgres, so a figure is the service's only while cores stay free.
+ * Prints the client count and the load average beside the figures, a table
+ * and one JSON line per scenario.
+ * Env: BENCH_CLIENTS (default 128), BENCH_SECONDS (default 6),
+ * BENCH_MODES (default "baseline,batched").
  */
+import { readFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { unary } from '@paycore/platform';
 import {
   OwnerType,
@@ -26,7 +34,10 @@ import { clientFor, createTokenMinter, startServiceProcess } from '../test/proce
 const BIZ = '10010102050000000000';
 const CLIENTS = Number(process.env['BENCH_CLIENTS'] ?? '128');
 const SECONDS = Number(process.env['BENCH_SECONDS'] ?? '6');
+const MODES = (process.env['BENCH_MODES'] ?? 'baseline,batched').split(',');
 const ACCOUNTS = 1_000;
+/** Linux reports process times in clock ticks of 10 ms (USER_HZ = 100). */
+const CLOCK_TICK_MS = 10;
 
 interface Result {
   scenario: string;
@@ -39,6 +50,30 @@ interface Result {
   statements_per_transfer: number;
   commits_per_transfer: number;
   errors: number;
+  service_cpu_ms_per_transfer: number;
+  client_cpu_ms_per_transfer: number;
+  machine_busy_pct: number;
+  load_average_1m: number;
+}
+
+/** CPU milliseconds (user + system) a process has used so far, from /proc/<pid>/stat. */
+function processCpuMs(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // Fields after the command name (which may hold spaces) start at field 3; utime and stime are 14 and 15.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * CLOCK_TICK_MS;
+}
+
+/** Busy and total clock ticks of the whole machine, from /proc/stat. */
+function machineTicks(): { busy: number; total: number } {
+  const cpu = (readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '')
+    .trim()
+    .split(/\s+/)
+    .slice(1)
+    .map(Number);
+  const total = cpu.reduce((a, b) => a + b, 0);
+  const idle = (cpu[3] ?? 0) + (cpu[4] ?? 0);
+  return { busy: total - idle, total };
 }
 
 const METRICS_TIMEOUT_MS = 5_000;
@@ -90,6 +125,7 @@ async function openAccounts(
 
 async function drive(
   client: AccountServiceClient,
+  servicePid: number,
   httpAddress: string,
   scenario: string,
   mode: string,
@@ -100,6 +136,9 @@ async function drive(
   let sent = 0;
   const statementsBefore = await scrape(httpAddress, 'paycore_db_statements_total');
   const commitsBefore = await scrape(httpAddress, 'paycore_db_commits_total');
+  const serviceCpuBefore = processCpuMs(servicePid);
+  const clientCpuBefore = process.cpuUsage();
+  const machineBefore = machineTicks();
   const deadline = Date.now() + SECONDS * 1000;
   const started = Date.now();
   await Promise.all(
@@ -126,6 +165,11 @@ async function drive(
     }),
   );
   const seconds = (Date.now() - started) / 1000;
+  const serviceCpuMs = processCpuMs(servicePid) - serviceCpuBefore;
+  const clientCpu = process.cpuUsage(clientCpuBefore);
+  const clientCpuMs = (clientCpu.user + clientCpu.system) / 1000;
+  const machineAfter = machineTicks();
+  const loadAverage = loadavg()[0] ?? 0;
   const done = Math.max(1, latencies.length);
   const statements = (await scrape(httpAddress, 'paycore_db_statements_total')) - statementsBefore;
   const commits = (await scrape(httpAddress, 'paycore_db_commits_total')) - commitsBefore;
@@ -141,6 +185,13 @@ async function drive(
     statements_per_transfer: Number((statements / done).toFixed(2)),
     commits_per_transfer: Number((commits / done).toFixed(2)),
     errors,
+    service_cpu_ms_per_transfer: Number((serviceCpuMs / done).toFixed(3)),
+    client_cpu_ms_per_transfer: Number((clientCpuMs / done).toFixed(3)),
+    machine_busy_pct: Math.round(
+      (100 * (machineAfter.busy - machineBefore.busy)) /
+        Math.max(1, machineAfter.total - machineBefore.total),
+    ),
+    load_average_1m: Number(loadAverage.toFixed(2)),
   };
 }
 
@@ -169,14 +220,16 @@ async function runMode(mode: 'batched' | 'baseline'): Promise<Result[]> {
     const random = (): string => wallets[Math.floor(Math.random() * wallets.length)] ?? '';
     const results: Result[] = [];
     results.push(
-      await drive(client, httpAddress, 'uniform', mode, () => {
+      await drive(client, service.child.pid, httpAddress, 'uniform', mode, () => {
         const a = random();
         let b = random();
         while (b === a) b = random();
         return [a, b];
       }),
     );
-    results.push(await drive(client, httpAddress, 'hot-realtime', mode, () => [random(), hot]));
+    results.push(
+      await drive(client, service.child.pid, httpAddress, 'hot-realtime', mode, () => [random(), hot]),
+    );
     await unary(client.setPostingMode.bind(client), {
       requestId: `${mode}-buffer`,
       bizContext: { code: BIZ },
@@ -185,7 +238,9 @@ async function runMode(mode: 'batched' | 'baseline'): Promise<Result[]> {
       flushInterval: { seconds: 0n, nanos: 50_000_000 },
       flushBatchMax: 10_000,
     });
-    results.push(await drive(client, httpAddress, 'hot-buffered', mode, () => [random(), hot]));
+    results.push(
+      await drive(client, service.child.pid, httpAddress, 'hot-buffered', mode, () => [random(), hot]),
+    );
     return results;
   } finally {
     service.child.kill('SIGTERM');
@@ -197,7 +252,10 @@ async function runMode(mode: 'batched' | 'baseline'): Promise<Result[]> {
 async function main(): Promise<void> {
   const results: Result[] = [];
   try {
-    results.push(...(await runMode('baseline')), ...(await runMode('batched')));
+    for (const mode of MODES) {
+      if (mode !== 'baseline' && mode !== 'batched') throw new Error(`BENCH_MODES: unknown mode ${mode}`);
+      results.push(...(await runMode(mode)));
+    }
   } finally {
     await deleteTestStreams(); // a benchmark, like a test, leaves no NATS streams behind
   }
@@ -212,6 +270,10 @@ async function main(): Promise<void> {
     'stmts/transfer',
     'commits/transfer',
     'errors',
+    'service cpu ms/transfer',
+    'client cpu ms/transfer',
+    'machine busy %',
+    'load 1m',
   ];
   const rows = results.map((r) =>
     [
@@ -225,12 +287,21 @@ async function main(): Promise<void> {
       r.statements_per_transfer,
       r.commits_per_transfer,
       r.errors,
+      r.service_cpu_ms_per_transfer,
+      r.client_cpu_ms_per_transfer,
+      r.machine_busy_pct,
+      r.load_average_1m,
     ].map(String),
   );
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => (row[i] ?? '').length)));
   const line = (cells: readonly string[]): string =>
     cells.map((c, i) => c.padStart(widths[i] ?? 0)).join('  ');
-  process.stdout.write(`\naccount Transfer over gRPC, ${SECONDS} s per scenario\n${line(header)}\n`);
+  const load = loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ');
+  process.stdout.write(
+    `\naccount Transfer over gRPC, ${CLIENTS} clients, ${SECONDS} s per scenario, load average ${load} at the end\n${line(header)}\n`,
+  );
   for (const row of rows) process.stdout.write(`${line(row)}\n`);
   for (const r of results) process.stdout.write(`${JSON.stringify({ bench: 'account.transfer', ...r })}\n`);
 }

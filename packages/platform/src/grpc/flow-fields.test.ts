@@ -4,7 +4,7 @@
  * message down, amounts as decimal minor units, the request winning, bounded.
  */
 import { expect } from 'chai';
-import { flowAttributes, flowFields } from './flow-fields';
+import { flowAttributes, flowFields, withResponseFields } from './flow-fields';
 
 describe('flow fields of an RPC', () => {
   it('takes ids and the amount from the request, and the created entity ids from the response', () => {
@@ -49,5 +49,26 @@ describe('flow fields of an RPC', () => {
     const fields = flowFields(request);
     expect(Object.keys(fields)).to.have.length(24);
     for (const value of Object.values(fields)) expect(value).to.have.length(128);
+  });
+
+  it('adds a response to request fields read earlier as flowFields(request, response) does, leaving them as they were', () => {
+    const request = { requestId: 'r-1', amount: { amountMinor: 5n, currency: 'CNY' } };
+    const response = {
+      transfer: { transferId: 't-1', requestId: 'other' },
+      order: { amount: { amountMinor: 9n } },
+    };
+    const requestFields = flowFields(request);
+    const before = { ...requestFields };
+    expect(withResponseFields(requestFields, response)).to.deep.equal(flowFields(request, response));
+    expect(withResponseFields(requestFields, response)).to.deep.equal({
+      request_id: 'r-1',
+      amount: '5',
+      currency: 'CNY',
+      transfer_id: 't-1',
+    });
+    expect(requestFields).to.deep.equal(before);
+    const full: Record<string, string> = {};
+    for (let i = 0; i < 24; i++) full[`thing${i}Id`] = 'x';
+    expect(Object.keys(withResponseFields(flowFields(full), { extraId: 'y' }))).to.have.length(24);
   });
 });

@@ -22,25 +22,38 @@ const FIELDS_MAX = 24;
 const VALUE_LENGTH_MAX = 128;
 const ID_NAME = /^[a-z][A-Za-z0-9]*(Id|No)$/;
 
+/** Field names seen so far, snake-cased once: they are a schema's names, few and fixed. */
+const snakeCases = new Map<string, string>();
+const SNAKE_CASES_CACHED_MAX = 4_096;
+
 function snakeCase(name: string): string {
-  return name.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+  const known = snakeCases.get(name);
+  if (known !== undefined) return known;
+  const snake = name.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+  if (snakeCases.size < SNAKE_CASES_CACHED_MAX) snakeCases.set(name, snake);
+  return snake;
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof Date);
 }
 
-function collectIds(source: Record<string, unknown>, into: FlowFields, depth: number): void {
+/** Adds the id fields of `source` to `into`; returns how many fields `into` then holds. */
+function collectIds(source: Record<string, unknown>, into: FlowFields, depth: number, count: number): number {
   for (const [name, value] of Object.entries(source)) {
-    if (Object.keys(into).length >= FIELDS_MAX) return;
+    if (count >= FIELDS_MAX) return count;
     if (typeof value === 'string') {
       if (value === '' || !ID_NAME.test(name)) continue;
       const key = snakeCase(name);
-      if (into[key] === undefined) into[key] = value.slice(0, VALUE_LENGTH_MAX);
+      if (into[key] === undefined) {
+        into[key] = value.slice(0, VALUE_LENGTH_MAX);
+        count++;
+      }
     } else if (depth > 0 && isRecord(value) && !(value instanceof Uint8Array)) {
-      collectIds(value, into, depth - 1);
+      count = collectIds(value, into, depth - 1, count);
     }
   }
+  return count;
 }
 
 function collectAmount(source: Record<string, unknown>, into: FlowFields): void {
@@ -52,16 +65,30 @@ function collectAmount(source: Record<string, unknown>, into: FlowFields): void 
   if (typeof currency === 'string' && currency !== '') into['currency'] = currency;
 }
 
+function collectFrom(source: unknown, fields: FlowFields): void {
+  if (!isRecord(source)) return;
+  collectIds(source, fields, 1, Object.keys(fields).length);
+  collectAmount(source, fields);
+  // A response's main entity carries the amount one level down (order.amount, payment.amount).
+  for (const nested of Object.values(source)) if (isRecord(nested)) collectAmount(nested, fields);
+}
+
 /** Entity ids and amount of a request (and, when given, of its response). */
 export function flowFields(request: unknown, response?: unknown): FlowFields {
   const fields: FlowFields = {};
-  for (const source of [request, response]) {
-    if (!isRecord(source)) continue;
-    collectIds(source, fields, 1);
-    collectAmount(source, fields);
-    // A response's main entity carries the amount one level down (order.amount, payment.amount).
-    for (const nested of Object.values(source)) if (isRecord(nested)) collectAmount(nested, fields);
-  }
+  collectFrom(request, fields);
+  collectFrom(response, fields);
+  return fields;
+}
+
+/**
+ * `flowFields(request, response)` from the request's fields already read
+ * (the server reads them once per call, before the handler runs); the
+ * request's object is not changed.
+ */
+export function withResponseFields(requestFields: Readonly<FlowFields>, response: unknown): FlowFields {
+  const fields: FlowFields = { ...requestFields };
+  collectFrom(response, fields);
   return fields;
 }
 

@@ -52,7 +52,7 @@ import type { Metrics } from '../metrics';
 import { HealthManager } from './health';
 import { runWithFlowFields } from '../events/flow-context';
 import { isTransientInfrastructureError } from '../events/inbox';
-import { flowAttributes, flowFields } from './flow-fields';
+import { flowAttributes, flowFields, withResponseFields } from './flow-fields';
 import { firstString, metadataGetter } from './metadata';
 
 export interface RpcSpec {
@@ -296,6 +296,8 @@ export class GrpcServerKit {
       if (bizCode !== undefined) setSpanBizCode(span, bizCode);
       let ctx: Context = trace.setSpan(parent, span);
       if (bizCode !== undefined) ctx = withBizBaggage(ctx, bizCode);
+      // Read once: the handler's events carry them, and the log line and span add the response's.
+      const requestFields = flowFields(call.request);
 
       // One line per handled RPC at info (trace_id, span_id and biz_code come from the logger's
       // mixin, this call's span being active): the rpc, the entities it was about, the outcome.
@@ -304,7 +306,7 @@ export class GrpcServerKit {
         metrics.grpcHandled.inc({ grpc_service: service, grpc_method: method, grpc_code: GrpcStatus[code] });
         metrics.grpcHandlingSeconds.observe({ grpc_service: service, grpc_method: method }, seconds);
         span.setAttribute('rpc.grpc.status_code', code);
-        const entities = flowFields(call.request, response);
+        const entities = withResponseFields(requestFields, response);
         span.setAttributes(flowAttributes(entities));
         if (code === GrpcStatus.OK) span.setAttributes(flowStateAttributes(spec, response, entities));
         const reason = err instanceof Error ? (err as { reason?: string }).reason : undefined;
@@ -369,7 +371,7 @@ export class GrpcServerKit {
 
       otelContext.with(ctx, () => {
         // The request's entity ids travel with the events this RPC writes (events/flow-context.ts).
-        const body = (): Promise<unknown> => runWithFlowFields(flowFields(call.request), run);
+        const body = (): Promise<unknown> => runWithFlowFields(requestFields, run);
         const promise = bizCode !== undefined ? runWithBizCode(bizCode, body) : body();
         promise.then(
           (response) => {
