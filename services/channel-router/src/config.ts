@@ -21,7 +21,7 @@ export const channelConfigSchema = {
   CHANNEL_SYNC_DENSE_INTERVAL_MS: int({
     min: 0,
     max: 60_000,
-    default: 400,
+    default: 250,
     description:
       'status sync queries a young open transaction this often during its dense window, so a dropped notification is found within about this long of the payer paying (ADR 0063); 0 turns the dense phase off',
   }),

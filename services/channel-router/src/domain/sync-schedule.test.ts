@@ -1,6 +1,6 @@
 /**
  * Proves the status-sync schedule (ADR 0063): a transaction created now is
- * queried every 400 ms for its first 4 s, then 5 s, 10 s, 20 s … apart up to
+ * queried every 250 ms for its first 4 s, then 5 s, 10 s, 20 s … apart up to
  * the cap; the slots are counted from creation, so a late pass skips what it
  * missed instead of drifting or catching up; two queries are never closer
  * than half the dense interval; without a dense phase it is the old 5 s /
@@ -46,9 +46,8 @@ function seeded(seed: number): () => number {
 
 describe('status sync schedule', () => {
   it('is dense for the first seconds after creation, then backs off from 5 s to the cap', () => {
-    expect(onTimeAges(DEFAULT_SYNC_SCHEDULE, 14)).to.deep.equal([
-      400, 800, 1_200, 1_600, 2_000, 2_400, 2_800, 3_200, 3_600, 4_000, 9_000, 19_000, 39_000, 79_000,
-    ]);
+    const dense = Array.from({ length: 16 }, (_, i) => (i + 1) * 250);
+    expect(onTimeAges(DEFAULT_SYNC_SCHEDULE, 20)).to.deep.equal([...dense, 9_000, 19_000, 39_000, 79_000]);
     const delays = [0, 1, 2, 3, 4, 10, 1000].map((attempt) => syncDelayMs(DEFAULT_SYNC_SCHEDULE, attempt));
     expect(delays).to.deep.equal([5_000, 10_000, 20_000, 40_000, 80_000, 600_000, 600_000]);
     const late = onTimeAges(DEFAULT_SYNC_SCHEDULE, 40).slice(-3);
@@ -61,14 +60,14 @@ describe('status sync schedule', () => {
   });
 
   it('a late pass skips the slots it missed and keeps the gap', () => {
-    // Queried 250 ms late for the 800 ms slot: 1 200 is only 150 ms away, so the next is 1 600.
-    expect(nextSyncAtMs(DEFAULT_SYNC_SCHEDULE, CREATED_MS, CREATED_MS + 1_050) - CREATED_MS).to.equal(1_600);
+    // Queried 150 ms late for the 500 ms slot: 750 is only 100 ms away (gap 125), so the next is 1 000.
+    expect(nextSyncAtMs(DEFAULT_SYNC_SCHEDULE, CREATED_MS, CREATED_MS + 650) - CREATED_MS).to.equal(1_000);
     // Queried 7 s late in the back-off phase: on to the slot after, not a burst of missed ones.
     expect(nextSyncAtMs(DEFAULT_SYNC_SCHEDULE, CREATED_MS, CREATED_MS + 16_000) - CREATED_MS).to.equal(
       19_000,
     );
     // A creation stamp a little in the future (clocks of two hosts) still gives the first dense slot.
-    expect(nextSyncAtMs(DEFAULT_SYNC_SCHEDULE, CREATED_MS + 30, CREATED_MS) - CREATED_MS).to.equal(430);
+    expect(nextSyncAtMs(DEFAULT_SYNC_SCHEDULE, CREATED_MS + 30, CREATED_MS) - CREATED_MS).to.equal(280);
   });
 
   it('never schedules two queries closer than the gap, whatever the lateness (seeded walk)', () => {
@@ -78,7 +77,7 @@ describe('status sync schedule', () => {
     for (const schedule of [
       DEFAULT_SYNC_SCHEDULE,
       NO_DENSE,
-      { ...DEFAULT_SYNC_SCHEDULE, denseIntervalMs: 300 },
+      { ...DEFAULT_SYNC_SCHEDULE, denseIntervalMs: 400 },
     ]) {
       const gapMs = queryGapMinMs(schedule);
       let nowMs = CREATED_MS + Math.floor(random() * 100);
@@ -93,9 +92,9 @@ describe('status sync schedule', () => {
 
   it('clamps the next query to the close deadline, then hands over to the exception list', () => {
     const deadline = CREATED_MS + 12_000;
-    expect(nextSync(DEFAULT_SYNC_SCHEDULE, CREATED_MS, CREATED_MS + 400, deadline)).to.deep.equal({
+    expect(nextSync(DEFAULT_SYNC_SCHEDULE, CREATED_MS, CREATED_MS + 250, deadline)).to.deep.equal({
       kind: 'QUERY_AT',
-      atMs: CREATED_MS + 800,
+      atMs: CREATED_MS + 500,
     });
     expect(nextSync(DEFAULT_SYNC_SCHEDULE, CREATED_MS, CREATED_MS + 9_000, deadline)).to.deep.equal({
       kind: 'QUERY_AT',

@@ -27,7 +27,7 @@ export interface SyncSchedule {
 }
 
 export const DEFAULT_SYNC_SCHEDULE: SyncSchedule = {
-  denseIntervalMs: 400,
+  denseIntervalMs: 250,
   denseWindowMs: 4_000,
   firstDelayMs: 5_000,
   backoffFactor: 2,
