@@ -8,13 +8,21 @@
  *   tally showing exactly one channel query per recorded attempt;
  * - a dropped notification is found within the dense window: SUCCESS by
  *   status sync well before the first back-off slot would have come;
- * - two replicas never query one transaction at once: with every query held
- *   600 ms by the sandbox, each transaction sees at most the queries that
- *   one-at-a-time allows (the claim's lease), not one per pass per replica.
+ * - two replicas together keep each transaction to one query at a time:
+ *   with every query held 800 ms by the sandbox and slots every 100 ms, each
+ *   transaction sees at most what one-at-a-time allows (a rate bound; it
+ *   does not by itself catch a missing lease, since the replicas rarely
+ *   claim the same slot in the same instant);
+ * - and directly at the store: of two claims at once exactly one gets a due
+ *   row, a repeated claim gets nothing while the lease lasts, and the row is
+ *   claimable again once it has passed (a replica that died mid-query).
  */
 import { unary } from '@paycore/platform';
 import type { ChannelTransaction } from '@paycore/proto/paycore/channel/v1/types';
+import type { RunningService } from '@paycore/platform';
 import { expect } from 'chai';
+import { Client } from 'pg';
+import { PgSync } from '../src/adapters/pg/sync';
 import { startRouterHarness, type RouterHarness } from './harness';
 
 const ALIPAY_QR = '10010101011001100001';
@@ -22,7 +30,10 @@ const DENSE_INTERVAL_MS = 200;
 const DENSE_WINDOW_MS = 1_000;
 const FIRST_DELAY_MS = 1_500;
 /** A query slower than two dense intervals, so a missing lease would show as extra queries. */
-const SLOW_QUERY_MS = 600;
+const SLOW_QUERY_MS = 800;
+const REPLICA_DENSE_INTERVAL_MS = 100;
+/** A short lease for the claim test; the service's own is CHANNEL_SYNC_LEASE_MS (30 s). */
+const LEASE_MS = 500;
 
 interface SyncRow {
   readonly state: string;
@@ -142,19 +153,107 @@ describe('status sync schedule through the sandbox', function () {
     const notifications = await h.query('SELECT 1 FROM notifications WHERE txn_id = $1', [payment.txnId]);
     expect(notifications, 'no callback arrived').to.deep.equal([]);
   });
+});
 
-  it('two replicas never query one transaction at once (the claim lease)', async () => {
-    await h.startReplica();
-    await addFault({ kind: 'slow', channel: 'alipay', operation: 'query', ms: SLOW_QUERY_MS });
-    const payments = await Promise.all(Array.from({ length: 6 }, () => create()));
+describe('status sync with two replicas', function () {
+  this.timeout(60_000);
+  let h: RouterHarness;
+  let replica: RunningService;
+  let seq = 0;
+
+  before(async () => {
+    // A long dense phase of short slots: queries held SLOW_QUERY_MS fit many slots, so a
+    // missing lease would show as a second query of the same slot from the other replica.
+    h = await startRouterHarness({
+      CHANNEL_SYNC_DENSE_INTERVAL_MS: String(REPLICA_DENSE_INTERVAL_MS),
+      CHANNEL_SYNC_DENSE_WINDOW_MS: '10000',
+      CHANNEL_SYNC_FIRST_DELAY_MS: '10000',
+    });
+    replica = await h.startReplica();
+  });
+  after(async () => {
+    await h?.close();
+  });
+
+  it('never query one transaction at once (the claim lease)', async () => {
+    const fault = await fetch(`${h.sandbox.url}/sandbox/faults`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ kind: 'slow', channel: 'alipay', operation: 'query', ms: SLOW_QUERY_MS }),
+    });
+    expect(fault.status).to.equal(200);
     const startedMs = Date.now();
-    await new Promise((resolve) => setTimeout(resolve, 2_200));
-    const elapsedMs = Date.now() - startedMs + DENSE_INTERVAL_MS;
-    // One at a time, each query takes SLOW_QUERY_MS and the next slot is at least half an interval
-    // later; two replicas (or two passes of one) querying at once would double that.
-    const oneAtATimeMax = Math.ceil(elapsedMs / (SLOW_QUERY_MS + DENSE_INTERVAL_MS / 2));
-    const counts = await Promise.all(payments.map((p) => queriesOf(p.txnId)));
-    process.stdout.write(`counts ${counts.join(",")} max ${oneAtATimeMax}\n`);
-    for (const count of counts) expect(count).to.be.within(1, oneAtATimeMax);
+    const payments = await Promise.all(
+      Array.from({ length: 6 }, async () => {
+        const res = await unary(h.client.createChannelPayment.bind(h.client), {
+          requestId: `req-replicas-${Date.now()}-${(seq += 1)}`,
+          bizContext: { code: ALIPAY_QR },
+          amount: { amountMinor: 100n, currency: 'CNY' },
+          subject: '测试商品',
+        });
+        return res.transaction?.txnId ?? '';
+      }),
+    );
+    await new Promise((resolve) => setTimeout(resolve, 3_000));
+    const elapsedMs = Date.now() - startedMs;
+    const res = await fetch(`${h.sandbox.url}/sandbox/calls?channel=alipay&operation=query`);
+    const calls = ((await res.json()) as { calls: { key: string; count: number }[] }).calls;
+    const counts = payments.map((txnId) => calls.find((c) => c.key === txnId)?.count ?? 0);
+    // One at a time, a query holds its transaction SLOW_QUERY_MS and the next slot is at least half
+    // an interval after it; a second replica querying the same slot would double the count.
+    const oneAtATimeMax = Math.ceil(elapsedMs / (SLOW_QUERY_MS + REPLICA_DENSE_INTERVAL_MS / 2));
+    process.stdout.write(
+      `      queries per transaction ${counts.join(', ')}, one at a time at most ${oneAtATimeMax}\n`,
+    );
+    for (const count of counts) expect(count, `counts ${counts.join(', ')}`).to.be.within(2, oneAtATimeMax);
+  });
+  it('a claim leases its rows: another replica claiming at once or just after gets nothing until the lease ends', async () => {
+    const res = await unary(h.client.createChannelPayment.bind(h.client), {
+      requestId: `req-lease-${Date.now()}`,
+      bizContext: { code: ALIPAY_QR },
+      amount: { amountMinor: 100n, currency: 'CNY' },
+      subject: '测试商品',
+    });
+    const txnId = res.transaction?.txnId ?? '';
+    // The services' own workers stop, so that only the two claimants below touch the rows.
+    await replica.stop();
+    await h.service.stop();
+    await h.query('UPDATE transactions SET next_sync_at = NULL');
+    await h.query(`UPDATE transactions SET next_sync_at = now() - interval '1 second' WHERE txn_id = $1`, [
+      txnId,
+    ]);
+    const clients = [
+      new Client({ connectionString: h.database.url }),
+      new Client({ connectionString: h.database.url }),
+    ];
+    try {
+      const syncs = await Promise.all(
+        clients.map(async (client) => {
+          await client.connect();
+          await client.query('SET search_path TO channel');
+          return new PgSync({
+            query: async <R extends object>(sql: string, params: readonly unknown[] = []) =>
+              (await client.query(sql, [...params])).rows as R[],
+          });
+        }),
+      );
+      const [first, second] = [syncs[0], syncs[1]];
+      if (first === undefined || second === undefined) throw new Error('two claimants');
+      const together = await Promise.all([first.claimDue(10, LEASE_MS), second.claimDue(10, LEASE_MS)]);
+      expect(
+        together.flat().map((t) => t.txnId),
+        'claimed at once: one of the two',
+      ).to.deep.equal([txnId]);
+      expect(await first.claimDue(10, LEASE_MS), 'leased').to.deep.equal([]);
+      expect(await second.claimDue(10, LEASE_MS), 'leased').to.deep.equal([]);
+      await new Promise((resolve) => setTimeout(resolve, LEASE_MS + 100));
+      const after = await second.claimDue(10, LEASE_MS);
+      expect(
+        after.map((t) => t.txnId),
+        'the lease ended: claimed again',
+      ).to.deep.equal([txnId]);
+    } finally {
+      await Promise.all(clients.map((client) => client.end()));
+    }
   });
 });
