@@ -1,8 +1,8 @@
 /**
  * End-to-end payment figures (a benchmark, not a test). Every service runs
  * as its own process on a fresh database, the channel sandbox plays Alipay,
- * and channel-router's status sync runs with its first query 5 s after
- * creation. Each client owns one merchant and one funded payer. Prints a
+ * and channel-router's status sync runs its default schedule (ADR 0063:
+ * dense for the first 4 s, then backing off from 5 s). Each client owns one merchant and one funded payer. Prints a
  * table and one JSON line per figure:
  *   balance       create order + balance-only Pay, BENCH_CLIENTS clients for
  *                 BENCH_SECONDS: payments/s; p50 / p99 of create+Pay and of
@@ -19,7 +19,15 @@
  *                 p99.99 and the shares within 1 s and 5 s; then the same
  *                 for the notified payments alone (the channel's
  *                 notification arrived) and for the dropped ones alone
- *                 (status sync found them, first query at 5 s)
+ *                 (status sync found them: every 250 ms for the first 4 s,
+ *                 then 5 s, 10 s, … — ADR 0063); each with the channel
+ *                 queries per payment (the sandbox's call tally)
+ *   paced         the channel part again at a fixed arrival rate well
+ *                 below saturation (BENCH_CHANNEL_PACED_PER_S payments a
+ *                 second, open loop, BENCH_CHANNEL_PACED_PAYMENTS of them),
+ *                 so that decision→final is the pipeline's latency and not
+ *                 queueing; the same figures, plus how late the arrivals
+ *                 started (the offered load held if that stays small)
  * At the end it checks the money (and fails when it does not hold):
  *   - per currency, Σ balances of debit-normal accounts = Σ balances of
  *     credit-normal accounts (account's store: available + frozen + buffered);
@@ -27,7 +35,11 @@
  *     merchant's pending-settlement balance (cashier GetMerchant) is exactly
  *     the sum of its paid orders, and cashier holds exactly that many PAID orders.
  * Env: BENCH_CLIENTS (default 64), BENCH_SECONDS (default 20),
- * BENCH_CHANNEL_PAYMENTS (default 10000), BENCH_CHANNEL_SECONDS_MAX (default 60).
+ * BENCH_CHANNEL_PAYMENTS (default 10000), BENCH_CHANNEL_SECONDS_MAX (default 60),
+ * BENCH_CHANNEL_PACED_PER_S (default 25), BENCH_CHANNEL_PACED_PAYMENTS (default
+ * 10000; 0 skips the paced run), BENCH_SYNC_DENSE_INTERVAL_MS (default 250; 0 runs
+ * status sync without its dense phase, the schedule before ADR 0063),
+ * BENCH_SYNC_DENSE_WINDOW_MS (default 4000).
  */
 import { unary } from '@paycore/platform';
 import { deleteTestStreams } from '@paycore/testing';
@@ -40,6 +52,12 @@ const CLIENTS = Number(process.env['BENCH_CLIENTS'] ?? '64');
 const SECONDS = Number(process.env['BENCH_SECONDS'] ?? '20');
 const CHANNEL_PAYMENTS = Number(process.env['BENCH_CHANNEL_PAYMENTS'] ?? '10000');
 const CHANNEL_SECONDS_MAX = Number(process.env['BENCH_CHANNEL_SECONDS_MAX'] ?? '60');
+const PACED_PER_S = Number(process.env['BENCH_CHANNEL_PACED_PER_S'] ?? '25');
+const PACED_PAYMENTS = Number(process.env['BENCH_CHANNEL_PACED_PAYMENTS'] ?? '10000');
+const SYNC_DENSE_INTERVAL_MS = process.env['BENCH_SYNC_DENSE_INTERVAL_MS'] ?? '250';
+const SYNC_DENSE_WINDOW_MS = process.env['BENCH_SYNC_DENSE_WINDOW_MS'] ?? '4000';
+/** Paced payments in flight at most; past it an arrival waits (and is reported late). */
+const PACED_IN_FLIGHT_MAX = 256;
 const DROP_SHARE = 0.1;
 const AMOUNT_MINOR = 100n;
 const PAYER_FUNDS_MINOR = 1_000_000n;
@@ -62,7 +80,18 @@ interface Figure {
   readonly within_5s?: number;
   readonly statements_per_payment?: number;
   readonly commits_per_payment?: number;
+  readonly queries_per_payment?: number;
+  readonly start_late_p99_ms?: number;
   readonly errors: number;
+}
+
+/** One channel payment the bench drove to the payer's decision. */
+interface Decided {
+  readonly orderId: string;
+  readonly merchantId: string;
+  readonly txnId: string;
+  readonly decidedAtMs: number;
+  readonly dropped: boolean;
 }
 
 interface Drive {
@@ -219,14 +248,133 @@ function finalFigure(figure: string, unsorted: readonly number[], errors: number
   };
 }
 
+/** Creates an order, pays it with an Alipay part and pays at the sandbox (dropping its notification when asked). */
+async function channelPayment(
+  p: Platform,
+  merchantId: string,
+  dropped: boolean,
+): Promise<{ decided: Decided; totalMs: number; payMs: number }> {
+  const t0 = performance.now();
+  const order = await createOrder(p, merchantId, AMOUNT_MINOR, { notify: false });
+  const t1 = performance.now();
+  const res = await pay(p, order.orderId, uid('payer'), [
+    part(PartKind.PART_KIND_CHANNEL, AMOUNT_MINOR, { payChannel: '1001' }),
+  ]);
+  const t2 = performance.now();
+  const txnId = res.payment?.parts[0]?.channelTxnId ?? '';
+  // One use: the fault leaves the sandbox's list (1,000 at most) once it has dropped the notification.
+  if (dropped) await addFault(p.sandboxUrl, { kind: 'notify_drop', out_trade_no: txnId, times: 1 });
+  await payAtSandbox(p.sandboxUrl, 'alipay', txnId);
+  return {
+    decided: { orderId: order.orderId, merchantId, txnId, decidedAtMs: Date.now(), dropped },
+    totalMs: t2 - t0,
+    payMs: t2 - t1,
+  };
+}
+
+/**
+ * Starts `work(i)` for i < count at `perS` a second (open loop: an arrival does
+ * not wait for earlier ones unless PACED_IN_FLIGHT_MAX are in flight).
+ */
+async function paced(
+  perS: number,
+  count: number,
+  work: (i: number) => Promise<void>,
+): Promise<{ errors: number; perS: number; startLateMs: number[] }> {
+  const inFlight = new Set<Promise<void>>();
+  const startLateMs: number[] = [];
+  let errors = 0;
+  const startedAtMs = performance.now();
+  for (let i = 0; i < count; i++) {
+    const dueMs = startedAtMs + (i * 1000) / perS;
+    const waitMs = dueMs - performance.now();
+    if (waitMs > 0) await new Promise((r) => setTimeout(r, waitMs));
+    while (inFlight.size >= PACED_IN_FLIGHT_MAX) await Promise.race(inFlight);
+    startLateMs.push(Math.max(0, performance.now() - dueMs));
+    const run: Promise<void> = work(i)
+      .catch((err: unknown) => {
+        errors++;
+        if (errors <= 3) process.stderr.write(`  error: ${String(err)}\n`);
+      })
+      .finally(() => inFlight.delete(run));
+    inFlight.add(run);
+  }
+  await Promise.all(inFlight);
+  startLateMs.sort((a, b) => a - b);
+  const achieved = Math.round((count / (performance.now() - startedAtMs)) * 1000);
+  return { errors, perS: achieved, startLateMs };
+}
+
+/** Waits until every decided order is paid (or FINAL_WAIT_MS_MAX passes); paid_at per order id. */
+async function waitPaid(p: Platform, decided: readonly Decided[]): Promise<Map<string, number>> {
+  const deadline = Date.now() + FINAL_WAIT_MS_MAX;
+  const orderIds = decided.map((d) => d.orderId);
+  let paid = new Map<string, number>();
+  while (Date.now() < deadline) {
+    paid = await paidAt(p, orderIds);
+    if (paid.size === decided.length) break;
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  return paid;
+}
+
+/** Channel queries (the sandbox's tally of Alipay trade.query calls) per channel txn id. */
+async function queriesByTxn(p: Platform): Promise<Map<string, number>> {
+  const res = await fetch(`${p.sandboxUrl}/sandbox/calls?channel=alipay&operation=query`);
+  const body = (await res.json()) as { calls: { key: string; count: number }[]; overflow: number };
+  if (body.overflow > 0)
+    process.stdout.write(`  note: ${body.overflow} sandbox calls past its tally bound\n`);
+  return new Map(body.calls.map((c) => [c.key, c.count]));
+}
+
+/** decision→final over all, notified and dropped payments, each with its queries per payment. */
+function decisionFigures(
+  prefix: string,
+  decided: readonly Decided[],
+  paid: ReadonlyMap<string, number>,
+  queries: ReadonlyMap<string, number>,
+): Figure[] {
+  const delayOf = (d: Decided): number => {
+    const at = paid.get(d.orderId);
+    return at === undefined ? Number.POSITIVE_INFINITY : Math.max(0, at - d.decidedAtMs);
+  };
+  const figures: Figure[] = [];
+  for (const [figure, subset] of [
+    [`${prefix}decision→final`, decided],
+    [`${prefix}decision→final notified`, decided.filter((d) => !d.dropped)],
+    [`${prefix}decision→final dropped`, decided.filter((d) => d.dropped)],
+  ] as const) {
+    let queryCount = 0;
+    for (const d of subset as readonly Decided[]) queryCount += queries.get(d.txnId) ?? 0;
+    figures.push({
+      ...finalFigure(
+        figure,
+        subset.map(delayOf),
+        subset.length - subset.filter((d) => paid.has(d.orderId)).length,
+      ),
+      queries_per_payment: Number((queryCount / Math.max(1, subset.length)).toFixed(2)),
+    });
+  }
+  return figures;
+}
+
 async function main(): Promise<void> {
   for (const [name, value] of Object.entries({ CLIENTS, SECONDS, CHANNEL_PAYMENTS, CHANNEL_SECONDS_MAX })) {
     if (!Number.isInteger(value) || value < 1 || value > 1_000_000)
       throw new RangeError(`BENCH ${name}: ${value}`);
   }
+  if (!Number.isInteger(PACED_PAYMENTS) || PACED_PAYMENTS < 0 || PACED_PAYMENTS > 1_000_000)
+    throw new RangeError(`BENCH_CHANNEL_PACED_PAYMENTS: ${PACED_PAYMENTS}`);
+  if (!(PACED_PER_S > 0 && PACED_PER_S <= 1_000))
+    throw new RangeError(`BENCH_CHANNEL_PACED_PER_S: ${PACED_PER_S}`);
   process.stdout.write('starting every service (sandbox, account, ledger, channel-router, cashier)…\n');
   const p = await startPlatform({
-    'channel-router': { CHANNEL_SYNC_FIRST_DELAY_MS: '5000', CHANNEL_SYNC_TICK_MS: '250' },
+    'channel-router': {
+      CHANNEL_SYNC_DENSE_INTERVAL_MS: SYNC_DENSE_INTERVAL_MS,
+      CHANNEL_SYNC_DENSE_WINDOW_MS: SYNC_DENSE_WINDOW_MS,
+      CHANNEL_SYNC_FIRST_DELAY_MS: '5000',
+      CHANNEL_SYNC_TICK_MS: '250',
+    },
   });
   const figures: Figure[] = [];
   const problems: string[] = [];
@@ -271,36 +419,19 @@ async function main(): Promise<void> {
       `channel payments (Alipay QR, ${DROP_SHARE * 100}% notifications dropped), ${CLIENTS} clients, ` +
         `up to ${CHANNEL_PAYMENTS} payments or ${CHANNEL_SECONDS_MAX} s…\n`,
     );
-    const decided: { orderId: string; merchantId: string; decidedAtMs: number; dropped: boolean }[] = [];
+    const decided: Decided[] = [];
     let sequence = 0;
     const channel = await drive(CHANNEL_SECONDS_MAX, CHANNEL_PAYMENTS, async (worker) => {
-      const merchantId = merchants[worker] ?? '';
-      const t0 = performance.now();
-      const order = await createOrder(p, merchantId, AMOUNT_MINOR, { notify: false });
-      const t1 = performance.now();
-      const res = await pay(p, order.orderId, uid('payer'), [
-        part(PartKind.PART_KIND_CHANNEL, AMOUNT_MINOR, { payChannel: '1001' }),
-      ]);
-      const t2 = performance.now();
-      const txnId = res.payment?.parts[0]?.channelTxnId ?? '';
       const dropped = sequence++ % Math.round(1 / DROP_SHARE) === 0;
-      if (dropped) await addFault(p.sandboxUrl, { kind: 'notify_drop', out_trade_no: txnId });
-      await payAtSandbox(p.sandboxUrl, 'alipay', txnId);
-      decided.push({ orderId: order.orderId, merchantId, decidedAtMs: Date.now(), dropped });
-      return { totalMs: t2 - t0, payMs: t2 - t1 };
+      const done = await channelPayment(p, merchants[worker] ?? '', dropped);
+      decided.push(done.decided);
+      return { totalMs: done.totalMs, payMs: done.payMs };
     });
 
     process.stdout.write(
       `waiting for every order to reach its final state (status sync finds the dropped ones)…\n`,
     );
-    const deadline = Date.now() + FINAL_WAIT_MS_MAX;
-    let paid = new Map<string, number>();
-    const orderIds = decided.map((d) => d.orderId);
-    while (Date.now() < deadline) {
-      paid = await paidAt(p, orderIds);
-      if (paid.size === decided.length) break;
-      await new Promise((r) => setTimeout(r, 500));
-    }
+    const paid = await waitPaid(p, decided);
     const afterChannel = await countsNow(p);
     figures.push({
       figure: 'channel create+Pay',
@@ -314,26 +445,52 @@ async function main(): Promise<void> {
       errors: channel.errors,
     });
     for (const d of decided) if (paid.has(d.orderId)) paidByMerchant.get(d.merchantId)?.push(d.orderId);
-    const delayOf = (d: (typeof decided)[number]): number => {
-      const at = paid.get(d.orderId);
-      return at === undefined ? Number.POSITIVE_INFINITY : Math.max(0, at - d.decidedAtMs);
-    };
-    for (const [figure, subset] of [
-      ['decision→final', decided],
-      ['decision→final notified', decided.filter((d) => !d.dropped)],
-      ['decision→final dropped', decided.filter((d) => d.dropped)],
-    ] as const) {
-      figures.push(
-        finalFigure(
-          figure,
-          subset.map(delayOf),
-          subset.length - subset.filter((d) => paid.has(d.orderId)).length,
-        ),
-      );
-    }
+    figures.push(...decisionFigures('', decided, paid, await queriesByTxn(p)));
     if (decided.length < CHANNEL_PAYMENTS) {
       process.stdout.write(
         `  note: ${decided.length} channel payments in ${CHANNEL_SECONDS_MAX} s, fewer than the ${CHANNEL_PAYMENTS} asked for\n`,
+      );
+    }
+
+    if (PACED_PAYMENTS > 0) {
+      process.stdout.write(
+        `paced channel payments: ${PACED_PAYMENTS} at ${PACED_PER_S}/s (open loop), ` +
+          `${DROP_SHARE * 100}% notifications dropped…\n`,
+      );
+      const pacedDecided: Decided[] = [];
+      const pacedLatencies: number[] = [];
+      const pacedPayLatencies: number[] = [];
+      const beforePaced = await countsNow(p);
+      const run = await paced(PACED_PER_S, PACED_PAYMENTS, async (i) => {
+        const done = await channelPayment(
+          p,
+          merchants[i % merchants.length] ?? '',
+          i % Math.round(1 / DROP_SHARE) === 0,
+        );
+        pacedDecided.push(done.decided);
+        pacedLatencies.push(done.totalMs);
+        pacedPayLatencies.push(done.payMs);
+      });
+      const pacedPaid = await waitPaid(p, pacedDecided);
+      const afterPaced = await countsNow(p);
+      pacedLatencies.sort((a, b) => a - b);
+      pacedPayLatencies.sort((a, b) => a - b);
+      figures.push({
+        figure: `paced ${PACED_PER_S}/s create+Pay`,
+        n: pacedLatencies.length,
+        per_s: run.perS,
+        p50_ms: percentile(pacedLatencies, 50),
+        p99_ms: percentile(pacedLatencies, 99),
+        pay_p50_ms: percentile(pacedPayLatencies, 50),
+        pay_p99_ms: percentile(pacedPayLatencies, 99),
+        ...perPayment(beforePaced, afterPaced, pacedLatencies.length),
+        start_late_p99_ms: percentile(run.startLateMs, 99),
+        errors: run.errors,
+      });
+      for (const d of pacedDecided)
+        if (pacedPaid.has(d.orderId)) paidByMerchant.get(d.merchantId)?.push(d.orderId);
+      figures.push(
+        ...decisionFigures(`paced ${PACED_PER_S}/s `, pacedDecided, pacedPaid, await queriesByTxn(p)),
       );
     }
 
@@ -361,6 +518,7 @@ async function main(): Promise<void> {
       'within 5 s',
       'stmts/pay',
       'commits/pay',
+      'queries/pay',
       'errors',
     ],
     figures.map((f) => [
@@ -377,6 +535,7 @@ async function main(): Promise<void> {
       f.within_5s === undefined ? '' : String(f.within_5s),
       fmt(f.statements_per_payment),
       fmt(f.commits_per_payment),
+      f.queries_per_payment === undefined ? '' : f.queries_per_payment.toFixed(2),
       String(f.errors),
     ]),
   );

@@ -18,7 +18,27 @@ export const channelConfigSchema = {
   /** Base URL channels call back on; default http://127.0.0.1:<HTTP_PORT>. */
   CHANNEL_CALLBACK_BASE_URL: optional('http(s) URL the channels reach this service at'),
   CHANNEL_CALL_TIMEOUT_MS: int({ min: 100, max: 60_000, default: 10_000 }),
-  CHANNEL_SYNC_FIRST_DELAY_MS: int({ min: 10, max: 3_600_000, default: 5_000 }),
+  CHANNEL_SYNC_DENSE_INTERVAL_MS: int({
+    min: 0,
+    max: 60_000,
+    default: 250,
+    description:
+      'status sync queries a young open transaction this often during its dense window, so a dropped notification is found within about this long of the payer paying (ADR 0063); 0 turns the dense phase off',
+  }),
+  CHANNEL_SYNC_DENSE_WINDOW_MS: int({
+    min: 0,
+    max: 600_000,
+    default: 4_000,
+    description:
+      'how long after creation the dense phase lasts: at most window ÷ interval queries for a payment nobody pays (ADR 0063); 0 turns it off',
+  }),
+  CHANNEL_SYNC_FIRST_DELAY_MS: int({
+    min: 10,
+    max: 3_600_000,
+    default: 5_000,
+    description:
+      'first back-off delay after the dense window (after creation without one); doubling after that',
+  }),
   CHANNEL_SYNC_DELAY_MAX_MS: int({ min: 10, max: 86_400_000, default: 600_000 }),
   /** Status sync's backstop: the longest it sleeps between passes when no wake-up and no due transaction wakes it sooner. */
   CHANNEL_SYNC_TICK_MS: int({ min: 10, max: 60_000, default: 1_000 }),

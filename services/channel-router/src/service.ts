@@ -86,6 +86,8 @@ export const channelRouterSpec: ServiceSpec<typeof channelConfigSchema> = {
       ),
       channelTimeoutMs: config.CHANNEL_CALL_TIMEOUT_MS,
       syncSchedule: {
+        denseIntervalMs: config.CHANNEL_SYNC_DENSE_INTERVAL_MS,
+        denseWindowMs: config.CHANNEL_SYNC_DENSE_WINDOW_MS,
         firstDelayMs: config.CHANNEL_SYNC_FIRST_DELAY_MS,
         backoffFactor: 2,
         delayMaxMs: config.CHANNEL_SYNC_DELAY_MAX_MS,

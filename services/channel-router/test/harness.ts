@@ -28,6 +28,8 @@ export interface RouterHarness {
   /** Every channel.txn_updated written to the outbox, in order. */
   events(): Promise<{ subject: string; event: TxnUpdated }[]>;
   query<T>(sql: string, params?: unknown[]): Promise<T[]>;
+  /** Another replica of the service on the same database, NATS prefix, sandbox and key; stopped by close(). */
+  startReplica(): Promise<RunningService>;
   close(): Promise<void>;
 }
 
@@ -44,33 +46,37 @@ export async function startRouterHarness(env: Readonly<Record<string, string>> =
     service: 'channel-router',
     level: process.env['CHANNEL_TEST_LOG'] ?? 'silent',
   });
-  const service = await runService(channelRouterSpec, {
-    handleSignals: false,
-    logger: serviceLogger,
-    readinessIntervalMs: 200,
-    env: {
-      SERVICE_NAME: 'channel-router',
-      GRPC_HOST: '127.0.0.1',
-      GRPC_PORT: String(grpcPort),
-      HTTP_PORT: String(httpPort),
-      DATABASE_URL: database.url,
-      NATS_URL: process.env['NATS_URL'] ?? 'nats://127.0.0.1:4222',
-      NATS_PREFIX: testPrefix(),
-      AUTH_JWT_PUBLIC_KEY: minter.publicKeyPem,
-      AUTH_JWT_ISSUER: minter.issuer,
-      AUTH_JWT_AUDIENCE: minter.audience,
-      SHUTDOWN_GRACE_MS: '1000',
-      LOG_LEVEL: 'silent',
-      SANDBOX_URL: sandbox.url,
-      CHANNEL_SEED_FROM_SANDBOX: '1',
-      CHANNEL_CREDENTIALS_KEY: randomBytes(32).toString('base64'),
-      CHANNEL_SYNC_FIRST_DELAY_MS: '300',
-      CHANNEL_SYNC_TICK_MS: '50',
-      CHANNEL_CALL_TIMEOUT_MS: '3000',
-      ...env,
-    },
-  });
-  await service.ready;
+  const sharedEnv = {
+    SERVICE_NAME: 'channel-router',
+    GRPC_HOST: '127.0.0.1',
+    DATABASE_URL: database.url,
+    NATS_URL: process.env['NATS_URL'] ?? 'nats://127.0.0.1:4222',
+    NATS_PREFIX: testPrefix(),
+    AUTH_JWT_PUBLIC_KEY: minter.publicKeyPem,
+    AUTH_JWT_ISSUER: minter.issuer,
+    AUTH_JWT_AUDIENCE: minter.audience,
+    SHUTDOWN_GRACE_MS: '1000',
+    LOG_LEVEL: 'silent',
+    SANDBOX_URL: sandbox.url,
+    CHANNEL_SEED_FROM_SANDBOX: '1',
+    CHANNEL_CREDENTIALS_KEY: randomBytes(32).toString('base64'),
+    CHANNEL_SYNC_FIRST_DELAY_MS: '300',
+    CHANNEL_SYNC_TICK_MS: '50',
+    CHANNEL_CALL_TIMEOUT_MS: '3000',
+    ...env,
+  };
+  const run = async (grpc: number, http: number): Promise<RunningService> => {
+    const running = await runService(channelRouterSpec, {
+      handleSignals: false,
+      logger: serviceLogger,
+      readinessIntervalMs: 200,
+      env: { ...sharedEnv, GRPC_PORT: String(grpc), HTTP_PORT: String(http) },
+    });
+    await running.ready;
+    return running;
+  };
+  const service = await run(grpcPort, httpPort);
+  const replicas: RunningService[] = [];
   const token = await minter.mint({
     sub: 'channel-test',
     scopes: ['channel:read', 'channel:write', 'channel:admin'],
@@ -98,9 +104,15 @@ export async function startRouterHarness(env: Readonly<Record<string, string>> =
       );
       return rows.map((row) => ({ subject: row.subject, event: TxnUpdated.decode(row.payload) }));
     },
+    async startReplica() {
+      const replica = await run(await freePort(), await freePort());
+      replicas.push(replica);
+      return replica;
+    },
     async close() {
       client.close();
       await pg.end();
+      for (const replica of replicas) await replica.stop();
       await service.stop();
       await sandbox.stop();
       await database.drop();

@@ -42,7 +42,7 @@ import {
   type Candidate,
   type RoutingStrategy,
 } from '../domain/routing';
-import { nextSync, type SyncSchedule } from '../domain/sync-schedule';
+import { nextSync, nextSyncAtMs, type SyncSchedule } from '../domain/sync-schedule';
 import { isFinal, type TxnKind } from '../domain/txn';
 import type { ChangeSource, PayeeRecord, StatementRecord, Txn, TxnRef } from './model';
 import { recordOutcome, type ApplyResult } from './outcomes';
@@ -480,7 +480,7 @@ export class ChannelRouter {
       await tx.caps.setUsage(row.payChannel, row.channelNo, day, after);
     }
     const txnId = newTxnId(row.kind, day);
-    const firstSyncAt = new Date(nowMs + this.options.syncSchedule.firstDelayMs);
+    const firstSyncAt = new Date(nextSyncAtMs(this.options.syncSchedule, nowMs, nowMs));
     await tx.transactions.insert({
       ...row,
       txnId,
@@ -792,10 +792,11 @@ export class ChannelRouter {
   async syncOne(txn: Txn): Promise<void> {
     const after = await this.refresh(txn, 'status_sync');
     if (isFinal(after.state)) return;
+    // Slots count from creation (ADR 0063): dense while the payer's decision is likely, then backing off.
     const plan = nextSync(
       this.options.syncSchedule,
+      after.createdAt.getTime(),
       this.nowMs(),
-      after.syncAttempts + 1,
       after.closeDeadline.getTime(),
     );
     if (plan.kind === 'EXCEPTION') {
