@@ -180,14 +180,22 @@ export class PgLedgerTx implements LedgerTx {
   }
 
   async lockDay(accountingDate: string, mode: 'SHARE' | 'UPDATE'): Promise<DayRow> {
-    await this.manager.query(
-      `INSERT INTO days (accounting_date, status) VALUES ($1, 'OPEN') ON CONFLICT (accounting_date) DO NOTHING`,
-      [accountingDate],
-    );
-    const rows = await this.manager.query<{ d: string; status: DayStatus; closed_at: Date | null }[]>(
-      `SELECT accounting_date::text AS d, status, closed_at FROM days WHERE accounting_date = $1 FOR ${mode}`,
-      [accountingDate],
-    );
+    type Row = { d: string; status: DayStatus; closed_at: Date | null };
+    const lock = (): Promise<Row[]> =>
+      this.manager.query<Row[]>(
+        `SELECT accounting_date::text AS d, status, closed_at FROM days WHERE accounting_date = $1 FOR ${mode}`,
+        [accountingDate],
+      );
+    // The day usually exists (every voucher of the day after its first): lock it in one statement;
+    // only a day not seen yet is inserted (a rival's insert is taken as is) and locked after.
+    let rows = await lock();
+    if (rows.length === 0) {
+      await this.manager.query(
+        `INSERT INTO days (accounting_date, status) VALUES ($1, 'OPEN') ON CONFLICT (accounting_date) DO NOTHING`,
+        [accountingDate],
+      );
+      rows = await lock();
+    }
     const row = rows[0];
     if (row === undefined) throw new Error(`day ${accountingDate} vanished after insert`);
     return { accountingDate: row.d, status: row.status, closedAt: row.closed_at };
