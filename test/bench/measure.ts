@@ -18,6 +18,12 @@ import { testServerUrl } from '@paycore/testing';
 import type { Platform } from '../e2e/platform';
 
 export const SERVICES = ['account', 'ledger', 'channel-router', 'cashier'] as const;
+/**
+ * Every service process of a one-replica platform, for per-payment figures:
+ * settlement's clearing consumer and reconciliation's workers run during a
+ * payment run too, so their statements are the payment's as well.
+ */
+export const PAYMENT_SERVICES = [...SERVICES, 'settlement', 'reconciliation'] as const;
 /** Longer than Postgres's idle stats flush interval (10 s). */
 export const STATS_SETTLE_MS = 11_000;
 /** Linux's USER_HZ: /proc/<pid>/stat counts CPU time in these ticks. */
@@ -87,8 +93,61 @@ export interface Counts {
   readonly commits: number;
 }
 
+/** The driver counters of each of `services`, by service name. */
+export async function countsByService(
+  p: Platform,
+  services: readonly string[] = PAYMENT_SERVICES,
+): Promise<ReadonlyMap<string, Counts>> {
+  const counts = new Map<string, Counts>();
+  for (const name of services) {
+    const address = p.httpAddress(name);
+    counts.set(name, {
+      statements: await scrapeCounter(address, 'paycore_db_statements_total'),
+      commits: await scrapeCounter(address, 'paycore_db_commits_total'),
+    });
+  }
+  return counts;
+}
+
+/** The sum over services of a countsByService snapshot. */
+export function totalOf(counts: ReadonlyMap<string, Counts>): Counts {
+  let statements = 0;
+  let commits = 0;
+  for (const c of counts.values()) {
+    statements += c.statements;
+    commits += c.commits;
+  }
+  return { statements, commits };
+}
+
+/** Every payment service's counters summed (PAYMENT_SERVICES). */
 export async function countsNow(p: Platform): Promise<Counts> {
-  return { statements: await statementsSent(p), commits: await commitsSent(p) };
+  return totalOf(await countsByService(p));
+}
+
+/** Statements and commits per payment of one service between two snapshots. */
+export interface ServiceShare {
+  readonly service: string;
+  readonly statements_per_payment: number;
+  readonly commits_per_payment: number;
+}
+
+/** Each service's share of the work between `before` and `after`, per payment (one decimal). */
+export function sharesPerPayment(
+  before: ReadonlyMap<string, Counts>,
+  after: ReadonlyMap<string, Counts>,
+  payments: number,
+): ServiceShare[] {
+  const n = Math.max(1, payments);
+  const per = (delta: number): number => Number((delta / n).toFixed(1));
+  return [...after].map(([service, a]) => {
+    const b = before.get(service) ?? { statements: 0, commits: 0 };
+    return {
+      service,
+      statements_per_payment: per(a.statements - b.statements),
+      commits_per_payment: per(a.commits - b.commits),
+    };
+  });
 }
 
 /** CPU seconds (user + system) a process has used so far. */

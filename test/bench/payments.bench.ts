@@ -9,7 +9,9 @@
  *                 Pay alone; SQL statements and Postgres commits per payment
  *                 across all services, background work during the run
  *                 included (order creation included; counted by the
- *                 services' drivers, test/bench/measure.ts)
+ *                 services' drivers of every service process,
+ *                 test/bench/measure.ts PAYMENT_SERVICES), then the same
+ *                 split per service
  *   channel       the same with an Alipay part, until BENCH_CHANNEL_PAYMENTS
  *                 payments or BENCH_CHANNEL_SECONDS_MAX, whichever first; the
  *                 payer pays at the sandbox right after Pay, 10% of the
@@ -35,7 +37,9 @@
  *     merchant's pending-settlement balance (cashier GetMerchant) is exactly
  *     the sum of its paid orders, and cashier holds exactly that many PAID orders.
  * Env: BENCH_CLIENTS (default 64), BENCH_SECONDS (default 20),
- * BENCH_CHANNEL_PAYMENTS (default 10000), BENCH_CHANNEL_SECONDS_MAX (default 60),
+ * BENCH_CHANNEL_PAYMENTS (default 10000; 0 skips the saturated channel part, and
+ * with BENCH_CHANNEL_PACED_PAYMENTS=0 the balance part runs alone),
+ * BENCH_CHANNEL_SECONDS_MAX (default 60),
  * BENCH_CHANNEL_PACED_PER_S (default 25), BENCH_CHANNEL_PACED_PAYMENTS (default
  * 10000; 0 skips the paced run), BENCH_SYNC_DENSE_INTERVAL_MS (default 250; 0 runs
  * status sync without its dense phase, the schedule before ADR 0063),
@@ -46,7 +50,16 @@ import { deleteTestStreams } from '@paycore/testing';
 import { PartKind } from '@paycore/proto/paycore/cashier/v1/cashier_service';
 import { addFault, payAtSandbox, startPlatform, type Platform } from '../e2e/platform';
 import { createOrder, fundPayer, pay, part, registerMerchant, uid } from '../e2e/helpers';
-import { countsNow, percentile, printTable, type Counts } from './measure';
+import {
+  countsByService,
+  countsNow,
+  percentile,
+  printTable,
+  sharesPerPayment,
+  totalOf,
+  type Counts,
+  type ServiceShare,
+} from './measure';
 
 const CLIENTS = Number(process.env['BENCH_CLIENTS'] ?? '64');
 const SECONDS = Number(process.env['BENCH_SECONDS'] ?? '20');
@@ -130,7 +143,7 @@ async function drive(
   );
   latencies.sort((a, b) => a - b);
   payLatencies.sort((a, b) => a - b);
-  const perS = Math.round((latencies.length / (Date.now() - startedAtMs)) * 1000);
+  const perS = Math.round((latencies.length / Math.max(1, Date.now() - startedAtMs)) * 1000);
   return { latencies, payLatencies, errors, perS };
 }
 
@@ -153,7 +166,9 @@ function perPayment(
   after: Counts,
   payments: number,
 ): Pick<Figure, 'statements_per_payment' | 'commits_per_payment'> {
-  const n = Math.max(1, payments);
+  // A part that ran no payment (BENCH_CHANNEL_PAYMENTS=0) has no per-payment figure.
+  if (payments === 0) return {};
+  const n = payments;
   return {
     statements_per_payment: Number(((after.statements - before.statements) / n).toFixed(1)),
     commits_per_payment: Number(((after.commits - before.commits) / n).toFixed(1)),
@@ -360,7 +375,9 @@ function decisionFigures(
 
 async function main(): Promise<void> {
   for (const [name, value] of Object.entries({ CLIENTS, SECONDS, CHANNEL_PAYMENTS, CHANNEL_SECONDS_MAX })) {
-    if (!Number.isInteger(value) || value < 1 || value > 1_000_000)
+    // No channel payments is allowed: the channel part then runs nothing and the money is checked after the balance part.
+    const min = name === 'CHANNEL_PAYMENTS' ? 0 : 1;
+    if (!Number.isInteger(value) || value < min || value > 1_000_000)
       throw new RangeError(`BENCH ${name}: ${value}`);
   }
   if (!Number.isInteger(PACED_PAYMENTS) || PACED_PAYMENTS < 0 || PACED_PAYMENTS > 1_000_000)
@@ -377,6 +394,7 @@ async function main(): Promise<void> {
     },
   });
   const figures: Figure[] = [];
+  let balanceShares: ServiceShare[] = [];
   const problems: string[] = [];
   try {
     // One merchant per client: a single merchant's risk counters would serialise every payment.
@@ -390,7 +408,8 @@ async function main(): Promise<void> {
     );
     const paidByMerchant = new Map<string, string[]>(merchants.map((m) => [m, []]));
 
-    const beforeBalance = await countsNow(p);
+    const beforeByService = await countsByService(p);
+    const beforeBalance = totalOf(beforeByService);
     process.stdout.write(`balance payments (order creation included), ${CLIENTS} clients, ${SECONDS} s…\n`);
     const balance = await drive(SECONDS, Number.MAX_SAFE_INTEGER, async (worker) => {
       const merchantId = merchants[worker] ?? '';
@@ -402,7 +421,9 @@ async function main(): Promise<void> {
       paidByMerchant.get(merchantId)?.push(order.orderId);
       return { totalMs: t2 - t0, payMs: t2 - t1 };
     });
-    const afterBalance = await countsNow(p);
+    const afterByService = await countsByService(p);
+    const afterBalance = totalOf(afterByService);
+    balanceShares = sharesPerPayment(beforeByService, afterByService, balance.latencies.length);
     figures.push({
       figure: 'balance create+Pay',
       n: balance.latencies.length,
@@ -539,7 +560,16 @@ async function main(): Promise<void> {
       String(f.errors),
     ]),
   );
+  printTable(
+    'balance create+Pay per service (background work during the run included)',
+    ['service', 'stmts/pay', 'commits/pay'],
+    balanceShares.map((s) => [s.service, fmt(s.statements_per_payment), fmt(s.commits_per_payment)]),
+  );
   for (const f of figures) process.stdout.write(`${JSON.stringify({ bench: 'cashier.e2e', ...f })}\n`);
+  for (const s of balanceShares)
+    process.stdout.write(
+      `${JSON.stringify({ bench: 'cashier.e2e', figure: 'balance per service', ...s })}\n`,
+    );
   process.stdout.write(
     `${JSON.stringify({ bench: 'cashier.e2e', figure: 'money', ok: problems.length === 0, problems })}\n`,
   );

@@ -132,6 +132,15 @@ export const SQL_NOW: unique symbol = Symbol('SQL_NOW');
 
 /** What pg adapters see: the port plus SQL. */
 export interface SqlTx extends TxPort {
+  /**
+   * `claim` for a use case whose answer is known before its work (an id it
+   * chooses itself): a fresh claim stores `response` in the same statement,
+   * so no `remember` is needed (one statement instead of two; a rollback
+   * drops claim and answer together). `remember` may still replace the
+   * answer in this transaction (the work found another answer). Replays and
+   * refusals are exactly `claim`'s.
+   */
+  claimAnswered<R>(request: IdempotentRequest, response: R): Promise<Claim<R>>;
   /** One statement in this transaction; bigint parameters are sent as decimal text. */
   query<R extends object = Record<string, unknown>>(sql: string, params?: readonly unknown[]): Promise<R[]>;
   /** The TypeORM manager bound to this transaction, for code that still uses it. */
@@ -309,6 +318,8 @@ function reportStateChanges(changes: readonly StateChange[]): void {
 class PgSqlTx implements UnitOfWorkTx {
   /** Fresh claims not yet remembered: the transaction may not commit with any left. */
   readonly unremembered = new Set<string>();
+  /** Fresh claims of this transaction stored with their answer (claimAnswered). */
+  readonly answered = new Set<string>();
   /** State changes made in this attempt, reported after COMMIT. */
   readonly stateChanges: StateChange[] = [];
 
@@ -327,7 +338,10 @@ class PgSqlTx implements UnitOfWorkTx {
 
   async claim<R>(request: IdempotentRequest): Promise<Claim<R>> {
     assertRequestId(request.requestId);
-    assert.ok(!this.unremembered.has(request.requestId), `request ${request.requestId} claimed twice`);
+    assert.ok(
+      !this.unremembered.has(request.requestId) && !this.answered.has(request.requestId),
+      `request ${request.requestId} claimed twice`,
+    );
     const prepared = prepare(request);
     // One statement on the fresh path. A concurrent claim of the same id waits
     // here for the first transaction to end, then sees its row (a replay) or,
@@ -339,6 +353,37 @@ class PgSqlTx implements UnitOfWorkTx {
     );
     if (inserted.length === 1) {
       this.unremembered.add(request.requestId);
+      return { kind: 'fresh' };
+    }
+    const [first] = await this.query<IdempotencyRow>(
+      'SELECT operation, request_hash, field_hashes, response FROM idempotency_claims WHERE request_id = $1',
+      [request.requestId],
+    );
+    assert.ok(first, `idempotency row ${request.requestId} vanished between insert and select`);
+    return answerOf<R>(first, prepared);
+  }
+
+  async claimAnswered<R>(request: IdempotentRequest, response: R): Promise<Claim<R>> {
+    assertRequestId(request.requestId);
+    assert.ok(
+      !this.unremembered.has(request.requestId) && !this.answered.has(request.requestId),
+      `request ${request.requestId} claimed twice`,
+    );
+    const prepared = prepare(request);
+    // As claim, with the answer in the row: one statement on the fresh path.
+    const inserted = await this.query(
+      `INSERT INTO idempotency_claims (request_id, operation, request_hash, field_hashes, response, completed_at)
+       VALUES ($1, $2, $3, $4::jsonb, $5, now()) ON CONFLICT (request_id) DO NOTHING RETURNING 1 AS claimed`,
+      [
+        request.requestId,
+        request.operation,
+        prepared.hash,
+        JSON.stringify(prepared.fields),
+        toStoredJson(response),
+      ],
+    );
+    if (inserted.length === 1) {
+      this.answered.add(request.requestId);
       return { kind: 'fresh' };
     }
     const [first] = await this.query<IdempotencyRow>(
@@ -462,6 +507,16 @@ class PgSqlTx implements UnitOfWorkTx {
   }
 
   async remember(request: IdempotentRequest, response: unknown): Promise<void> {
+    if (this.answered.has(request.requestId)) {
+      // Claimed with an answer in this transaction: the row is this transaction's own.
+      const replaced = await this.query(
+        `UPDATE idempotency_claims SET response = $2, completed_at = now()
+         WHERE request_id = $1 RETURNING 1 AS remembered`,
+        [request.requestId, toStoredJson(response)],
+      );
+      assert.equal(replaced.length, 1, `claim row of ${request.requestId} not found to answer again`);
+      return;
+    }
     assert.ok(
       this.unremembered.has(request.requestId),
       `remember without a fresh claim of ${request.requestId}`,

@@ -7,6 +7,10 @@
  *   a malformed id is INVALID_ARGUMENT; a rolled-back claim leaves no row.
  * - 16 concurrent claims of one id: exactly one does the work, all get its answer.
  * - A claim left unanswered makes the transaction fail and leaves nothing.
+ * - claimAnswered stores the answer with the claim (no remember): a replay
+ *   gets it, 16 concurrent claims do the work once, a failing work leaves no
+ *   claim, a reused id is refused as with claim, and remember in the same
+ *   transaction replaces the answer.
  * - transition() reads the from-states out of the domain table: allowed moves
  *   change the row and name the state moved from; a move the table forbids,
  *   or from a final state, changes nothing and reports the current state; of
@@ -155,6 +159,57 @@ describe('unit of work: idempotency claim, guarded transitions, outbox', functio
     expect(answers.filter((a) => a.fresh)).to.have.length(1);
     expect(answers.every((a) => a.amount === 42n)).to.equal(true);
     expect(await count("SELECT count(*) n FROM uow_test.work WHERE request_id = 'r-4'")).to.equal(1);
+  });
+
+  /** Work whose answer is its id, known up front; `other` replaces the answer inside the transaction. */
+  async function doAnswered(
+    requestId: string,
+    amount: bigint,
+    opts: { fail?: boolean; other?: string } = {},
+  ): Promise<{ id: string; fresh: boolean }> {
+    return uow.transaction('test.answered', 'READ COMMITTED', async (tx) => {
+      const request = refund(requestId, amount);
+      const id = `id-${requestId}`;
+      const claim = await tx.claimAnswered<{ id: string }>(request, { id });
+      if (claim.kind === 'replay') return { id: claim.response.id, fresh: false };
+      await tx.query('INSERT INTO work (request_id, amount) VALUES ($1, $2)', [requestId, amount]);
+      if (opts.fail === true) throw new Error('work failed');
+      if (opts.other !== undefined) {
+        await tx.remember(request, { id: opts.other });
+        return { id: opts.other, fresh: true };
+      }
+      return { id, fresh: true };
+    });
+  }
+
+  it('claimAnswered: the answer is stored with the claim; replays, concurrency, failure and reuse as claim', async () => {
+    expect(await doAnswered('a-1', 7n)).to.deep.equal({ id: 'id-a-1', fresh: true });
+    expect(await doAnswered('a-1', 7n)).to.deep.equal({ id: 'id-a-1', fresh: false });
+    const reused = await doAnswered('a-1', 8n).then(
+      () => null,
+      (e: unknown) => e as { reason: string },
+    );
+    expect(reused).to.deep.include({ reason: 'IDEMPOTENCY_KEY_REUSED' });
+
+    const answers = await Promise.all(Array.from({ length: 16 }, () => doAnswered('a-2', 42n)));
+    expect(answers.filter((a) => a.fresh)).to.have.length(1);
+    expect(answers.every((a) => a.id === 'id-a-2')).to.equal(true);
+    expect(await count("SELECT count(*) n FROM uow_test.work WHERE request_id = 'a-2'")).to.equal(1);
+
+    await doAnswered('a-3', 5n, { fail: true }).then(
+      () => expect.fail('should fail'),
+      (e: unknown) => expect((e as Error).message).to.equal('work failed'),
+    );
+    expect(
+      await count("SELECT count(*) n FROM uow_test.idempotency_claims WHERE request_id = 'a-3'"),
+    ).to.equal(0);
+    expect(await doAnswered('a-3', 5n)).to.deep.equal({ id: 'id-a-3', fresh: true });
+
+    expect(await doAnswered('a-4', 5n, { other: 'elsewhere' })).to.deep.equal({
+      id: 'elsewhere',
+      fresh: true,
+    });
+    expect(await doAnswered('a-4', 5n)).to.deep.equal({ id: 'elsewhere', fresh: false });
   });
 
   it('refuses to commit a claim that was never answered', async () => {

@@ -10,7 +10,13 @@
  * (shared for postings, exclusive for SealDay, SetPostingMode, CloseAccount)
  * → account rows FOR UPDATE in id order.
  */
-import type { BatchTxPort, IsolationLevel, TransitionResult } from '@paycore/platform';
+import type {
+  BatchTxPort,
+  Claim,
+  IdempotentRequest,
+  IsolationLevel,
+  TransitionResult,
+} from '@paycore/platform';
 import type { Side } from '@paycore/money';
 import type { PendingRecord, PendingState } from '../domain/pending';
 import type { Reservation } from '../domain/posting';
@@ -190,6 +196,8 @@ export interface AccountEventsPort {
 }
 
 export interface AccountTx extends BatchTxPort {
+  /** The platform's claim with the answer known up front: no `remember` needed (SqlTx.claimAnswered). */
+  claimAnswered<R>(request: IdempotentRequest, response: R): Promise<Claim<R>>;
   readonly accounts: AccountRepo;
   readonly postings: PostingRepo;
   readonly pending: PendingRepo;

@@ -73,7 +73,11 @@ function viewOf(existing: LoadedPending): PendingView {
   };
 }
 
-/** Claims, runs `work` once per request, remembers the pending id, answers the pending transfer as it is now. */
+/**
+ * Claims (the answer, the pending id, is known up front, so it is stored with the claim), runs `work`
+ * once per request, answers the pending transfer as it is at the end of the same transaction (no read
+ * of its own after the commit).
+ */
 async function pendingStep(
   deps: UseCaseDeps,
   name: string,
@@ -81,15 +85,17 @@ async function pendingStep(
   pendingId: string,
   work: (tx: AccountTx) => Promise<void>,
 ): Promise<PendingView> {
-  const answered = await deps.store.transaction(name, 'READ COMMITTED', async (tx) => {
-    const claim = await tx.claim<PendingAnswer>(request);
-    if (claim.kind === 'replay') return claim.response.pendingId;
-    await tx.pending.lock(pendingId);
-    await work(tx);
-    await tx.remember(request, { pendingId });
-    return pendingId;
+  return deps.store.transaction(name, 'READ COMMITTED', async (tx) => {
+    const claim = await tx.claimAnswered<PendingAnswer>(request, { pendingId });
+    const answered = claim.kind === 'replay' ? claim.response.pendingId : pendingId;
+    if (claim.kind === 'fresh') {
+      await tx.pending.lock(pendingId);
+      await work(tx);
+    }
+    const existing = await tx.pending.find(answered);
+    if (existing === undefined) throw new PendingTransferNotFoundError(`no pending transfer ${answered}`);
+    return viewOf(existing);
   });
-  return pendingView(deps, answered);
 }
 
 export function tryTransfer(deps: UseCaseDeps, command: TryTransferCommand): Promise<PendingView> {

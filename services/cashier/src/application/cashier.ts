@@ -37,7 +37,7 @@ import type { AccountDirectory } from './accounts';
 import type { Drivers } from './drivers';
 import { ExceptionDesk } from './exceptions';
 import { PaymentStarter, routeOrRefuse, type PayInput } from './pay';
-import type { AccountPort, CashierStore, ChannelPort } from './ports';
+import type { AccountPort, CashierStore, CashierTx, ChannelPort } from './ports';
 import { RefundDesk } from './refunds';
 import type {
   CouponRecord,
@@ -230,35 +230,22 @@ export class Cashier {
       notifyUrl: input.notifyUrl,
     };
     const request = { requestId: input.requestId, operation: 'cashier.CreatePaymentOrder', payload };
-    // The id is answered before the merchant, its limits or the catalogue are consulted.
-    const peeked = await peekClaim<{ orderId: string }>(this.store, 'cashier.create-order-claim', request);
-    if (peeked.kind === 'replay') return this.mustOrder(peeked.response.orderId);
-    const merchant = await this.mustMerchant(input.merchantId);
-    const orderCode = orderBizCode(input.product, input.bizMode);
-    if (!this.catalogue.isKnown(orderCode)) {
-      throw new CashierError(
-        'UNKNOWN_BIZ_CODE',
-        `product ${input.product} has no ${input.bizMode} pay flow (code ${orderCode})`,
-        { field: 'product' },
-      );
-    }
-    const tooBig = checkRisk(
-      { ...NO_RISK_LIMITS, perTransactionMaxMinor: merchant.limits.perTransactionMaxMinor },
-      { merchantDailyMinor: 0n, payerDailyMinor: 0n, payerPaymentsThisMinute: 0 },
-      amountMinor,
-    );
-    if (tooBig) throw tooBig;
     const hash = canonicalRequestHash('cashier.CreatePaymentOrder', payload);
+    const orderId = randomUUID();
+    const orderCode = orderBizCode(input.product, input.bizMode);
+    // One transaction: the claim (with its answer, the order id chosen above) is answered before the
+    // merchant, its limits or the catalogue are consulted; a refusal after it rolls the claim back.
     return this.store.transaction('cashier.create-order', 'READ COMMITTED', async (tx) => {
-      const claim = await tx.claim<{ orderId: string }>(request);
+      const claim = await tx.claimAnswered<{ orderId: string }>(request, { orderId });
       if (claim.kind === 'replay')
         return (
           (await tx.orders.byId(claim.response.orderId)) ??
           Promise.reject(orderNotFound(claim.response.orderId))
         );
+      const merchant = await this.orderMerchant(tx, input, orderCode, amountMinor);
       const order =
         (await tx.orders.insert({
-          orderId: randomUUID(),
+          orderId,
           kind: 'PAYMENT',
           merchantId: merchant.merchantId,
           merchantOrderNo: input.merchantOrderNo,
@@ -282,9 +269,40 @@ export class Cashier {
           { field: 'merchant_order_no', metadata: { order_id: order.orderId } },
         );
       }
-      await tx.remember(request, { orderId: order.orderId });
+      // The same order under another request id: that order is this request's answer too.
+      if (order.orderId !== orderId) await tx.remember(request, { orderId: order.orderId });
       return order;
     });
+  }
+
+  /** The order's merchant, read in the order's transaction; refuses an unknown code or a too-big amount. */
+  private async orderMerchant(
+    tx: CashierTx,
+    input: { merchantId: string; product: string; bizMode: BizModeName | undefined },
+    orderCode: string,
+    amountMinor: bigint,
+  ): Promise<MerchantRecord> {
+    const merchant = ID_PATTERN.test(input.merchantId)
+      ? await tx.merchants.byId(input.merchantId)
+      : undefined;
+    if (!merchant)
+      throw new CashierError('MERCHANT_NOT_FOUND', `merchant ${input.merchantId.slice(0, 64)} not found`, {
+        field: 'merchant_id',
+      });
+    if (!this.catalogue.isKnown(orderCode)) {
+      throw new CashierError(
+        'UNKNOWN_BIZ_CODE',
+        `product ${input.product} has no ${input.bizMode} pay flow (code ${orderCode})`,
+        { field: 'product' },
+      );
+    }
+    const tooBig = checkRisk(
+      { ...NO_RISK_LIMITS, perTransactionMaxMinor: merchant.limits.perTransactionMaxMinor },
+      { merchantDailyMinor: 0n, payerDailyMinor: 0n, payerPaymentsThisMinute: 0 },
+      amountMinor,
+    );
+    if (tooBig) throw tooBig;
+    return merchant;
   }
 
   async orderView(orderId: string): Promise<OrderView> {

@@ -8,6 +8,9 @@
  * any driver — the Pay call, the channel event consumer, the recovery worker,
  * another replica — can run any step again and is answered as a replay.
  * Decisions are guarded, table-driven transitions, so a flow is decided once.
+ * (One decision is recorded with its outcome instead: a payment without a
+ * channel part is decided by its tries alone, which any driver can replay, so
+ * its CONFIRMING commits with SUCCEEDED after the confirms — docs/adr/0062.)
  *
  * A flow is read once and carried through its steps; each step writes with
  * one transaction and returns the flow as it now is.

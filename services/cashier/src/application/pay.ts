@@ -1,6 +1,8 @@
 /**
  * Starting a payment (Pay, and the top-up's Pay): one transaction that
- * claims the request id first, then locks the order, checks it is payable
+ * claims the request id first (the payment id is chosen before, so the claim
+ * stores its answer in the same statement), then locks the order (its
+ * merchant's limits read in the same statement), checks it is payable
  * with nothing in flight, routes the channel part, counts the risk limits,
  * reserves the coupon and records the payment (TRYING) with its parts. A
  * replay answers with the payment as it is now. An in-flight channel payment
@@ -14,7 +16,7 @@ import { runWithBizCode, type Catalogue } from '@paycore/context';
 import { internalPartCode } from '../domain/codes';
 import { couponRefusal } from '../domain/coupons';
 import { CashierError } from '../domain/errors';
-import { NO_RISK_LIMITS, type RequestedPart } from '../domain/model';
+import { NO_RISK_LIMITS, type RequestedPart, type RiskLimits } from '../domain/model';
 import { planPayment } from '../domain/plan';
 import { canonicalRequestHash, type IdempotentRequest } from '@paycore/platform';
 import {
@@ -69,12 +71,12 @@ export class PaymentStarter {
   async start(input: PayInput): Promise<Started> {
     const request = payRequest(input);
     try {
+      // The payment's id is chosen first, so the claim stores its answer in the same statement.
+      const paymentId = randomUUID();
       return await this.store.transaction('cashier.pay', 'READ COMMITTED', async (tx) => {
-        const claim = await tx.claim<{ paymentId: string }>(request);
+        const claim = await tx.claimAnswered<{ paymentId: string }>(request, { paymentId });
         if (claim.kind === 'replay') return { kind: 'replay', paymentId: claim.response.paymentId } as const;
-        const started = await this.record(tx, input);
-        await tx.remember(request, { paymentId: started.payment.paymentId });
-        return started;
+        return this.record(tx, input, paymentId);
       });
     } catch (err) {
       if (err instanceof InFlight) return { kind: 'in-flight', paymentId: err.paymentId, state: err.state };
@@ -85,9 +87,11 @@ export class PaymentStarter {
   private async record(
     tx: CashierTx,
     input: PayInput,
+    paymentId: string,
   ): Promise<{ kind: 'started'; payment: PaymentRecord; order: OrderRecord }> {
-    const order = await tx.orders.byId(input.orderId, 'FOR UPDATE');
-    if (!order) throw orderNotFound(input.orderId);
+    const locked = await tx.orders.forPay(input.orderId);
+    if (!locked) throw orderNotFound(input.orderId);
+    const { order, limits } = locked;
     this.checkPayable(order);
     const inFlight = await tx.payments.inFlightOf(order.orderId);
     if (inFlight) throw new InFlight(inFlight.paymentId, inFlight.state);
@@ -98,7 +102,6 @@ export class PaymentStarter {
       allowedPayChannels: this.catalogue.payChannelsFor(order.orderCode),
       isInternalPayChannel: (pc) => this.catalogue.isInternalPayChannel(pc),
     });
-    const paymentId = randomUUID();
     const parts: NewPayment['parts'][number][] = [];
     for (const part of planned) {
       if (part.kind === 'CHANNEL') {
@@ -118,7 +121,7 @@ export class PaymentStarter {
       }
     }
     const nowMs = this.nowMs();
-    const riskDay = await this.countRisk(tx, order, input.payerId, nowMs);
+    const riskDay = await this.countRisk(tx, order, limits ?? NO_RISK_LIMITS, input.payerId, nowMs);
     for (const part of planned) {
       if (part.couponId === undefined) continue;
       const coupon = await tx.coupons.byId(part.couponId, 'FOR UPDATE');
@@ -148,11 +151,10 @@ export class PaymentStarter {
   private async countRisk(
     tx: CashierTx,
     order: OrderRecord,
+    limits: RiskLimits,
     payerId: string,
     nowMs: number,
   ): Promise<string> {
-    const merchant = order.merchantId === null ? undefined : await tx.merchants.byId(order.merchantId);
-    const limits = merchant?.limits ?? NO_RISK_LIMITS;
     const limited =
       limits.perTransactionMaxMinor > 0n ||
       limits.merchantDailyMaxMinor > 0n ||

@@ -235,7 +235,7 @@ export class PaymentDriver {
     };
   }
 
-  private async tryParts(flow: Flow): Promise<Flow | undefined> {
+  private async tryParts(flow: Flow): Promise<Step> {
     const tried: { partNo: number; to: PartStateName }[] = [];
     for (const part of flow.payment.parts) {
       if (part.kind === 'CHANNEL' || part.state !== 'PLANNED') continue;
@@ -249,7 +249,18 @@ export class PaymentDriver {
       tried.push({ partNo: part.partNo, to: 'TRIED' });
     }
     const hasChannel = flow.payment.parts.some((p) => p.kind === 'CHANNEL');
-    return this.moveTo(flow, hasChannel ? 'PROCESSING' : 'CONFIRMING', tried);
+    if (hasChannel) return this.moveTo(flow, 'PROCESSING', tried);
+    // Without a channel part nothing but these tries decides the payment, so the confirms follow at
+    // once and CONFIRMING is recorded in the transaction that records SUCCEEDED (docs/adr/0062). A
+    // crash before it leaves the payment TRYING: the next driver replays the tries and the confirms.
+    const triedNow = new Set(tried.map((t) => t.partNo));
+    return this.confirmParts({
+      ...flow,
+      payment: {
+        ...flow.payment,
+        parts: flow.payment.parts.map((p) => (triedNow.has(p.partNo) ? { ...p, state: 'TRIED' } : p)),
+      },
+    });
   }
 
   /** Applies a channel state to a waiting payment; undefined when it has to wait. */
@@ -400,13 +411,19 @@ export class PaymentDriver {
     const done = await this.record(
       flow,
       async (tx) => {
+        paid = undefined; // a retried transaction starts again
+        if (flow.payment.state === 'TRYING') {
+          // Straight from the tries (tryParts): the decision is recorded here, just before the outcome.
+          const decided = await tx.payments.moveTo(flow.payment.paymentId, 'CONFIRMING');
+          if (!decided.changed) return false;
+        }
         paid = await completePayment(tx, flow.payment, flow.order, notificationBody);
         return paid !== undefined;
       },
       confirmed,
       'payment-succeeded',
     );
-    if (!done || done.payment.state !== 'CONFIRMING' || !paid) return done;
+    if (!done || done.payment.state !== flow.payment.state || !paid) return done;
     return {
       order: paid.order,
       payment: { ...done.payment, state: 'SUCCEEDED', finishedAt: paid.payment.finishedAt },

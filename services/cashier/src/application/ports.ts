@@ -8,7 +8,7 @@
  * the orchestration replay any step after a crash. No SQL here: adapters/pg
  * implements the store, adapters/grpc the two services.
  */
-import type { IsolationLevel, TxPort } from '@paycore/platform';
+import type { Claim, IdempotentRequest, IsolationLevel, TxPort } from '@paycore/platform';
 import type { Side } from '@paycore/money';
 import type { AccountRef } from '../domain/accounts';
 import type {
@@ -17,6 +17,7 @@ import type {
   PaymentStateName,
   PlannedPart,
   RefundStateName,
+  RiskLimits,
   WithdrawalStateName,
 } from '../domain/model';
 import type { RiskUsage } from '../domain/risk';
@@ -66,6 +67,12 @@ export interface OrderRepo {
   /** undefined when the merchant's order number exists already. */
   insert(order: NewOrder): Promise<OrderRecord | undefined>;
   byId(orderId: string, lock?: 'FOR UPDATE'): Promise<OrderRecord | undefined>;
+  /**
+   * The order locked FOR UPDATE with its merchant's risk limits, in one
+   * statement (Pay's start); limits are undefined when the order has no
+   * merchant row.
+   */
+  forPay(orderId: string): Promise<{ order: OrderRecord; limits: RiskLimits | undefined } | undefined>;
   byMerchantNo(merchantId: string, merchantOrderNo: string): Promise<OrderRecord | undefined>;
   moveTo(orderId: string, to: OrderStateName, set?: OrderChange): Promise<Moved<OrderStateName>>;
   /** ESCROW: records the receipt and the amount the release moves. */
@@ -243,6 +250,8 @@ export interface CashierEvents {
 }
 
 export interface CashierTx extends TxPort {
+  /** The platform's claim with the answer known up front: no `remember` needed (SqlTx.claimAnswered). */
+  claimAnswered<R>(request: IdempotentRequest, response: R): Promise<Claim<R>>;
   readonly merchants: MerchantRepo;
   readonly orders: OrderRepo;
   readonly payments: PaymentRepo;

@@ -1,6 +1,6 @@
 /** Orders: insert, reads, table-driven state changes, the escrow receipt and release marks. */
 import { SQL_NOW, type SqlTx } from '@paycore/platform';
-import type { OrderStateName } from '../../domain/model';
+import type { OrderStateName, RiskLimits } from '../../domain/model';
 import type { Moved, NewOrder, OrderChange, OrderRepo } from '../../application/ports';
 import type { OrderRecord } from '../../application/records';
 import { ORDER_COLUMNS, orderOf } from './rows';
@@ -65,6 +65,33 @@ export class PgOrders implements OrderRepo {
 
   byMerchantNo(merchantId: string, merchantOrderNo: string): Promise<OrderRecord | undefined> {
     return selectOrderByMerchantNo(this.sql, merchantId, merchantOrderNo);
+  }
+
+  async forPay(orderId: string): Promise<{ order: OrderRecord; limits: RiskLimits | undefined } | undefined> {
+    // The limits ride along as text (exact bigints); FOR UPDATE locks the order row only.
+    const rows = await this.sql.query(
+      `SELECT ${ORDER_COLUMNS},
+         (SELECT ARRAY[m.per_txn_max_minor::text, m.merchant_daily_max_minor::text,
+                       m.payer_daily_max_minor::text, m.payer_per_minute_max::text]
+            FROM merchants m WHERE m.merchant_id = orders.merchant_id) AS merchant_limits
+       FROM orders WHERE order_id = $1 FOR UPDATE`,
+      [orderId],
+    );
+    const row = rows[0];
+    if (!row) return undefined;
+    const limits = row['merchant_limits'] as string[] | null;
+    return {
+      order: orderOf(row),
+      limits:
+        limits === null
+          ? undefined
+          : {
+              perTransactionMaxMinor: BigInt(limits[0] ?? '0'),
+              merchantDailyMaxMinor: BigInt(limits[1] ?? '0'),
+              payerDailyMaxMinor: BigInt(limits[2] ?? '0'),
+              payerPaymentsPerMinuteMax: Number(limits[3] ?? '0'),
+            },
+    };
   }
 
   moveTo(orderId: string, to: OrderStateName, set: OrderChange = {}): Promise<Moved<OrderStateName>> {

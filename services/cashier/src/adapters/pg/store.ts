@@ -80,6 +80,7 @@ class PgCashierTx implements CashierTx {
   }
 
   claim: SqlTx['claim'] = (request) => this.sql.claim(request);
+  claimAnswered: SqlTx['claimAnswered'] = (request, response) => this.sql.claimAnswered(request, response);
   remember: SqlTx['remember'] = (request, response) => this.sql.remember(request, response);
   publish: SqlTx['publish'] = (event) => this.sql.publish(event);
 }

@@ -5,6 +5,7 @@
  * date into a JS Date in some time zone; bigints travel as decimal text both
  * ways, so no amount passes through a JS number.
  */
+import assert from 'node:assert/strict';
 import type { DataSource, EntityManager } from 'typeorm';
 import {
   advisoryLockKey,
@@ -80,13 +81,20 @@ function toSubject(row: SubjectRow): Subject {
 const VOUCHER_COLUMNS = `seq::text AS seq, voucher_id::text AS voucher_id, source, transfer_id, biz_code,
   accounting_date::text AS accounting_date, reason, operator, created_at`;
 
+const LINE_COLUMNS = `voucher_id::text AS voucher_id, line_no, subject_code, side, amount_minor::text AS amount_minor,
+  currency, account_id`;
+
 async function withLines(manager: EntityManager, rows: VoucherRow[]): Promise<Voucher[]> {
   if (rows.length === 0) return [];
   const lines = await manager.query<LineRow[]>(
-    `SELECT voucher_id::text AS voucher_id, line_no, subject_code, side, amount_minor::text AS amount_minor, currency, account_id
-       FROM voucher_lines WHERE voucher_id = ANY($1::uuid[]) ORDER BY voucher_id, line_no`,
+    `SELECT ${LINE_COLUMNS} FROM voucher_lines WHERE voucher_id = ANY($1::uuid[]) ORDER BY voucher_id, line_no`,
     [rows.map((r) => r.voucher_id)],
   );
+  return vouchersOf(rows, lines);
+}
+
+/** Vouchers with their lines (`lines` in line order). */
+function vouchersOf(rows: readonly VoucherRow[], lines: readonly LineRow[]): Voucher[] {
   const byVoucher = new Map<string, VoucherLine[]>();
   for (const line of lines) {
     const list = byVoucher.get(line.voucher_id) ?? [];
@@ -172,14 +180,22 @@ export class PgLedgerTx implements LedgerTx {
   }
 
   async lockDay(accountingDate: string, mode: 'SHARE' | 'UPDATE'): Promise<DayRow> {
-    await this.manager.query(
-      `INSERT INTO days (accounting_date, status) VALUES ($1, 'OPEN') ON CONFLICT (accounting_date) DO NOTHING`,
-      [accountingDate],
-    );
-    const rows = await this.manager.query<{ d: string; status: DayStatus; closed_at: Date | null }[]>(
-      `SELECT accounting_date::text AS d, status, closed_at FROM days WHERE accounting_date = $1 FOR ${mode}`,
-      [accountingDate],
-    );
+    type Row = { d: string; status: DayStatus; closed_at: Date | null };
+    const lock = (): Promise<Row[]> =>
+      this.manager.query<Row[]>(
+        `SELECT accounting_date::text AS d, status, closed_at FROM days WHERE accounting_date = $1 FOR ${mode}`,
+        [accountingDate],
+      );
+    // The day usually exists (every voucher of the day after its first): lock it in one statement;
+    // only a day not seen yet is inserted (a rival's insert is taken as is) and locked after.
+    let rows = await lock();
+    if (rows.length === 0) {
+      await this.manager.query(
+        `INSERT INTO days (accounting_date, status) VALUES ($1, 'OPEN') ON CONFLICT (accounting_date) DO NOTHING`,
+        [accountingDate],
+      );
+      rows = await lock();
+    }
     const row = rows[0];
     if (row === undefined) throw new Error(`day ${accountingDate} vanished after insert`);
     return { accountingDate: row.d, status: row.status, closedAt: row.closed_at };
@@ -230,9 +246,21 @@ export class PgLedgerTx implements LedgerTx {
   }
 
   async insertVoucher(voucher: NewVoucher): Promise<Voucher | null> {
-    const rows = await this.manager.query<VoucherRow[]>(
-      `INSERT INTO vouchers (source, transfer_id, request_id, biz_code, accounting_date, reason, operator)
-       VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING RETURNING ${VOUCHER_COLUMNS}`,
+    // One statement: the voucher, its lines (none when the voucher exists already) and both as stored.
+    const rows = await this.manager.query<(VoucherRow & { lines: LineRow[] | null })[]>(
+      `WITH v AS (
+         INSERT INTO vouchers (source, transfer_id, request_id, biz_code, accounting_date, reason, operator)
+         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING RETURNING *
+       ), l AS (
+         INSERT INTO voucher_lines (voucher_id, line_no, subject_code, side, amount_minor, currency, account_id,
+           accounting_date, source)
+         SELECT v.voucher_id, x.line_no, x.subject_code, x.side, x.amount_minor, x.currency, x.account_id,
+             v.accounting_date, v.source
+           FROM v, unnest($8::int[], $9::text[], $10::text[], $11::bigint[], $12::text[], $13::text[])
+             AS x (line_no, subject_code, side, amount_minor, currency, account_id)
+         RETURNING ${LINE_COLUMNS}
+       )
+       SELECT ${VOUCHER_COLUMNS}, (SELECT json_agg(l ORDER BY l.line_no) FROM l) AS lines FROM v`,
       [
         voucher.source,
         voucher.transferId,
@@ -241,28 +269,24 @@ export class PgLedgerTx implements LedgerTx {
         voucher.accountingDate,
         voucher.reason,
         voucher.operator,
+        voucher.lines.map((_, index) => index + 1),
+        voucher.lines.map((line) => line.subjectCode),
+        voucher.lines.map((line) => line.side),
+        voucher.lines.map((line) => line.amountMinor.toString()),
+        voucher.lines.map((line) => line.currency),
+        voucher.lines.map((line) => line.accountId),
       ],
     );
     const row = rows[0];
     if (row === undefined) return null;
-    for (const [index, line] of voucher.lines.entries()) {
-      await this.manager.query(
-        `INSERT INTO voucher_lines (voucher_id, line_no, subject_code, side, amount_minor, currency, account_id, accounting_date, source)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-        [
-          row.voucher_id,
-          index + 1,
-          line.subjectCode,
-          line.side,
-          line.amountMinor.toString(),
-          line.currency,
-          line.accountId,
-          voucher.accountingDate,
-          voucher.source,
-        ],
-      );
-    }
-    const [stored] = await withLines(this.manager, [row]);
+    const lines = row.lines ?? [];
+    // Read back as stored: every line the voucher was given, in order.
+    assert.equal(
+      lines.length,
+      voucher.lines.length,
+      `voucher ${row.voucher_id} stored a different line count`,
+    );
+    const [stored] = vouchersOf([row], lines);
     if (stored === undefined) throw new Error('voucher vanished after insert');
     return stored;
   }

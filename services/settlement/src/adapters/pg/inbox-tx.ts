@@ -39,6 +39,9 @@ export function inboxSqlTx(manager: EntityManager): SqlTx {
     claim<R>(): Promise<Claim<R>> {
       assert.fail('an inbox handler is deduplicated by the inbox; it claims no request id');
     },
+    claimAnswered<R>(): Promise<Claim<R>> {
+      assert.fail('an inbox handler is deduplicated by the inbox; it claims no request id');
+    },
     remember(): Promise<void> {
       assert.fail('an inbox handler remembers no response');
     },
