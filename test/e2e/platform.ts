@@ -290,6 +290,8 @@ export async function startPlatform(
           CASHIER_RECOVERY_TICK_MS: '200',
           CASHIER_RECOVERY_IDLE_MS: '1500',
           CASHIER_NOTIFY_TICK_MS: '100',
+          // Reconciliation's resume and bank-claim pass (production: 60 s); the idle bench keeps the default.
+          RECON_SCHEDULE_TICK_MS: '500',
         };
   const runDir = mkdtempSync(path.join(tmpdir(), 'paycore-e2e-'));
   const database: TestDatabase = await createTestDatabase();
@@ -377,7 +379,6 @@ export async function startPlatform(
       ...testSchedules,
       // reconciliation: runs on request only (no daily schedule); the resume worker waits long enough never to race a live run (tests resume by replay)
       RECON_SCHEDULE_ENABLED: 'false',
-      RECON_SCHEDULE_TICK_MS: '500',
       RECON_RESUME_AFTER_MS: '600000',
       // A killed reconciliation's run lease ends 5 s after its last renewal (the restarted process's replay waits for it).
       RECON_RUN_LEASE_MS: '5000',

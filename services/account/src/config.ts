@@ -36,7 +36,9 @@ export const accountConfigSchema = {
   ACCOUNT_FLUSH_TICK_MS: int({
     min: 1,
     max: 60_000,
-    default: 100,
+    // 1 s: a BUFFERED account flushes at most this late after its interval (default 300 s) is due;
+    // accounts with sub-second intervals need a lower tick. Idle cost: one statement per tick (ADR 0060).
+    default: 1_000,
     description: 'how often the flusher looks for due BUFFERED accounts',
   }),
   ACCOUNT_EXPIRY_TICK_MS: int({

@@ -19,7 +19,8 @@ export const cashierConfigSchema = {
     default: 3_600_000,
     description: 'how long reservations outlive the order expiry',
   }),
-  CASHIER_RECOVERY_TICK_MS: int({ min: 10, max: 60_000, default: 1_000 }),
+  /** Recovery's pass: a flow idle for CASHIER_RECOVERY_IDLE_MS is driven at most this much later (ADR 0060). */
+  CASHIER_RECOVERY_TICK_MS: int({ min: 10, max: 60_000, default: 2_500 }),
   CASHIER_RECOVERY_IDLE_MS: int({
     min: 10,
     max: 3_600_000,

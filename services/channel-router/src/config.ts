@@ -41,7 +41,7 @@ export const channelConfigSchema = {
   }),
   CHANNEL_SYNC_DELAY_MAX_MS: int({ min: 10, max: 86_400_000, default: 600_000 }),
   /** Status sync's backstop: the longest it sleeps between passes when no wake-up and no due transaction wakes it sooner. */
-  CHANNEL_SYNC_TICK_MS: int({ min: 10, max: 60_000, default: 1_000 }),
+  CHANNEL_SYNC_TICK_MS: int({ min: 10, max: 60_000, default: 5_000 }),
   CHANNEL_SYNC_BATCH_MAX: int({ min: 1, max: 1_000, default: 100 }),
   CHANNEL_SYNC_CONCURRENCY: int({ min: 1, max: 64, default: 8 }),
   CHANNEL_CALLBACK_POOL_SIZE_MAX: int({
