@@ -22,7 +22,7 @@
  */
 import { expect } from 'chai';
 import { createDataSource, runMigrations, type OutboxEvent } from '@paycore/platform';
-import { createTestDatabase, type TestDatabase } from '@paycore/testing';
+import { createTestDatabase, seededRandom, seedFromEnv, type TestDatabase } from '@paycore/testing';
 import { join } from 'node:path';
 import type { DataSource } from 'typeorm';
 import { PgSettlementStore } from '../src/adapters/pg/store';
@@ -38,7 +38,7 @@ import type {
 } from '../src/application/ports';
 import type { BusinessCalendar } from '../src/domain/cycles';
 
-const SEED = Number(process.env['SETTLEMENT_PAGES_SEED'] ?? Date.now() % 1_000_000);
+const SEED = seedFromEnv('SETTLEMENT_PAGES_SEED');
 const MERCHANTS = 1_200;
 const DAY_1 = '2026-06-04';
 const DAY_2 = '2026-06-05';
@@ -59,18 +59,6 @@ const weekdays: BusinessCalendar = {
     throw new Error('no business day within 60 days');
   },
 };
-
-/** mulberry32: a small seeded generator, so that a failure replays from its seed. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
 
 const events: BatchEvents = {
   batchDue: (batchId: string): OutboxEvent => ({ subject: WORK_SUBJECT, payload: Buffer.from(batchId) }),
@@ -297,7 +285,7 @@ describe('settlement day page by page (real Postgres)', function () {
     single = await openSide();
     for (const side of [paged, single]) {
       await seedMerchants(side);
-      await seed(side, random(SEED), '2026-06-03', DAY_1, 'd1');
+      await seed(side, seededRandom(SEED), '2026-06-03', DAY_1, 'd1');
     }
   });
   after(async () => {
@@ -354,7 +342,7 @@ describe('settlement day page by page (real Postgres)', function () {
   });
 
   it('carries into the next day and converges after a crash in the middle of a page', async () => {
-    for (const side of [paged, single]) await seed(side, random(SEED + 1), '2026-06-04', DAY_2, 'd2');
+    for (const side of [paged, single]) await seed(side, seededRandom(SEED + 1), '2026-06-04', DAY_2, 'd2');
     const expected = await settleOneByOne(single, DAY_2);
 
     const crashing = batchesOf(failingOnce(paged.store, 2));
