@@ -336,13 +336,27 @@ class PgSqlTx implements UnitOfWorkTx {
     return result.rows;
   }
 
-  async claim<R>(request: IdempotentRequest): Promise<Claim<R>> {
+  private prepareClaim(request: IdempotentRequest) {
     assertRequestId(request.requestId);
     assert.ok(
       !this.unremembered.has(request.requestId) && !this.answered.has(request.requestId),
       `request ${request.requestId} claimed twice`,
     );
-    const prepared = prepare(request);
+    return prepare(request);
+  }
+
+  /** The answer of a claim some transaction made first (a replay, or a refused reuse of the id). */
+  private async claimedBefore<R>(requestId: string, prepared: ReturnType<typeof prepare>): Promise<Claim<R>> {
+    const [first] = await this.query<IdempotencyRow>(
+      'SELECT operation, request_hash, field_hashes, response FROM idempotency_claims WHERE request_id = $1',
+      [requestId],
+    );
+    assert.ok(first, `idempotency row ${requestId} vanished between insert and select`);
+    return answerOf<R>(first, prepared);
+  }
+
+  async claim<R>(request: IdempotentRequest): Promise<Claim<R>> {
+    const prepared = this.prepareClaim(request);
     // One statement on the fresh path. A concurrent claim of the same id waits
     // here for the first transaction to end, then sees its row (a replay) or,
     // if it rolled back, inserts its own (fresh).
@@ -355,21 +369,11 @@ class PgSqlTx implements UnitOfWorkTx {
       this.unremembered.add(request.requestId);
       return { kind: 'fresh' };
     }
-    const [first] = await this.query<IdempotencyRow>(
-      'SELECT operation, request_hash, field_hashes, response FROM idempotency_claims WHERE request_id = $1',
-      [request.requestId],
-    );
-    assert.ok(first, `idempotency row ${request.requestId} vanished between insert and select`);
-    return answerOf<R>(first, prepared);
+    return this.claimedBefore<R>(request.requestId, prepared);
   }
 
   async claimAnswered<R>(request: IdempotentRequest, response: R): Promise<Claim<R>> {
-    assertRequestId(request.requestId);
-    assert.ok(
-      !this.unremembered.has(request.requestId) && !this.answered.has(request.requestId),
-      `request ${request.requestId} claimed twice`,
-    );
-    const prepared = prepare(request);
+    const prepared = this.prepareClaim(request);
     // As claim, with the answer in the row: one statement on the fresh path.
     const inserted = await this.query(
       `INSERT INTO idempotency_claims (request_id, operation, request_hash, field_hashes, response, completed_at)
@@ -386,12 +390,7 @@ class PgSqlTx implements UnitOfWorkTx {
       this.answered.add(request.requestId);
       return { kind: 'fresh' };
     }
-    const [first] = await this.query<IdempotencyRow>(
-      'SELECT operation, request_hash, field_hashes, response FROM idempotency_claims WHERE request_id = $1',
-      [request.requestId],
-    );
-    assert.ok(first, `idempotency row ${request.requestId} vanished between insert and select`);
-    return answerOf<R>(first, prepared);
+    return this.claimedBefore<R>(request.requestId, prepared);
   }
 
   async claimMany<R>(requests: readonly IdempotentRequest[]): Promise<BatchClaim<R>[]> {
