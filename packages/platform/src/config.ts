@@ -201,6 +201,13 @@ export const serviceConfigSchema = {
     default: 5_000,
     description: 'how often the health status re-checks Postgres and NATS',
   }),
+  METRICS_EVENT_LOOP_RESOLUTION_MS: int({
+    min: 1,
+    max: 10_000,
+    default: 100,
+    description:
+      'sampling interval of the event-loop delay histogram (nodejs_eventloop_lag_*_seconds read this interval plus the delay); each sample wakes the process',
+  }),
 } as const;
 
 export type ServiceConfig = ConfigOf<typeof serviceConfigSchema>;

@@ -137,7 +137,9 @@ export async function runService<C extends Record<string, Spec>>(
     }
   }
   const logger = options.logger ?? createLogger({ service: spec.name, level: config.LOG_LEVEL });
-  const metrics = createMetrics(spec.name);
+  const metrics = createMetrics(spec.name, {
+    eventLoopResolutionMs: config.METRICS_EVENT_LOOP_RESOLUTION_MS,
+  });
   const catalogue = loadCatalogue(config.BIZ_CATALOGUE_FILE ?? defaultCataloguePath());
   const verifier = config.AUTH_DISABLED ? null : verifierFromConfig(config);
   if (verifier === null) logger.warn('AUTH_DISABLED=true: gRPC callers are not authenticated');
