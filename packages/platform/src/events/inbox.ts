@@ -39,6 +39,13 @@
  * consumers already tolerate (redeliveries and failed publishes reorder too).
  * The next pull starts when every message of the current one is settled.
  *
+ * Idle: a pull that brought nothing is followed by a long pull for one
+ * message (idleFetchExpiresMs, default 30 s): an idle consumer asks the
+ * server twice a minute instead of once per fetchExpiresMs (with the
+ * client's heartbeats at half the expiry), and the first message after a
+ * quiet spell is handled as soon as it arrives; the pulls after it are
+ * batches again.
+ *
  * Written for NATS 2.9: a consumer has one filter subject there, so several
  * filter subjects become one server-side filter of the whole stream plus a
  * client-side match (non-matching messages are acked unhandled).
@@ -124,6 +131,8 @@ export interface InboxConsumerOptions {
   readonly maxAckPending?: number;
   /** How long one pull waits for messages. Default 5000 (server minimum 1000). */
   readonly fetchExpiresMs?: number;
+  /** How long the one-message pull after an empty one waits. Default 30000. */
+  readonly idleFetchExpiresMs?: number;
   /**
    * Inbox rows of this consumer older than this are deleted. Must exceed how
    * long a message can still come back (the stream's max age). Default 14 days.
@@ -185,6 +194,7 @@ export class InboxConsumer {
   private readonly maxAckPending: number;
   private readonly handlerConcurrencyMax: number;
   private readonly fetchExpiresMs: number;
+  private readonly idleFetchExpiresMs: number;
   private readonly serverFilter: string | undefined;
   /** Whether a delivered subject is one of filterSubjects (the server filters when there is one). */
   private readonly wanted: (subject: string) => boolean;
@@ -225,6 +235,12 @@ export class InboxConsumer {
     this.fetchExpiresMs = assertIntegerInRange(
       'fetchExpiresMs',
       options.fetchExpiresMs ?? 5_000,
+      1_000,
+      300_000,
+    );
+    this.idleFetchExpiresMs = assertIntegerInRange(
+      'idleFetchExpiresMs',
+      options.idleFetchExpiresMs ?? 30_000,
       1_000,
       300_000,
     );
@@ -318,6 +334,8 @@ export class InboxConsumer {
     let nextPurgeAtMs = Date.now();
     // Looked up once (a consumer info request) and again only after a failure.
     let consumer: Consumer | undefined;
+    // Whether the last pull brought nothing: the next one is a long pull for one message.
+    let idle = false;
     while (!this.stopping) {
       if (Date.now() >= nextPurgeAtMs) {
         nextPurgeAtMs = Date.now() + this.purgeIntervalMs;
@@ -327,18 +345,28 @@ export class InboxConsumer {
       }
       try {
         consumer ??= await this.options.js.consumers.get(this.options.stream, this.options.durable);
-        const messages = await consumer.fetch({
-          max_messages: this.batchSizeMax,
-          expires: this.fetchExpiresMs,
-        });
+        const messages = await consumer.fetch(
+          idle
+            ? { max_messages: 1, expires: this.idleFetchExpiresMs }
+            : { max_messages: this.batchSizeMax, expires: this.fetchExpiresMs },
+        );
         this.current = messages;
-        if (this.options.batchHandler !== undefined) await this.handleInBatches(messages);
-        else if (this.handlerConcurrencyMax > 1) await this.handleConcurrently(messages);
-        else for await (const message of messages) await this.handle(message);
+        if (this.stopping) void messages.close();
+        let received = 0;
+        if (this.options.batchHandler !== undefined) received = await this.handleInBatches(messages);
+        else if (this.handlerConcurrencyMax > 1) received = await this.handleConcurrently(messages);
+        else {
+          for await (const message of messages) {
+            received++;
+            await this.handle(message);
+          }
+        }
+        idle = received === 0;
         consecutiveFailures = 0;
       } catch (error) {
         if (this.stopping) break;
         consumer = undefined;
+        idle = false;
         consecutiveFailures++;
         this.counters.fetchErrors++;
         const delayMs = backoffDelayMs(consecutiveFailures, FETCH_BACKOFF_BASE_MS, FETCH_BACKOFF_MAX_MS);
@@ -360,7 +388,7 @@ export class InboxConsumer {
    * transaction runs, and no pull is cut short (messages in flight to a
    * closed pull would wait out the ack wait).
    */
-  private async handleInBatches(messages: ConsumerMessages): Promise<void> {
+  private async handleInBatches(messages: ConsumerMessages): Promise<number> {
     const buffer: JsMsg[] = [];
     try {
       for await (const message of messages) buffer.push(message);
@@ -370,6 +398,7 @@ export class InboxConsumer {
       throw error;
     }
     if (buffer.length > 0) await this.handleBatch(buffer);
+    return buffer.length;
   }
 
   /**
@@ -378,12 +407,14 @@ export class InboxConsumer {
    * with the same ordering key. Returns when every message of the pull is
    * settled (acked, nak'ed or dead-lettered), also when the pull failed.
    */
-  private async handleConcurrently(messages: ConsumerMessages): Promise<void> {
+  private async handleConcurrently(messages: ConsumerMessages): Promise<number> {
+    let received = 0;
     const inFlight = new Set<Promise<void>>();
     /** Per ordering key, the last message started: the next one with that key waits for it. */
     const tails = new Map<string, Promise<void>>();
     try {
       for await (const message of messages) {
+        received++;
         while (inFlight.size >= this.handlerConcurrencyMax) await Promise.race(inFlight);
         const key = this.orderingKeyOf(message);
         const previous = key === undefined ? undefined : tails.get(key);
@@ -406,6 +437,7 @@ export class InboxConsumer {
     } finally {
       await Promise.all(inFlight);
     }
+    return received;
   }
 
   /** The ignore predicate; a message it cannot judge (it throws) is handled as usual. */

@@ -23,6 +23,10 @@
  * - the relay's in-process runOnce() publishes what writeOutbox wrote, and
  *   the message id the consumer sees is the outbox msg_id;
  * - purgeInbox deletes only this consumer's rows past retention;
+ * - idling: after a pull that brought nothing the consumer sends one long
+ *   pull for one message and nothing else while it waits (watched on the
+ *   server's pull-request subject); the message that ends it is handled and
+ *   the pull after it is a batch again;
  * - batch mode: a pull's messages reach the batch handler in stream order,
  *   several per transaction, each once (ids the inbox holds and a second
  *   stored copy in the same batch skipped); a batch that fails is handled
@@ -458,6 +462,50 @@ describe('InboxConsumer', function () {
     expect(
       await countRows(dataSource, "SELECT count(*) AS n FROM inbox_dead_letter WHERE msg_id = 'bp-2'"),
     ).to.equal(1);
+  });
+
+  it('after an empty pull, waits with one long pull for one message, then pulls batches again', async () => {
+    // Every pull request the consumer sends, as the server receives it (a core subscription to the API subject).
+    const context = 'idling';
+    const requests: { batch: number; expiresMs: number }[] = [];
+    const watch = nats.nc.subscribe(
+      `$JS.API.CONSUMER.MSG.NEXT.${naming.stream(context)}.${naming.durable(context, 'test')}`,
+      {
+        callback: (_err, msg) => {
+          const body = JSON.parse(decoder.decode(msg.data)) as { batch: number; expires: number };
+          requests.push({ batch: body.batch, expiresMs: body.expires / 1e6 });
+        },
+      },
+    );
+    await nats.nc.flush();
+    try {
+      const { consumer, publish } = await setUp(
+        'idling',
+        async (m, manager) => {
+          await effectInsert(m, manager);
+        },
+        {
+          fetchExpiresMs: 1_000,
+          idleFetchExpiresMs: 20_000,
+          batchSizeMax: 50,
+        },
+      );
+      // Three fetchExpiresMs: a consumer without the long pull would have asked three times or more.
+      await sleep(3_200);
+      expect(requests).to.deep.equal([
+        { batch: 50, expiresMs: 1_000 },
+        { batch: 1, expiresMs: 20_000 },
+      ]);
+      await publish('thing_happened', 'idle-1', 'after a quiet spell');
+      await until('handled', () => consumer.stats().handled === 1, 5_000);
+      await until('the next pull', () => requests.length >= 3, 5_000);
+      expect(requests[2], 'a batch pull once a message came').to.deep.equal({ batch: 50, expiresMs: 1_000 });
+      expect(
+        await countRows(dataSource, "SELECT count(*) AS n FROM effect WHERE msg_id = 'idle-1'"),
+      ).to.equal(1);
+    } finally {
+      watch.unsubscribe();
+    }
   });
 
   it('purges only its own inbox rows past retention', async () => {
