@@ -24,6 +24,7 @@ import {
   RetentionPolicy,
   StorageType,
   type Consumer,
+  type ConsumerMessages,
   type JsMsg,
 } from '@nats-io/jetstream';
 import type { EventNaming, NatsConnections, OutboxEvent, PlatformLogSink } from '@paycore/platform';
@@ -42,6 +43,8 @@ import { batchToPb } from '../grpc/mapping';
 export const WORK_CONTEXT = 'settlement_work';
 const MS_TO_NANOS = 1_000_000;
 const DAY_MS = 86_400_000;
+/** How long one pull waits for work; an idle replica's only traffic on the queue. */
+const PULL_EXPIRES_MS = 15_000;
 
 export interface BatchQueueOptions {
   readonly nats: NatsConnections;
@@ -149,6 +152,7 @@ export class BatchQueueWorker {
   private stopping = false;
   private loop: Promise<void> | undefined;
   private driven = 0;
+  private pull: ConsumerMessages | undefined;
 
   constructor(private readonly options: BatchQueueOptions) {}
 
@@ -162,6 +166,7 @@ export class BatchQueueWorker {
 
   async stop(): Promise<void> {
     this.stopping = true;
+    await this.pull?.close();
     await this.loop;
   }
 
@@ -174,7 +179,14 @@ export class BatchQueueWorker {
           naming.stream(WORK_CONTEXT),
           naming.durable('settlement', 'batches'),
         );
-        const messages = await consumer.fetch({ max_messages: this.options.batchSizeMax, expires: 1_000 });
+        // A long pull: new work reaches it at once, and an idle replica asks
+        // once per PULL_EXPIRES_MS instead of once a second; stop() closes it.
+        const messages = await consumer.fetch({
+          max_messages: this.options.batchSizeMax,
+          expires: PULL_EXPIRES_MS,
+        });
+        this.pull = messages;
+        if (this.stopping) await messages.close();
         // Up to drivesInFlightMax drives at once: a drive spends its time
         // waiting on account and channel-router, so one at a time leaves the
         // replica idle. Each message is acked or nak'ed by its own drive;
@@ -187,6 +199,7 @@ export class BatchQueueWorker {
           if (this.stopping) break;
         }
         await Promise.all(inFlight);
+        this.pull = undefined;
       } catch (error) {
         consumer = undefined;
         this.options.logger.warn({ err: String(error) }, 'batch queue pull failed; backing off');
