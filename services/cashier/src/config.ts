@@ -51,7 +51,13 @@ export const cashierConfigSchema = {
     description:
       'channel.txn_updated events handled at once (same channel transaction: in order), on a pool of twice as many connections of their own (ADR 0058)',
   }),
-  CASHIER_NOTIFY_TICK_MS: int({ min: 10, max: 60_000, default: 500 }),
+  CASHIER_NOTIFY_TICK_MS: int({
+    min: 10,
+    max: 60_000,
+    default: 5_000,
+    description:
+      "the notifier's backstop: its longest sleep (a new notification wakes it after its commit, a retry when due)",
+  }),
   CASHIER_NOTIFY_BATCH_MAX: int({ min: 1, max: 500, default: 50 }),
   CASHIER_NOTIFY_TIMEOUT_MS: int({ min: 100, max: 60_000, default: 5_000 }),
   CASHIER_NOTIFY_TIME_SCALE: int({

@@ -24,10 +24,11 @@ import {
 } from './adapters/grpc/clients';
 import { cashierHandlers, cashierScopes } from './adapters/grpc/handlers';
 import { PgCashierStore } from './adapters/pg/store';
+import { NOTIFY_WAKEUP } from './adapters/pg/notifications';
 import { AccountDirectory } from './application/accounts';
 import { Cashier } from './application/cashier';
 import { Drivers } from './application/drivers';
-import { ChannelEvents, fetchPost, Notifier, Recovery, Ticker } from './application/workers';
+import { ChannelEvents, fetchPost, Notifier, Recovery, Ticker, WakingLoop } from './application/workers';
 import { cashierConfigSchema } from './config';
 import { CURRENCY } from './domain/model';
 import { registerCashierCollectors } from './adapters/metrics/collectors';
@@ -41,8 +42,17 @@ export const cashierSpec: ServiceSpec<typeof cashierConfigSchema> = {
   useNats: true,
   configSchema: cashierConfigSchema,
   // eslint-disable-next-line max-lines-per-function -- the wiring of the service: one linear list of constructions
-  async setup({ config, dataSource, nats, grpc, catalogue, logger, metrics }): Promise<readonly Worker[]> {
-    if (dataSource === undefined || nats === undefined)
+  async setup({
+    config,
+    dataSource,
+    nats,
+    grpc,
+    catalogue,
+    logger,
+    metrics,
+    wakeups,
+  }): Promise<readonly Worker[]> {
+    if (dataSource === undefined || nats === undefined || wakeups === undefined)
       throw new Error('the cashier needs Postgres and NATS');
     registerCashierCollectors(metrics, dataSource);
     const naming = new EventNaming(config.NATS_PREFIX);
@@ -148,7 +158,13 @@ export const cashierSpec: ServiceSpec<typeof cashierConfigSchema> = {
       () => recovery.pass(),
       logger,
     );
-    const notifyTicker = new Ticker('notifier', config.CASHIER_NOTIFY_TICK_MS, () => notifier.pass(), logger);
+    const notifyLoop = new WakingLoop(
+      'notifier',
+      wakeups.wakeup(NOTIFY_WAKEUP, { backstopIntervalMs: config.CASHIER_NOTIFY_TICK_MS }),
+      () => notifier.pass(),
+      logger,
+      nowMs,
+    );
     logger.info({ recovery_idle_ms: config.CASHIER_RECOVERY_IDLE_MS }, 'cashier configured');
     return [
       {
@@ -160,7 +176,7 @@ export const cashierSpec: ServiceSpec<typeof cashierConfigSchema> = {
         },
       },
       { name: 'recovery', start: () => recoveryTicker.start(), stop: () => recoveryTicker.stop() },
-      { name: 'notifier', start: () => notifyTicker.start(), stop: () => notifyTicker.stop() },
+      { name: 'notifier', start: () => notifyLoop.start(), stop: () => notifyLoop.stop() },
     ];
   },
 };

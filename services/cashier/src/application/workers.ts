@@ -6,7 +6,10 @@
  * - Recovery: resumes flows left unfinished (a crash, a lost event), polls
  *   the channel for waiting ones, closes expired orders, posts escrow
  *   releases; every idle flow is looked at again after `idleMs`;
- * - Notifier: delivers merchant notifications on the retry schedule.
+ * - Notifier: delivers merchant notifications on the retry schedule; its
+ *   WakingLoop runs a pass when a notification is committed (a wake-up
+ *   after the commit, here or at a peer), when the next retry is due, and
+ *   on a slow backstop.
  */
 import type { Logger } from 'pino';
 import { TxnKind, TxnState, type ChannelTransaction } from '@paycore/proto/paycore/channel/v1/types';
@@ -103,6 +106,66 @@ export class ChannelEvents {
     });
     if (kick) this.drivers.kick(kick.kind, kick.id);
     this.logger.debug({ txn_id: txn.txnId, state }, 'channel transaction applied');
+  }
+}
+
+/** What a WakingLoop waits on (a platform Wakeup). */
+export interface LoopWake {
+  wait(timeoutMs?: number): Promise<'signal' | 'backstop' | 'closed'>;
+  close(): void;
+}
+
+/** What one pass of a WakingLoop found: go again at once (a full batch), or when the next work is due. */
+export interface PassOutcome {
+  readonly again: boolean;
+  readonly nextDueAt: Date | undefined;
+}
+
+/** Shortest sleep, so that a due row a peer holds (skipped, still due) cannot make the loop spin. */
+const WAKE_MIN_MS = 20;
+
+/**
+ * A loop that runs `pass` one at a time: again at once after a full pass,
+ * else asleep until the pass's next due time, a wake-up signal or the
+ * wake's backstop, whichever comes first. A failed pass waits the backstop.
+ */
+export class WakingLoop {
+  private loop: Promise<void> | undefined;
+  private stopped = true;
+
+  constructor(
+    readonly name: string,
+    private readonly wake: LoopWake,
+    private readonly pass: () => Promise<PassOutcome>,
+    private readonly logger: Logger,
+    private readonly nowMs: () => number = Date.now,
+  ) {}
+
+  start(): void {
+    this.stopped = false;
+    this.loop = this.run();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.wake.close();
+    await this.loop;
+  }
+
+  private async run(): Promise<void> {
+    while (!this.stopped) {
+      let sleepMs: number | undefined;
+      try {
+        const outcome = await this.pass();
+        if (outcome.again) continue;
+        if (outcome.nextDueAt !== undefined) {
+          sleepMs = Math.max(WAKE_MIN_MS, outcome.nextDueAt.getTime() - this.nowMs());
+        }
+      } catch (err) {
+        this.logger.warn({ err, worker: this.name }, 'pass failed; the backstop retries');
+      }
+      if ((await this.wake.wait(sleepMs)) === 'closed') return;
+    }
   }
 }
 
@@ -242,8 +305,17 @@ export class Notifier {
     private readonly options: { timeScale: number; batchMax: number; timeoutMs: number; nowMs: () => number },
   ) {}
 
-  async pass(): Promise<void> {
-    const { due } = await this.store.claimNotifications(this.options.batchMax, this.options.timeoutMs * 2);
+  /**
+   * Sends what is due (at most batchMax) and records each attempt; answers
+   * when the next one is due: the earliest of the pending ones not due yet
+   * (read with the claim) and the retries this pass scheduled.
+   */
+  async pass(): Promise<PassOutcome> {
+    const { due, nextDueAt } = await this.store.claimNotifications(
+      this.options.batchMax,
+      this.options.timeoutMs * 2,
+    );
+    let nextDueMs = nextDueAt?.getTime();
     await Promise.all(
       due.map(async (n) => {
         const timestamp = Math.floor(this.options.nowMs() / 1000);
@@ -266,6 +338,10 @@ export class Notifier {
           error = err instanceof Error ? err.message : String(err);
         }
         const nextDelayMs = delivered ? undefined : nextNotifyDelayMs(n.attempts + 1, this.options.timeScale);
+        if (nextDelayMs !== undefined) {
+          const retryMs = this.options.nowMs() + nextDelayMs;
+          nextDueMs = nextDueMs === undefined ? retryMs : Math.min(nextDueMs, retryMs);
+        }
         await this.store.transaction('cashier.notification-attempt', 'READ COMMITTED', (tx) =>
           tx.notifications.recordAttempt(n.notificationId, {
             to: delivered ? 'DELIVERED' : nextDelayMs === undefined ? 'GAVE_UP' : undefined,
@@ -287,5 +363,9 @@ export class Notifier {
         );
       }),
     );
+    return {
+      again: due.length >= this.options.batchMax,
+      nextDueAt: nextDueMs === undefined ? undefined : new Date(nextDueMs),
+    };
   }
 }

@@ -1,11 +1,13 @@
 /** Merchant notifications: queued in the payment's success transaction, attempts recorded by the notifier. */
-import type { SqlTx } from '@paycore/platform';
+import { signalAfterCommit, wakeupChannel, type SqlTx } from '@paycore/platform';
 import { fromStatesOf } from '@paycore/platform/domain';
 import { NOTIFICATION_TRANSITIONS, type NotificationStateName } from '../../domain/states';
 import type { NotificationRepo } from '../../application/ports';
 import type { NotificationRecord } from '../../application/records';
 
 const PENDING: NotificationStateName = 'PENDING';
+/** Wakes the notifier (here, or at a peer over NOTIFY) once a new notification is committed. */
+export const NOTIFY_WAKEUP = wakeupChannel('cashier', 'notifications');
 
 export class PgNotifications implements NotificationRepo {
   constructor(private readonly sql: SqlTx) {}
@@ -16,6 +18,7 @@ export class PgNotifications implements NotificationRepo {
        VALUES ($1, $2, $3, $4, $5, $6, now(), $7) ON CONFLICT (order_id) DO NOTHING`,
       [n.notificationId, n.orderId, n.merchantId, n.url, n.body, PENDING, n.bizCode],
     );
+    signalAfterCommit(this.sql.manager, NOTIFY_WAKEUP);
   }
 
   async recordAttempt(

@@ -213,25 +213,37 @@ export class PgCashierStore implements CashierStore {
     limit: number,
     leaseMs: number,
   ): Promise<{ due: NotificationRecord[]; nextDueAt: Date | undefined }> {
+    // One statement: the claim and, from the same snapshot, the earliest pending one not due
+    // yet (the claimed ones are due, so not in it); the LEFT JOIN keeps that row when none is due.
     const rows = await this.reader.query(
-      `UPDATE notifications n SET next_attempt_at = now() + $2::bigint * interval '1 millisecond'
-         FROM merchants m
-        WHERE n.merchant_id = m.merchant_id AND n.notification_id IN (
-          SELECT notification_id FROM notifications WHERE ${PENDING_NOTIFICATION_SQL} AND next_attempt_at <= now()
-           ORDER BY next_attempt_at LIMIT $1 FOR UPDATE SKIP LOCKED)
-        RETURNING n.notification_id::text, n.order_id::text, n.merchant_id, n.url, n.body, n.attempts, n.biz_code, m.notify_key`,
+      `WITH claimed AS (
+         UPDATE notifications n SET next_attempt_at = now() + $2::bigint * interval '1 millisecond'
+           FROM merchants m
+          WHERE n.merchant_id = m.merchant_id AND n.notification_id IN (
+            SELECT notification_id FROM notifications WHERE ${PENDING_NOTIFICATION_SQL} AND next_attempt_at <= now()
+             ORDER BY next_attempt_at LIMIT $1 FOR UPDATE SKIP LOCKED)
+          RETURNING n.notification_id::text, n.order_id::text, n.merchant_id, n.url, n.body, n.attempts, n.biz_code, m.notify_key
+       ),
+       later AS (
+         SELECT min(next_attempt_at) AS next_due_at FROM notifications
+          WHERE ${PENDING_NOTIFICATION_SQL} AND next_attempt_at > now()
+       )
+       SELECT claimed.*, later.next_due_at FROM later LEFT JOIN claimed ON true`,
       [limit, leaseMs],
     );
-    const due = rows.map((r) => ({
-      notificationId: String(r['notification_id']),
-      orderId: String(r['order_id']),
-      merchantId: String(r['merchant_id']),
-      url: String(r['url']),
-      body: String(r['body']),
-      attempts: Number(r['attempts']),
-      bizCode: String(r['biz_code']),
-      notifyKey: String(r['notify_key']),
-    }));
-    return { due, nextDueAt: undefined };
+    const nextDue = rows[0]?.['next_due_at'];
+    const due = rows
+      .filter((r) => r['notification_id'] !== null && r['notification_id'] !== undefined)
+      .map((r) => ({
+        notificationId: String(r['notification_id']),
+        orderId: String(r['order_id']),
+        merchantId: String(r['merchant_id']),
+        url: String(r['url']),
+        body: String(r['body']),
+        attempts: Number(r['attempts']),
+        bizCode: String(r['biz_code']),
+        notifyKey: String(r['notify_key']),
+      }));
+    return { due, nextDueAt: nextDue instanceof Date ? nextDue : undefined };
   }
 }
