@@ -18,13 +18,18 @@
  * `cashier`, `cashier-2`, …; `replicaClients` holds one client per replica.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Client as GrpcClient, credentials, type Metadata } from '@grpc/grpc-js';
 import { context as otelContext, propagation } from '@opentelemetry/api';
-import { createPaycoreClient, loadEndpointsFile, staticToken, type PaycoreClient } from '@paycore/client';
+import {
+  createPaycoreClient,
+  loadEndpointsFile,
+  tokenFile as tokenFromFile,
+  type PaycoreClient,
+} from '@paycore/client';
 import { connectNats, createClient } from '@paycore/platform';
 import { AccountServiceClient } from '@paycore/proto/paycore/account/v1/account_service';
 import { StoredValueServiceClient } from '@paycore/proto/paycore/account/v1/stored_value_service';
@@ -49,6 +54,9 @@ import { checkHealth } from '../../scripts/wait-healthy';
 const ROOT = path.resolve(__dirname, '..', '..');
 /** Bound on one service's start; PAYCORE_E2E_START_TIMEOUT_MS raises it on a loaded machine. */
 const START_TIMEOUT_MS = Number(process.env['PAYCORE_E2E_START_TIMEOUT_MS'] ?? 60_000);
+/** The harness's bearer token lives an hour and is replaced every ten minutes. */
+const TOKEN_LIFETIME_S = 3_600;
+const TOKEN_ROTATE_MS = 600_000;
 export const NOTIFY_KEY = 'merchant-notify-key-0123456789';
 export const ALL_SCOPES = [
   'account:read',
@@ -296,9 +304,20 @@ export async function startPlatform(
   const runDir = mkdtempSync(path.join(tmpdir(), 'paycore-e2e-'));
   const database: TestDatabase = await createTestDatabase();
   const minter = await createTokenMinter();
-  const token = await minter.mint({ sub: 'e2e', scopes: ALL_SCOPES, expiresInSeconds: 3_600 });
+  // The services re-read SERVICE_TOKEN_FILE, as a Kubernetes projected token is: the harness
+  // rotates it well inside its lifetime, so a run longer than a token's life (a benchmark) keeps going.
+  const mintToken = () => minter.mint({ sub: 'e2e', scopes: ALL_SCOPES, expiresInSeconds: TOKEN_LIFETIME_S });
+  let token = await mintToken();
   const tokenFile = path.join(runDir, 'token');
   writeFileSync(tokenFile, token);
+  const tokenRotation = setInterval(() => {
+    void mintToken().then((next) => {
+      writeFileSync(`${tokenFile}.next`, next);
+      renameSync(`${tokenFile}.next`, tokenFile);
+      token = next;
+    });
+  }, TOKEN_ROTATE_MS);
+  tokenRotation.unref();
   const privateKeyFile = path.join(runDir, 'private.pem');
   writeFileSync(privateKeyFile, minter.privateKeyPem, { mode: 0o600 });
   const prefix = testPrefix();
@@ -362,7 +381,6 @@ export async function startPlatform(
       AUTH_JWT_ISSUER: minter.issuer,
       AUTH_JWT_AUDIENCE: minter.audience,
       SERVICE_TOKEN_FILE: tokenFile,
-      ACCOUNT_CLIENT_TOKEN: token,
       ENDPOINTS_FILE: endpointsFile,
       LOG_LEVEL: process.env['PAYCORE_E2E_LOG'] ?? 'warn',
       SHUTDOWN_GRACE_MS: '1000',
@@ -441,7 +459,7 @@ export async function startPlatform(
   await pg.connect();
   const paycore = createPaycoreClient({
     endpoints: loadEndpointsFile(endpointsFile),
-    token: staticToken(token),
+    token: tokenFromFile(tokenFile),
     defaultDeadlineMs: 30_000,
     propagate: (metadata: Metadata) =>
       propagation.inject(otelContext.active(), metadata, { set: (m, key, value) => m.set(key, value) }),
@@ -490,6 +508,7 @@ export async function startPlatform(
     },
     restart: start,
     async close() {
+      clearInterval(tokenRotation);
       paycore.close();
       await pg.end();
       webhook.server.close();
