@@ -310,8 +310,11 @@ export async function startPlatform(
   let token = await mintToken();
   const tokenFile = path.join(runDir, 'token');
   writeFileSync(tokenFile, token);
+  let rotating = true;
   const tokenRotation = setInterval(() => {
     void mintToken().then((next) => {
+      // A mint that finishes after close() writes nothing (the run directory is gone).
+      if (!rotating) return;
       writeFileSync(`${tokenFile}.next`, next);
       renameSync(`${tokenFile}.next`, tokenFile);
       token = next;
@@ -430,6 +433,8 @@ export async function startPlatform(
     // A platform that fails to start leaves nothing behind: no process, no database.
     for (const child of children.values()) if (!child.hasExited()) child.kill('SIGKILL');
     await Promise.all([...children.values()].map((child) => child.exited));
+    rotating = false;
+    clearInterval(tokenRotation);
     await database.drop();
     throw err;
   }
@@ -508,6 +513,7 @@ export async function startPlatform(
     },
     restart: start,
     async close() {
+      rotating = false;
       clearInterval(tokenRotation);
       paycore.close();
       await pg.end();
