@@ -25,7 +25,7 @@ import { randomUUID } from 'node:crypto';
 import { merchantEscrow, merchantSettlement, payerBalance } from '../src/domain/accounts';
 import { ChannelEvents } from '../src/application/workers';
 import { TxnKind, TxnState } from '@paycore/proto/paycore/channel/v1/types';
-import { startHarness, StatementCounter, type Harness } from './harness';
+import { registerUnlimitedMerchant, startHarness, StatementCounter, type Harness } from './harness';
 
 const uid = (p: string) => `${p}-${randomUUID().slice(0, 8)}`;
 const CODE = '10010101010000000000';
@@ -83,19 +83,7 @@ describe('cashier flows against real Postgres (fake account and channel-router)'
 
   before(async () => {
     h = await startHarness();
-    merchantId = uid('m');
-    await h.cashier.registerMerchant({
-      requestId: uid('rm'),
-      merchantId,
-      name: 'shop',
-      notifyKey: 'k'.repeat(20),
-      limits: {
-        perTransactionMaxMinor: 0n,
-        merchantDailyMaxMinor: 0n,
-        payerDailyMaxMinor: 0n,
-        payerPaymentsPerMinuteMax: 0,
-      },
-    });
+    merchantId = await registerUnlimitedMerchant(h);
   });
   afterEach(async () => expect(await cashierInvariants(h)).to.deep.equal([]));
   after(async () => h?.close());

@@ -8,6 +8,7 @@
  * FakeChannel answers from a script. The e2e tests run the real services.
  * `statements()` counts the SQL statements and commits the cashier sent.
  */
+import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import pino from 'pino';
 import type { DataSource } from 'typeorm';
@@ -314,4 +315,22 @@ export async function startHarness(): Promise<Harness> {
       await database.drop();
     },
   };
+}
+
+/** Registers a merchant named `shop` with no risk limits; returns its id. */
+export async function registerUnlimitedMerchant(h: Harness): Promise<string> {
+  const merchantId = `m-${randomUUID().slice(0, 8)}`;
+  await h.cashier.registerMerchant({
+    requestId: `rm-${randomUUID().slice(0, 8)}`,
+    merchantId,
+    name: 'shop',
+    notifyKey: 'k'.repeat(20),
+    limits: {
+      perTransactionMaxMinor: 0n,
+      merchantDailyMaxMinor: 0n,
+      payerDailyMaxMinor: 0n,
+      payerPaymentsPerMinuteMax: 0,
+    },
+  });
+  return merchantId;
 }

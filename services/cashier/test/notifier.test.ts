@@ -14,7 +14,7 @@ import { Wakeup } from '@paycore/platform';
 import { NOTIFY_WAKEUP } from '../src/adapters/pg/notifications';
 import { nextNotifyDelayMs } from '../src/domain/notify';
 import { Notifier, type HttpPost } from '../src/application/workers';
-import { startHarness, type Harness } from './harness';
+import { registerUnlimitedMerchant, startHarness, type Harness } from './harness';
 
 const uid = (p: string) => `${p}-${randomUUID().slice(0, 8)}`;
 const TIME_SCALE = 1_000;
@@ -29,19 +29,7 @@ describe('merchant notifier', function () {
 
   before(async () => {
     h = await startHarness();
-    merchantId = uid('m');
-    await h.cashier.registerMerchant({
-      requestId: uid('rm'),
-      merchantId,
-      name: 'shop',
-      notifyKey: 'k'.repeat(20),
-      limits: {
-        perTransactionMaxMinor: 0n,
-        merchantDailyMaxMinor: 0n,
-        payerDailyMaxMinor: 0n,
-        payerPaymentsPerMinuteMax: 0,
-      },
-    });
+    merchantId = await registerUnlimitedMerchant(h);
     wake = new Wakeup(NOTIFY_WAKEUP, { backstopIntervalMs: 60_000 });
   });
   after(async () => {
